@@ -1,0 +1,74 @@
+# geoclip book — `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+CHAPTERS := $(basename $(notdir $(wildcard book/*.md)))
+EXECUTED := _build/executed
+SITE     := _build/site
+HTML     := $(SITE)/_build/html
+TORCH    := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: help setup setup-browser sync execute html book headline lint unit nbval browser test clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: pyproject.toml constraints.txt
+	python3.11 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip<26"
+	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test]"
+	touch $@
+
+setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test extras)
+
+sync: $(VENV)/.stamp ## regenerate book/*.ipynb from the MyST sources (keeps headline outputs)
+	@for c in $(CHAPTERS); do $(BIN)/jupytext --quiet --update --to ipynb book/$$c.md; done
+	$(PY) tools/nbtools.py strip book/*.ipynb
+
+execute: sync ## execute every chapter with papermill (default parameters) into _build/executed
+	@mkdir -p $(EXECUTED)
+	@for c in $(CHAPTERS); do \
+	  echo "executing book/$$c.ipynb"; \
+	  GEOCLIP_BOOK_BUILD=1 $(BIN)/papermill --no-progress-bar -k python3 --cwd . \
+	    book/$$c.ipynb $(EXECUTED)/$$c.ipynb; \
+	done
+
+html: ## build the HTML book from the executed chapters (Jupyter Book, execution off, warnings are errors)
+	@rm -rf $(SITE) && mkdir -p $(SITE)/book $(SITE)/_static
+	cp _config.yml _toc.yml $(SITE)/
+	cp _static/*.js $(SITE)/_static/
+	cp $(VENV)/lib/python3.11/site-packages/plotly/package_data/plotly.min.js $(SITE)/_static/
+	cp $(EXECUTED)/*.ipynb $(SITE)/book/
+	$(BIN)/jupyter-book build $(SITE) -W -n --keep-going --quiet
+	@echo "The book is at $(abspath $(HTML))/index.html"
+
+book: execute html ## execute all chapters, then build the HTML book (prints where it is)
+
+headline: ## copy the headline (nbval-checked) outputs of _build/executed into book/*.ipynb
+	$(PY) tools/nbtools.py headline $(EXECUTED) $(addprefix book/,$(addsuffix .ipynb,$(CHAPTERS)))
+
+lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks
+	$(BIN)/ruff check geoclip_utils tests tools book
+	$(BIN)/ruff format --check geoclip_utils tests tools
+
+unit: $(VENV)/.stamp ## unit tests (pytest tests/)
+	$(BIN)/pytest -q tests
+
+setup-browser: ## install Debian's chromium for the browser check when it is missing (needs root)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+browser: setup-browser ## check in headless chromium that the built pages render their figures offline
+	$(PY) tools/browser_check.py $(HTML)
+
+nbval: ## re-execute the committed notebooks and compare their headline outputs (nbval, lax)
+	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider book/*.ipynb
+
+test: lint unit book browser nbval ## everything CI runs: lint, unit tests, book build, browser check, nbval
+
+clean: ## remove build outputs (keeps .venv and the data cache)
+	rm -rf _build .pytest_cache .ruff_cache

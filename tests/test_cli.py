@@ -1,0 +1,85 @@
+"""The `geoclip` data and metrics commands (typer CliRunner, and the installed console script once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from geoclip_utils.cli import app
+
+runner = CliRunner()
+
+
+def test_metrics_json_country100():
+    r = runner.invoke(
+        app, ["metrics", "--experiment", "country100", "--source", "paper", "--json", "--n-boot", "200"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["n"] == 11500 and out["classes"] == 115
+    assert 0 < out["top1"] < out["top5"] < 1
+    lo, hi = out["top1_ci95"]
+    assert lo < out["top1"] < hi
+    assert out["macro_f1_ci95"][0] < out["macro_f1"] < out["macro_f1_ci95"][1]
+
+
+def test_metrics_region_and_city_files():
+    r = runner.invoke(app, ["metrics", "--experiment", "country100_region", "--json", "--n-boot", "50"])
+    out = json.loads(r.stdout)
+    assert out["macro_f1"] is None and "top5" in out and "note" in out
+    r = runner.invoke(app, ["metrics", "--experiment", "city300", "--json", "--n-boot", "20"])
+    out = json.loads(r.stdout)
+    assert "top5" not in out and out["n"] == 78300
+
+
+def test_metrics_unknown_experiment_exit_2():
+    r = runner.invoke(app, ["metrics", "--experiment", "country999"])
+    assert r.exit_code == 2
+    assert "unknown experiment 'country999'" in r.output
+
+
+def test_metrics_local_missing_file(tmp_path):
+    r = runner.invoke(
+        app, ["metrics", "--experiment", "mine", "--source", "local", "--results-dir", str(tmp_path)]
+    )
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_compare_json():
+    r = runner.invoke(
+        app, ["compare", "--a", "country100", "--b", "country100_mixedprompt", "--json", "--n-boot", "200"]
+    )
+    out = json.loads(r.stdout)
+    assert set(out) >= {"n", "a_top1", "b_top1", "diff", "diff_ci95", "mcnemar_p"}
+    assert out["diff"] == pytest.approx(out["b_top1"] - out["a_top1"])
+    assert out["diff_ci95"][0] <= out["diff"] <= out["diff_ci95"][1]
+
+
+def test_compare_city_files_have_no_ids():
+    r = runner.invoke(app, ["compare", "--a", "city100", "--b", "city300"])
+    assert r.exit_code == 2 and "no image ids" in r.output
+
+
+def test_fetch_reports(monkeypatch, tmp_path):
+    r = runner.invoke(app, ["fetch", "-q", "inputdata/country100.csv", "pickles/country_to_region.json"])
+    assert r.exit_code == 0 and "2 of 2 files verified" in r.output
+    monkeypatch.delenv("GEOCLIP_DATA_MIRROR")
+    monkeypatch.setenv("GEOCLIP_CACHE", str(tmp_path))
+    monkeypatch.setenv("GEOCLIP_DATA_URL", "http://127.0.0.1:9")
+    r = runner.invoke(app, ["fetch", "-q", "inputdata/country100.csv"])
+    assert r.exit_code == 2 and "0 of 1 files verified" in r.output
+
+
+@pytest.mark.skipif(
+    shutil.which("geoclip") is None and not os.path.exists(".venv/bin/geoclip"),
+    reason="console script not installed",
+)
+def test_console_script_exit_status():
+    exe = shutil.which("geoclip") or ".venv/bin/geoclip"
+    p = subprocess.run([exe, "metrics", "--experiment", "nope"], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: unknown experiment")

@@ -1,0 +1,142 @@
+"""geoclip_utils.metrics against hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoclip_utils import metrics
+from geoclip_utils.errors import ConfigError
+from geoclip_utils.schema import make_predictions
+
+
+@pytest.fixture
+def small():
+    # gold:  A A A B B C ; top-1: A A B B C C ; top-2 adds the second label
+    gold = ["A", "A", "A", "B", "B", "C"]
+    tops = [("A", "B"), ("A", "C"), ("B", "A"), ("B", "A"), ("C", "B"), ("C", "A")]
+    return make_predictions([f"i{i}" for i in range(6)], gold, tops, experiment="small", source="local")
+
+
+def test_topk(small):
+    assert metrics.topk_accuracy(small, 1) == pytest.approx(4 / 6)
+    assert metrics.topk_accuracy(small, 2) == pytest.approx(6 / 6)
+    with pytest.raises(ConfigError, match="top-5"):
+        metrics.topk_accuracy(small, 5)
+
+
+def test_per_class_by_hand(small):
+    r = metrics.per_class_report(small)
+    # A: tp 2, support 3, predicted 2 -> P 1, R 2/3, F1 0.8
+    # B: tp 1, support 2, predicted 2 -> P .5, R .5, F1 .5
+    # C: tp 1, support 1, predicted 2 -> P .5, R 1, F1 2/3
+    assert r.loc["A", ["tp", "support", "predicted"]].tolist() == [2, 3, 2]
+    assert r["f1"].tolist() == pytest.approx([0.8, 0.5, 2 / 3])
+    assert r.loc["B", "precision"] == pytest.approx(0.5) and r.loc["C", "recall"] == pytest.approx(1.0)
+    assert metrics.macro_f1(small) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+
+
+def test_class_never_in_gold_counts_in_macro_f1():
+    df = make_predictions(["1", "2"], ["A", "A"], [("A",), ("Z",)], experiment="t", source="local")
+    r = metrics.per_class_report(df)
+    assert set(r.index) == {"A", "Z"} and r.loc["Z", "f1"] == 0
+    assert metrics.macro_f1(df) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_confusion_matrix(small):
+    cm = metrics.confusion_matrix(small)
+    assert cm.loc["A", "A"] == 2 and cm.loc["A", "B"] == 1 and cm.loc["B", "C"] == 1
+    assert cm.to_numpy().sum() == 6
+    norm = metrics.confusion_matrix(small, normalize=True)
+    assert norm.sum(axis=1).tolist() == pytest.approx([1, 1, 1])
+    ordered = metrics.confusion_matrix(small, labels=["C", "B", "A"])
+    assert ordered.index.tolist() == ["C", "B", "A"] and ordered.loc["C", "C"] == 1
+
+
+def test_gold_set_correctness():
+    df = make_predictions(
+        ["1", "2", "3"],
+        ["Belgium", "Belgium", "Germany"],
+        [("europe", "asia"), ("asia", "europe"), ("europe", "asia")],
+        experiment="r",
+        source="paper",
+    )
+    df["gold_set"] = [("europe", "western europe"), ("europe",), ()]
+    assert metrics.correct_at_k(df, 1).tolist() == [True, False, False]
+    assert metrics.correct_at_k(df, 2).tolist() == [True, True, False]
+    s = metrics.summarize(df, n_boot=50)
+    assert s["macro_f1"] is None and s["chance"] == pytest.approx((2 + 1 + 0) / 3 / 2)
+
+
+def test_bootstrap_reproducible_and_covers():
+    rng = np.random.default_rng(1)
+    correct = rng.random(2000) < 0.3
+    a = metrics.accuracy_ci(correct, n_boot=300, seed=7)
+    b = metrics.accuracy_ci(correct, n_boot=300, seed=7)
+    c = metrics.accuracy_ci(correct, n_boot=300, seed=8)
+    assert a == b and a != c
+    lo, hi = a
+    assert lo < correct.mean() < hi
+    # normal approximation of the binomial: half-width about 1.96 * sqrt(p(1-p)/n) = 0.020
+    assert (hi - lo) / 2 == pytest.approx(1.96 * np.sqrt(0.3 * 0.7 / 2000), rel=0.25)
+
+
+def test_bootstrap_rejects_bad_level():
+    with pytest.raises(ConfigError):
+        metrics.bootstrap_ci(lambda w: 0.0, 10, level=1.5)
+
+
+def test_macro_f1_ci_contains_point(small):
+    big = make_predictions(
+        [str(i) for i in range(600)],
+        list(small["gold"]) * 100,
+        list(small["top_labels"]) * 100,
+        experiment="b",
+        source="local",
+    )
+    lo, hi = metrics.macro_f1_ci(big, n_boot=200)
+    assert lo <= metrics.macro_f1(big) <= hi and hi - lo < 0.2
+
+
+def test_mcnemar_textbook():
+    # Agresti, Categorical Data Analysis: presidential approval, discordant 150 vs 86.
+    a = np.array([1] * 794 + [1] * 150 + [0] * 86 + [0] * 570, bool)
+    b = np.array([1] * 794 + [0] * 150 + [1] * 86 + [0] * 570, bool)
+    r = metrics.mcnemar_exact(a, b)
+    assert (r["b01"], r["b10"]) == (150, 86)
+    assert r["p"] == pytest.approx(3.7e-5, rel=0.15)  # exact binomial; chi-square gives 3.1e-5
+    # a small case computed by hand: b01=1, b10=5 -> p = 2 * (1 + 6) / 64 = 0.21875
+    a = np.array([1, 0, 0, 0, 0, 0], bool)
+    b = np.array([0, 1, 1, 1, 1, 1], bool)
+    assert metrics.mcnemar_exact(a, b)["p"] == pytest.approx(0.21875)
+    assert metrics.mcnemar_exact(a, a)["p"] == 1.0
+
+
+def test_paired_diff():
+    a = np.array([1, 1, 0, 0] * 100, bool)
+    b = np.array([1, 1, 1, 0] * 100, bool)
+    r = metrics.paired_accuracy_diff(a, b, n_boot=200)
+    assert r["diff"] == pytest.approx(0.25) and r["diff_ci95"][0] > 0.15
+    assert r["a_top1"] == 0.5 and r["b_top1"] == 0.75 and r["n"] == 400
+
+
+def test_ece_constructed():
+    # 10 predictions at confidence 0.95, 5 right: |0.5 - 0.95| = 0.45 everywhere
+    conf = np.full(10, 0.95)
+    correct = np.array([1] * 5 + [0] * 5)
+    assert metrics.expected_calibration_error(conf, correct) == pytest.approx(0.45)
+    # two bins: 0.25 (all wrong) and 0.75 (all right) -> 0.5*0.25 + 0.5*0.25
+    conf = np.array([0.25] * 4 + [0.75] * 4)
+    correct = np.array([0] * 4 + [1] * 4)
+    assert metrics.expected_calibration_error(conf, correct) == pytest.approx(0.25)
+    t = metrics.reliability_table(np.array([1.0, 0.0]), np.array([1, 0]), n_bins=4)
+    assert t["n"].tolist() == [1, 0, 0, 1]
+    with pytest.raises(ConfigError, match="NaN"):
+        metrics.reliability_table(np.array([np.nan]), np.array([1]))
+
+
+def test_summarize_keys(small):
+    s = metrics.summarize(small, n_boot=100)
+    assert s["n"] == 6 and s["classes"] == 3 and s["top1"] == pytest.approx(4 / 6)
+    assert "top5" not in s  # only 2 predictions stored
+    assert s["chance"] == pytest.approx(1 / 3) and s["majority"] == pytest.approx(0.5)
