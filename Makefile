@@ -7,13 +7,13 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
-CHAPTERS := $(basename $(notdir $(wildcard book/*.md)))
+CHAPTERS := $(notdir $(shell grep -oE 'book/[A-Za-z0-9_]+' _toc.yml))  # the chapters _toc.yml lists
 EXECUTED := _build/executed
 SITE     := _build/site
 HTML     := $(SITE)/_build/html
 TORCH    := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: help setup setup-browser sync execute html book headline lint unit nbval browser test clean
+.PHONY: help setup setup-browser sync execute html book headline lint unit nbval browser test bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,11 @@ nbval: ## re-execute the committed notebooks and compare their headline outputs 
 	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider book/*.ipynb
 
 test: lint unit book browser nbval ## everything CI runs: lint, unit tests, book build, browser check, nbval
+
+BENCHES  := geocode
+
+bench: $(VENV)/.stamp ## run every benchmark; each prints one JSON object (see README)
+	@for b in $(BENCHES); do $(BIN)/geoclip bench $$b --json; done
 
 clean: ## remove build outputs (keeps .venv and the data cache)
 	rm -rf _build .pytest_cache .ruff_cache
