@@ -110,6 +110,26 @@ def world_geojson(simplify: float = 0.05) -> dict:
     return json.loads(_world_geojson_cached(float(simplify)))
 
 
+def _add_land(fig, geo: dict) -> None:
+    """Draw every country of ``geo`` as grey land with white borders, underneath the figure's traces."""
+    import plotly.graph_objects as go
+
+    base = [f["id"] for f in geo["features"]]
+    land = go.Choropleth(
+        geojson=geo,
+        locations=base,
+        z=np.zeros(len(base)),
+        featureidkey="id",
+        colorscale=[[0, "#e5e5e5"], [1, "#e5e5e5"]],
+        showscale=False,
+        hoverinfo="skip",
+        marker_line_color="white",
+        marker_line_width=0.3,
+    )
+    fig.add_trace(land)
+    fig.data = (fig.data[-1],) + fig.data[:-1]
+
+
 # --------------------------------------------------------------------------- figures
 def country_choropleth(
     df: pd.DataFrame,
@@ -150,23 +170,7 @@ def country_choropleth(
         lataxis_range=[-58, 85],
         showocean=False,
     )
-    base = [f["id"] for f in geo["features"]]
-    import plotly.graph_objects as go
-
-    fig.add_trace(
-        go.Choropleth(
-            geojson=geo,
-            locations=base,
-            z=np.zeros(len(base)),
-            featureidkey="id",
-            colorscale=[[0, "#e5e5e5"], [1, "#e5e5e5"]],
-            showscale=False,
-            hoverinfo="skip",
-            marker_line_color="white",
-            marker_line_width=0.3,
-        )
-    )
-    fig.data = (fig.data[-1],) + fig.data[:-1]  # grey land underneath the data
+    _add_land(fig, geo)
     fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=480)
     return fig
 
@@ -184,28 +188,13 @@ def points_map(
 ):
     """Scatter of points on the world outline of the paper's polygons (offline)."""
     import plotly.express as px
-    import plotly.graph_objects as go
 
     geo = world_geojson()
-    base = [f["id"] for f in geo["features"]]
     fig = px.scatter_geo(
         df, lat=lat, lon=lon, color=color, hover_name=hover_name, hover_data=hover_data, title=title
     )
     fig.update_traces(marker={"size": size, "opacity": 0.7})
-    fig.add_trace(
-        go.Choropleth(
-            geojson=geo,
-            locations=base,
-            z=np.zeros(len(base)),
-            featureidkey="id",
-            colorscale=[[0, "#e5e5e5"], [1, "#e5e5e5"]],
-            showscale=False,
-            hoverinfo="skip",
-            marker_line_color="white",
-            marker_line_width=0.3,
-        )
-    )
-    fig.data = (fig.data[-1],) + fig.data[:-1]
+    _add_land(fig, geo)
     fig.update_geos(visible=False, projection_type="natural earth", lataxis_range=[-58, 85])
     fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=480)
     return fig
