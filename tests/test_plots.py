@@ -35,8 +35,14 @@ def test_points_map():
 
 
 def test_confusion_heatmap_and_reliability():
-    df = make_predictions(["1", "2", "3"], ["A", "B", "B"], [("A",), ("A",), ("B",)], [(0.9,), (0.6,), (0.8,)],
-                          experiment="t", source="local")
+    df = make_predictions(
+        ["1", "2", "3"],
+        ["A", "B", "B"],
+        [("A",), ("A",), ("B",)],
+        [(0.9,), (0.6,), (0.8,)],
+        experiment="t",
+        source="local",
+    )
     cm = metrics.confusion_matrix(df, normalize=True)
     fig = plots.confusion_heatmap(cm, counts=metrics.confusion_matrix(df))
     assert fig.data[0].z.shape == (2, 2) and fig.data[0].z[1][0] == 0.5
