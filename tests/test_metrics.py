@@ -140,3 +140,24 @@ def test_summarize_keys(small):
     assert s["n"] == 6 and s["classes"] == 3 and s["top1"] == pytest.approx(4 / 6)
     assert "top5" not in s  # only 2 predictions stored
     assert s["chance"] == pytest.approx(1 / 3) and s["majority"] == pytest.approx(0.5)
+
+
+def test_ece_ci_contains_point_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.5, 1.0, 3000)
+    correct = rng.random(3000) < conf - 0.2  # over-confident by about 0.2
+    ece = metrics.expected_calibration_error(conf, correct)
+    lo, hi = metrics.ece_ci(conf, correct, n_boot=200, seed=3)
+    assert lo < ece < hi and 0.15 < ece < 0.25
+    assert metrics.ece_ci(conf, correct, n_boot=200, seed=3) == (lo, hi)
+
+
+def test_bootstrap_weights_blocks_and_seed():
+    blocks = list(metrics.bootstrap_weights(1000, n_boot=25, seed=4, max_cells=10_000))
+    assert [b.shape for b in blocks] == [(10, 1000), (10, 1000), (5, 1000)]
+    assert all((b.sum(axis=1) == 1000).all() for b in blocks)
+    again = np.vstack(list(metrics.bootstrap_weights(1000, n_boot=25, seed=4, max_cells=10_000)))
+    assert (np.vstack(blocks) == again).all()
+    # the resamples do not depend on the block size
+    one_block = np.vstack(list(metrics.bootstrap_weights(1000, n_boot=25, seed=4)))
+    assert (one_block == again).all()

@@ -68,7 +68,7 @@ def check_dom(dom: str, heat_traces: int = 0) -> tuple[dict, list[str]]:
     containers = len(re.findall(r'class="plotly-graph-div[^"]*"', dom))
     drawn = len(re.findall(r'class="[^"]*js-plotly-plot[^"]*"', dom))
     svgs = len(re.findall(r'class="main-svg"', dom))
-    geos = len(re.findall(r'class="geo[^"]*"', dom))
+    geos = len(re.findall(r'class="geo geo\d*"', dom))  # a geo subplot (every figure has a geolayer)
     countries = len(re.findall(r'class="choroplethlocation"', dom))
     heatmaps = len(re.findall(r'class="hm"', dom))
     counts = dict(
@@ -77,8 +77,8 @@ def check_dom(dom: str, heat_traces: int = 0) -> tuple[dict, list[str]]:
     problems = []
     if drawn < containers:
         problems.append(f"{containers - drawn} of {containers} figures were not drawn")
-    if geos and countries < 100:
-        problems.append(f"a map drew only {countries} country shapes")
+    if countries < 150 * geos:  # each map draws the ~240 land polygons under its data
+        problems.append(f"{geos} maps drew only {countries} country shapes in all")
     if heatmaps < heat_traces:
         problems.append(f"{heat_traces - heatmaps} of {heat_traces} heatmaps did not draw")
     return counts, problems
