@@ -1,0 +1,212 @@
+"""``geoclip embed``, ``geoclip classify`` and ``geoclip bench inference``: the CLIP inference engine.
+
+Registered into the main app by :mod:`geoclip_utils.cli` through :func:`register`. Every user error is
+a :class:`~geoclip_utils.errors.GeoclipError` (the main app prints it and exits with status 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import ConfigError, InputError
+
+
+def _embed(
+    images: Annotated[Path, typer.Option("--images", help="Folder with <id>.jpg (or .jpeg/.png) files.")],
+    ids: Annotated[
+        Path, typer.Option("--ids", help="CSV of image ids (column id / image_id, else the first).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Cache folder (one sub-folder per model).")],
+    model: Annotated[
+        str, typer.Option("--model", help="CLIP name (ViT-L/14, ViT-B/32, ...), checkpoint path, or 'tiny'.")
+    ] = "ViT-L/14",
+    device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
+    workers: Annotated[int, typer.Option(help="Decoding worker processes (-1: one per spare core).")] = -1,
+    chunk_size: Annotated[int, typer.Option(help="Images per cache chunk (resume granularity).")] = 1024,
+    precision: Annotated[str, typer.Option(help="auto (fp16 on CUDA), fp16 or fp32.")] = "auto",
+    exact_preprocess: Annotated[
+        bool, typer.Option(help="Full JPEG decode (bit-exact openai preprocessing; slower on big photos).")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Embed images once (L2-normalised CLIP features) into a resumable cache."""
+    from .embed import embed_images, read_ids
+    from .models import load_model
+
+    if not images.is_dir():
+        raise InputError(f"image folder {images} does not exist or is not a folder")
+    id_list = read_ids(ids)
+    m, preprocess, model_id = load_model(model, device=device, precision=precision)
+    report = embed_images(
+        m,
+        preprocess,
+        images,
+        id_list,
+        out,
+        batch_size=batch_size,
+        workers=None if workers < 0 else workers,
+        progress=progress,
+        chunk_size=chunk_size,
+        fast_decode=not exact_preprocess,
+    )
+    skipped = report[report["status"] != "ok"]
+    typer.echo(
+        f"{model_id}: {int((report['status'] == 'ok').sum())} images embedded, {len(skipped)} skipped; "
+        f"cache {report.attrs['cache']}"
+    )
+    for row in skipped.head(10).itertuples():
+        typer.echo(f"  skipped {row.image_id}: {row.reason}")
+    if len(skipped) > 10:
+        typer.echo(f"  ... and {len(skipped) - 10} more (see {report.attrs['cache']}/report.csv)")
+
+
+def _classify(
+    cache: Annotated[Path, typer.Option("--cache", help="Cache folder written by `geoclip embed`.")],
+    out: Annotated[Path, typer.Option("--out", help="Results folder: <out>/<experiment>.parquet.")] = Path(
+        "results"
+    ),
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--experiment",
+            help="Paper experiment(s) (country100, filtered_country100, country100_region, "
+            "country100_country_from_region, country100_mixedprompt, US_states_max100, ...), or 'all'; "
+            "with --labels: the name of your experiment.",
+        ),
+    ] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help="Labels file, one label per line.")] = None,
+    gold: Annotated[
+        Path | None, typer.Option("--gold", help="Gold CSV (image_id,label); overrides the paper's.")
+    ] = None,
+    template: Annotated[
+        list[str] | None,
+        typer.Option("--template", help="Prompt template with {label} (and {kind}); repeat to ensemble."),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Fills {kind} (default from the label set, e.g. country).")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="flat, region, two_stage or mixed (default per experiment).")
+    ] = None,
+    region_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--region-map", help="JSON object: region -> list of countries (default: the authors')."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model that made the cache (default: read from the cache).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto (text encoding only).")] = "auto",
+    k: Annotated[int, typer.Option(help="Top-k labels stored.")] = 5,
+) -> None:
+    """Zero-shot classify cached embeddings; write one predictions table per experiment."""
+    from .embed import cache_manifest
+    from .metrics import topk_accuracy
+    from .models import load_model
+    from .zeroshot import EXPERIMENTS, read_gold_csv, read_labels_file, run_experiment
+
+    names = list(experiment or [])
+    if names == ["all"]:
+        names = list(EXPERIMENTS)
+    if labels is not None and len(names) != 1:
+        raise ConfigError("with --labels give exactly one --experiment NAME (the name of the results file)")
+    if not names:
+        raise ConfigError("give --experiment NAME (a paper experiment, or your name with --labels/--gold)")
+    if template is not None:
+        from .zeroshot import validate_templates
+
+        validate_templates(template)
+    label_list = read_labels_file(labels) if labels is not None else None
+    gold_df = read_gold_csv(gold) if gold is not None else None
+    for name in names:
+        if name not in EXPERIMENTS and gold_df is None:
+            raise ConfigError(
+                f"experiment {name!r} is not one of the paper's {list(EXPERIMENTS)}; give --gold"
+            )
+    rmap = None
+    if region_map is not None:
+        if not region_map.is_file():
+            raise InputError(f"region map {region_map} does not exist")
+        try:
+            rmap = json.loads(region_map.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"region map {region_map} is not valid JSON ({exc})") from exc
+        if not isinstance(rmap, dict) or not all(isinstance(v, list) for v in rmap.values()):
+            raise InputError(f"region map {region_map} must be a JSON object region -> list of countries")
+    if model is None:
+        manifest = cache_manifest(cache)
+        model = manifest.get("model_source") or ""
+        if not model:
+            raise ConfigError(f"the cache {cache} does not record how to load its model; give --model")
+    m, _, model_id = load_model(model, device=device)
+    ran = 0
+    for name in names:
+        try:
+            df = run_experiment(
+                name,
+                m,
+                cache,
+                out,
+                mode=mode,
+                gold=gold_df,
+                labels=label_list,
+                templates=template,
+                kind=kind,
+                region_map=rmap,
+                k=k,
+            )
+        except InputError as exc:
+            if experiment != ["all"] or "none of the" not in str(exc):
+                raise
+            typer.echo(f"{name}: skipped, none of its images is in the cache")
+            continue
+        ran += 1
+        typer.echo(
+            f"{name}: {len(df)} images ({df.attrs['n_not_embedded']} not in the cache), "
+            f"top-1 accuracy {topk_accuracy(df, k=1):.3f} -> {out / (name + '.parquet')}"
+        )
+    if not ran:
+        raise InputError(f"no experiment has images in the cache {cache}; run `geoclip embed` first")
+
+
+def _bench_inference(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    n_images: Annotated[int, typer.Option(help="Synthetic 640x480 JPEGs to embed.")] = 256,
+    arch: Annotated[
+        str, typer.Option(help="Random-weight architecture (ViT-B/32, ViT-L/14, tiny).")
+    ] = "ViT-B/32",
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
+    workers: Annotated[int, typer.Option(help="Decoding workers (-1: automatic).")] = -1,
+    threads: Annotated[int, typer.Option(help="torch threads (-1: automatic).")] = -1,
+    seed_subset: Annotated[int, typer.Option(help="Images timed one by one for the seed's two-stage.")] = 31,
+) -> None:
+    """Benchmark the inference engine against the seed scripts' way (one JSON object)."""
+    from .bench_inference import run_inference_benchmark
+
+    result = run_inference_benchmark(
+        n_images=n_images,
+        arch=arch,
+        batch_size=batch_size,
+        workers=None if workers < 0 else workers,
+        threads=None if threads < 0 else threads,
+        seed_subset=seed_subset,
+        progress=not as_json,
+    )
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key:>24}: {value}")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``embed`` and ``classify`` to ``app`` and ``inference`` to ``bench_app``."""
+    app.command("embed")(_embed)
+    app.command("classify")(_classify)
+    bench_app.command("inference")(_bench_inference)

@@ -1,0 +1,661 @@
+"""Zero-shot classification from cached embeddings: prompts, ensembles, flat, region, two-stage, mixed.
+
+Everything here works on L2-normalised feature matrices (from :mod:`geoclip_utils.embed`), so one
+experiment over 11,500 images is a few matrix products, with no per-image model call.
+
+Scores
+    ``probs = softmax(LOGIT_SCALE * cos(image, class))`` with ``LOGIT_SCALE = 100``, CLIP's learned
+    logit scale (``exp(4.6052) = 100``), as in the CLIP paper and the authors' scripts. Unlike the
+    authors' scripts, the *image* features are normalised too, so the scores are true cosines (their
+    un-normalised image features made most probabilities 1.0 or 1e-20).
+
+Prompts
+    * the paper's template ``"This is a photo of {label}, a {kind}"`` (:func:`paper_template`), with
+      the seed scripts' kinds (:data:`PROMPT_KINDS`: country, state, French state, city, American city);
+    * region stage: ``"This is a photo of {label}, a region"`` (our choice: the authors' region run is
+      not in their repository);
+    * mixed prompts (:func:`mixed_prompts`): ``"This is a photo of {country}, {phrase}."`` with the
+      region phrases of the authors' ``prompt_engineering.py`` (:data:`MIXED_PHRASES`), e.g.
+      ``"This is a photo of Latvia, a european country in the baltic."``;
+    * template ensembles: several templates per label, the class embedding is the mean of the
+      normalised prompt embeddings, renormalised (CLIP paper, section 3.1.4).
+
+Experiments
+    ``flat``: one softmax over all labels. ``two-stage``: stage 1 picks a region, stage 2 a country
+    among that region's countries only (masked softmax). ``mixed``: one softmax over all
+    (country, region phrase) prompts; a country's probability is the sum over its prompts, so the
+    top-k are distinct countries (the authors' file could list a country twice).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InputError
+from .schema import make_predictions, save_predictions
+
+__all__ = [
+    "LOGIT_SCALE",
+    "PAPER_TEMPLATE",
+    "REGION_TEMPLATE",
+    "PROMPT_KINDS",
+    "MIXED_PHRASES",
+    "paper_template",
+    "validate_labels",
+    "read_labels_file",
+    "validate_templates",
+    "format_prompts",
+    "ensemble",
+    "class_embeddings",
+    "softmax",
+    "probabilities",
+    "top_k",
+    "classify_flat",
+    "region_mask",
+    "classify_two_stage",
+    "mixed_prompts",
+    "classify_mixed",
+    "predictions_table",
+    "write_predictions",
+    "EXPERIMENTS",
+    "read_gold_csv",
+    "run_experiment",
+]
+
+#: CLIP's logit scale: probabilities are softmax(100 * cosine).
+LOGIT_SCALE = 100.0
+#: The paper's prompt; ``{kind}`` is filled from :data:`PROMPT_KINDS`.
+PAPER_TEMPLATE = "This is a photo of {label}, a {kind}"
+#: The region-stage prompt (our choice; see the module docstring).
+REGION_TEMPLATE = "This is a photo of {label}, a region"
+#: The noun of the paper's prompt per label set (from the authors' ModelRun3all / MixedPrompt scripts).
+PROMPT_KINDS: dict[str, str] = {
+    "country100": "country",
+    "filtered_country100": "country",
+    "US_states_max100": "state",
+    "France_states_max100": "French state",
+    "city100": "city",
+    "city300": "city",
+    "UScity100": "American city",
+}
+#: Region phrase of the mixed prompts, by region of the authors' ``region_to_country`` map
+#: (from their ``notebooks/prompt_engineering.py``; "europe", "africa", "asia" had no phrase there).
+MIXED_PHRASES: dict[str, str] = {
+    "caribbean": "an island country in the caribbean",
+    "greenland": "a country in the arctic",
+    "baltic": "a european country in the baltic",
+    "balkan": "a european country in the balkans",
+    "western europe": "a western european country",
+    "southern europe": "a southern european country",
+    "eastern europe": "an eastern european country",
+    "northern europe": "a northern european country",
+    "middle east": "a country in the middle east",
+    "north africa": "a country in north africa",
+    "west africa": "a country in west africa",
+    "east africa": "a country in east africa",
+    "central africa": "a country in central africa",
+    "southern africa": "a country in southern africa",
+    "sub-saharan africa": "a country in sub-saharan africa",
+    "central asia": "a country in central asia",
+    "east asia": "a country in east asia",
+    "south asia": "a country in south asia",
+    "far east asia": "a country in far east asia",
+    "south east asia": "a country in south east asia",
+    "western asia": "a country in western asia",
+    "oceania": "a country in oceania",
+    "polynesia": "an island country in polynesia",
+    "micronesia": "an island country in micronesia",
+    "north america": "a country in north america",
+    "south america": "a country in south america",
+    "central america": "a country in central america",
+    "latin america": "a country in latin america",
+}
+
+
+def paper_template(kind: str) -> str:
+    """The paper's prompt for a label kind: ``"This is a photo of {label}, a <kind>"``.
+
+    Example
+    -------
+    >>> paper_template("country").format(label="France")
+    'This is a photo of France, a country'
+    """
+    return PAPER_TEMPLATE.replace("{kind}", kind)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_labels(labels: Sequence[str], what: str = "labels") -> list[str]:
+    """Check a label set: non-empty, no blank labels, no duplicates (after stripping spaces).
+
+    Returns
+    -------
+    list of str (stripped).
+
+    Raises
+    ------
+    InputError
+        Naming the blank positions or the duplicated labels.
+
+    Example
+    -------
+    >>> validate_labels(["France", "Spain"])
+    ['France', 'Spain']
+    """
+    out = [str(x).strip() for x in labels]
+    if not out:
+        raise InputError(f"{what}: the label set is empty")
+    blank = [i + 1 for i, x in enumerate(out) if not x]
+    if blank:
+        raise InputError(
+            f"{what}: blank label at position(s) {blank[:10]} (1-based); remove the empty entries"
+        )
+    seen: set[str] = set()
+    dups = sorted({x for x in out if x in seen or seen.add(x)})
+    if dups:
+        raise InputError(f"{what}: duplicated labels {dups[:10]}; each label must appear once")
+    return out
+
+
+def read_labels_file(path: str | os.PathLike) -> list[str]:
+    """Read a labels file: one label per line (UTF-8); blank lines and duplicates are errors.
+
+    Raises
+    ------
+    InputError
+        Missing file, blank line (its number), duplicated labels (named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"labels file {path} does not exist; give one label per line")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    while lines and not lines[-1].strip():  # trailing newlines are fine
+        lines.pop()
+    blank = [i + 1 for i, x in enumerate(lines) if not x.strip()]
+    if blank:
+        raise InputError(f"labels file {path}: blank line(s) {blank[:10]}; remove them")
+    return validate_labels(lines, what=f"labels file {path}")
+
+
+def validate_templates(templates: Sequence[str] | str) -> list[str]:
+    """Check prompt templates: each has a ``{label}`` field and only ``{label}`` / ``{kind}`` fields.
+
+    Raises
+    ------
+    ConfigError
+        Naming the template.
+
+    Example
+    -------
+    >>> validate_templates("a photo of {label}.")
+    ['a photo of {label}.']
+    """
+    if isinstance(templates, str):
+        templates = [templates]
+    templates = list(templates)
+    if not templates:
+        raise ConfigError("no prompt template given")
+    for t in templates:
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(t) if f is not None}
+        except ValueError as exc:
+            raise ConfigError(f"template {t!r} is not a valid format string ({exc})") from exc
+        if "label" not in fields:
+            raise ConfigError(
+                f"template {t!r} has no {{label}} field; e.g. 'This is a photo of {{label}}, a country'"
+            )
+        extra = fields - {"label", "kind"}
+        if extra:
+            raise ConfigError(
+                f"template {t!r} has unknown fields {sorted(extra)}; only {{label}} and {{kind}} exist"
+            )
+    return templates
+
+
+def format_prompts(labels: Sequence[str], template: str, kind: str = "") -> list[str]:
+    """Fill one template for every label."""
+    return [template.format(label=lab, kind=kind) for lab in labels]
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def ensemble(per_template: np.ndarray) -> np.ndarray:
+    """Template ensemble: mean over templates of normalised embeddings, renormalised.
+
+    Parameters
+    ----------
+    per_template : array (T, L, D): T templates, L labels.
+
+    Returns
+    -------
+    array (L, D), float32, rows of unit norm.
+
+    Example
+    -------
+    >>> [round(float(v), 4) for v in ensemble(np.array([[[1.0, 0.0]], [[0.0, 2.0]]]))[0]]
+    [0.7071, 0.7071]
+    """
+    per_template = np.asarray(per_template, dtype=np.float32)
+    if per_template.ndim != 3:
+        raise ValueError(f"expected (templates, labels, dim), got shape {per_template.shape}")
+    return _normalise(_normalise(per_template).mean(axis=0))
+
+
+def class_embeddings(
+    model,
+    labels: Sequence[str],
+    templates: Sequence[str] | str,
+    kind: str = "",
+    cache_dir: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """Class embeddings of labels under one or several templates (ensembled when several).
+
+    Parameters
+    ----------
+    model : a CLIP model (see :mod:`geoclip_utils.models`).
+    labels : the label set.
+    templates : template(s) with ``{label}`` (and optionally ``{kind}``).
+    kind : fills ``{kind}``.
+    cache_dir : text cache (see :func:`geoclip_utils.embed.encode_texts`).
+
+    Returns
+    -------
+    array (L, D) float32, unit rows.
+    """
+    from .embed import encode_texts
+
+    labels = validate_labels(labels)
+    templates = validate_templates(templates)
+    prompts = [p for t in templates for p in format_prompts(labels, t, kind)]
+    feats = encode_texts(model, prompts, cache_dir=cache_dir)
+    return ensemble(feats.reshape(len(templates), len(labels), -1))
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (stable; ``-inf`` entries get probability 0)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def probabilities(
+    image_features: np.ndarray,
+    class_features: np.ndarray,
+    logit_scale: float = LOGIT_SCALE,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """``softmax(logit_scale * cos)`` of every image against every class, optionally masked.
+
+    Parameters
+    ----------
+    image_features : (N, D), class_features : (L, D); both are (re)normalised here.
+    logit_scale : CLIP's 100.
+    mask : optional bool (N, L); False entries get probability 0.
+
+    Returns
+    -------
+    array (N, L) float64, rows summing to 1.
+    """
+    logits = logit_scale * (_normalise(image_features) @ _normalise(class_features).T)
+    if mask is not None:
+        logits = np.where(mask, logits, -np.inf)
+    return softmax(logits)
+
+
+def top_k(probs: np.ndarray, labels: Sequence[str], k: int = 5) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """The k most probable labels of each row, best first (ties: earlier label first).
+
+    Returns
+    -------
+    top_labels : list of tuples of str; top_probs : array (N, k).
+    """
+    labels = np.asarray(list(labels), dtype=object)
+    k = min(k, probs.shape[1])
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    top_probs = np.take_along_axis(probs, order, axis=1)
+    return [tuple(row) for row in labels[order]], top_probs
+
+
+def classify_flat(
+    image_features: np.ndarray, class_features: np.ndarray, labels: Sequence[str], k: int = 5
+) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Flat zero-shot classification over one label set; returns ``top_k`` of the probabilities.
+
+    Example
+    -------
+    >>> classify_flat(np.eye(2), np.eye(2), ["A", "B"], k=1)[0]
+    [('A',), ('B',)]
+    """
+    labels = validate_labels(labels)
+    if len(labels) != len(class_features):
+        raise ValueError(f"{len(labels)} labels but {len(class_features)} class embeddings")
+    return top_k(probabilities(image_features, class_features), labels, k)
+
+
+def region_mask(
+    region_map: Mapping[str, Sequence[str]], regions: Sequence[str], countries: Sequence[str]
+) -> np.ndarray:
+    """Boolean (R, C) matrix: ``mask[r, c]`` is True when region ``r`` lists country ``c``.
+
+    Raises
+    ------
+    InputError
+        A region with no countries, or a region not in the map.
+    """
+    pos = {c: j for j, c in enumerate(countries)}
+    mask = np.zeros((len(regions), len(countries)), dtype=bool)
+    for i, r in enumerate(regions):
+        if r not in region_map:
+            raise InputError(f"region {r!r} is not in the region map")
+        members = [c for c in region_map[r] if c in pos]
+        if not members:
+            raise InputError(f"region {r!r} lists no country of the label set")
+        mask[i, [pos[c] for c in members]] = True
+    return mask
+
+
+def classify_two_stage(
+    image_features: np.ndarray,
+    region_features: np.ndarray,
+    regions: Sequence[str],
+    country_features: np.ndarray,
+    countries: Sequence[str],
+    region_map: Mapping[str, Sequence[str]],
+    k: int = 5,
+) -> tuple[list[str], list[tuple[str, ...]], np.ndarray]:
+    """Two-stage classification: region first, then a country among that region's countries only.
+
+    Stage 1 is flat over ``regions``; stage 2 is the softmax over the countries the predicted region
+    lists (other countries are masked to probability 0). ``k`` is capped at the size of the smallest
+    region, so every row has the same number of real candidates (the authors' map has Greenland
+    alone, hence top-1, as in their run).
+
+    Returns
+    -------
+    stage1 : list of the predicted region per image;
+    top_labels : list of tuples; top_probs : array (N, k').
+    """
+    regions = validate_labels(regions, "regions")
+    countries = validate_labels(countries, "countries")
+    mask = region_mask(region_map, regions, countries)
+    p1 = probabilities(image_features, region_features)
+    r_hat = p1.argmax(axis=1)
+    p2 = probabilities(image_features, country_features, mask=mask[r_hat])
+    k = min(k, int(mask.sum(axis=1).min()))
+    top_labels, top_probs = top_k(p2, countries, k)
+    return [regions[i] for i in r_hat], top_labels, top_probs
+
+
+def mixed_prompts(
+    region_map: Mapping[str, Sequence[str]], phrases: Mapping[str, str] = MIXED_PHRASES
+) -> tuple[list[str], list[str]]:
+    """The authors' mixed prompts: ``"This is a photo of {country}, {phrase}."`` per (region, country).
+
+    Regions without a phrase are left out (as in the authors' script); a prompt produced twice is kept
+    once. The label of a prompt is the country name up to its first comma (as theirs).
+
+    Returns
+    -------
+    prompts : list of str; prompt_labels : the country of each prompt.
+
+    Example
+    -------
+    >>> mixed_prompts({"baltic": ["Latvia"]})
+    (['This is a photo of Latvia, a european country in the baltic.'], ['Latvia'])
+    """
+    out: dict[str, str] = {}
+    for region, phrase in phrases.items():
+        for country in region_map.get(region, []):
+            out.setdefault(f"This is a photo of {country}, {phrase.strip()}.", country.split(",")[0])
+    if not out:
+        raise InputError("no mixed prompt: the region map has none of the regions with a phrase")
+    return list(out), list(out.values())
+
+
+def classify_mixed(
+    image_features: np.ndarray, prompt_features: np.ndarray, prompt_labels: Sequence[str], k: int = 5
+) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Classify over several prompts per label; a label's probability is the sum over its prompts.
+
+    Returns
+    -------
+    top_labels : list of tuples of distinct labels; top_probs : array (N, k).
+    """
+    labels = list(dict.fromkeys(prompt_labels))
+    col = {lab: j for j, lab in enumerate(labels)}
+    onehot = np.zeros((len(prompt_labels), len(labels)))
+    onehot[np.arange(len(prompt_labels)), [col[x] for x in prompt_labels]] = 1.0
+    probs = probabilities(image_features, prompt_features) @ onehot
+    return top_k(probs, labels, k)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def predictions_table(
+    image_ids: Sequence[str],
+    gold: Sequence[str],
+    top_labels: Sequence[Sequence[str]],
+    top_probs: np.ndarray,
+    experiment: str,
+    **attrs: str | int | float,
+) -> pd.DataFrame:
+    """A predictions table (:mod:`geoclip_utils.schema`) with ``source="local"`` and extra attrs."""
+    df = make_predictions(
+        list(image_ids),
+        list(gold),
+        top_labels,
+        np.asarray(top_probs).tolist(),
+        experiment=experiment,
+        source="local",
+    )
+    df.attrs.update(attrs)
+    return df
+
+
+def write_predictions(df: pd.DataFrame, results_dir: str | os.PathLike) -> Path:
+    """Save a table as ``<results_dir>/<experiment>.parquet`` (atomic); return the path."""
+    return save_predictions(df, Path(results_dir) / f"{df.attrs['experiment']}.parquet")
+
+
+# --------------------------------------------------------------------------- experiments
+
+#: The paper's experiments we can rerun: name -> (mode, label set of the images and gold).
+#: Names match the authors' result files, so :func:`geoclip_utils.data.load_results` with
+#: ``source="local"`` reads ours like theirs.
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "country100": ("flat", "country100"),
+    "filtered_country100": ("flat", "filtered_country100"),
+    "US_states_max100": ("flat", "US_states_max100"),
+    "France_states_max100": ("flat", "France_states_max100"),
+    "city100": ("flat", "city100"),
+    "city300": ("flat", "city300"),
+    "UScity100": ("flat", "UScity100"),
+    "country100_region": ("region", "country100"),
+    "country100_country_from_region": ("two_stage", "country100"),
+    "country100_mixedprompt": ("mixed", "country100"),
+}
+MODES = ("flat", "region", "two_stage", "mixed")
+
+
+def _gold_frame(gold) -> pd.DataFrame:
+    if isinstance(gold, Mapping):
+        gold = pd.DataFrame({"image_id": list(gold), "label": list(gold.values())})
+    gold = pd.DataFrame(gold)
+    if not {"image_id", "label"} <= set(gold.columns):
+        raise InputError(f"gold table needs columns image_id and label, has {list(gold.columns)}")
+    gold = gold.assign(image_id=gold["image_id"].astype(str), label=gold["label"].astype(str).str.strip())
+    dup = gold["image_id"].duplicated()
+    if dup.any():
+        raise InputError(f"gold table: image id {gold['image_id'][dup].iloc[0]!r} appears more than once")
+    return gold
+
+
+def read_gold_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a gold CSV: columns ``image_id`` (or ``id``) and ``label``; or two unnamed columns.
+
+    Raises
+    ------
+    InputError
+        Missing file, missing columns, blank labels, repeated ids.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"gold file {path} does not exist; give a CSV with image_id,label")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cols = {c.lower().strip(): c for c in df.columns}
+    if "label" in cols and ("image_id" in cols or "id" in cols):
+        df = df.rename(columns={cols.get("image_id", cols.get("id")): "image_id", cols["label"]: "label"})
+    elif len(df.columns) >= 2:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, header=None).iloc[:, :2]
+        df.columns = ["image_id", "label"]
+    else:
+        raise InputError(f"gold file {path} needs two columns (image_id, label)")
+    blank = df.index[df["label"].str.strip() == ""]
+    if len(blank):
+        raise InputError(f"gold file {path}: blank label in data row {int(blank[0]) + 1}")
+    return _gold_frame(df[["image_id", "label"]])
+
+
+def run_experiment(
+    experiment: str,
+    model,
+    cache_dir: str | os.PathLike,
+    results_dir: str | os.PathLike | None = None,
+    *,
+    mode: str | None = None,
+    gold=None,
+    labels: Sequence[str] | None = None,
+    templates: Sequence[str] | str | None = None,
+    kind: str | None = None,
+    region_map: Mapping[str, Sequence[str]] | None = None,
+    k: int = 5,
+) -> pd.DataFrame:
+    """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
+
+    Parameters
+    ----------
+    experiment : a name of :data:`EXPERIMENTS` (its mode, gold and labels come from
+        :mod:`geoclip_utils.data`), or any name with ``gold`` and ``labels`` (flat).
+    model : the CLIP model the cache was made with (encodes the prompts; text cache in ``cache_dir``).
+    cache_dir : image embedding cache (:func:`geoclip_utils.embed.embed_images`).
+    results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
+    mode : ``flat``, ``region``, ``two_stage`` or ``mixed`` (default from :data:`EXPERIMENTS`, else flat).
+    gold : DataFrame ``image_id``, ``label`` or dict id -> label (default ``data.load_labels``).
+    labels : the candidate labels of a flat experiment (default: the distinct gold labels, sorted).
+    templates : prompt template(s) (default the paper's, with ``kind``); several = ensemble.
+    kind : fills ``{kind}`` (default :data:`PROMPT_KINDS`, else "country").
+    region_map : region -> countries (default ``data.load_region_map("country_to_region")``, or
+        ``"region_to_country"`` for the mixed prompts, as the authors did).
+    k : top-k stored (capped by the label count; two-stage: by the smallest region).
+
+    Returns
+    -------
+    The predictions table (``source="local"``); attrs carry ``model_id``, ``mode``, ``templates``,
+    ``n_images``, ``n_not_embedded`` (gold images absent from the cache or skipped). Region tables
+    have ``gold`` = the country and ``gold_set`` = the regions listing it (correct = prediction in
+    ``gold_set``, as :mod:`geoclip_utils.metrics` reads it); two-stage tables have ``gold`` = the
+    country and ``stage1_region`` = the region chosen in stage 1.
+
+    Raises
+    ------
+    ConfigError
+        Unknown experiment / mode without gold or labels; bad templates.
+    InputError
+        Bad labels; no image of the gold table in the cache.
+    """
+    from .embed import encode_texts, load_embeddings
+    from .models import model_info
+
+    spec = EXPERIMENTS.get(experiment)
+    mode = mode or (spec[0] if spec else "flat")
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r} unknown; choose one of {MODES}")
+    if gold is None:
+        if spec is None:
+            raise ConfigError(
+                f"experiment {experiment!r} is not one of the paper's {list(EXPERIMENTS)}; give gold labels (--gold)"
+            )
+        from . import data
+
+        gold = data.load_labels(spec[1])[["image_id", "label"]]
+    gold = _gold_frame(gold)
+    info = model_info(model)
+    ids, feats = load_embeddings(cache_dir, model_id=info.model_id)
+    pos = {i: n for n, i in enumerate(ids)}
+    keep = gold["image_id"].isin(pos).to_numpy()
+    if not keep.any():
+        raise InputError(
+            f"none of the {len(gold)} images of {experiment!r} is in the embedding cache {cache_dir} "
+            f"(model {info.model_id}); run `geoclip embed` on them first"
+        )
+    g = gold[keep]
+    x = feats[[pos[i] for i in g["image_id"]]]
+    kind = kind if kind is not None else PROMPT_KINDS.get(spec[1] if spec else experiment, "country")
+    extra: dict[str, str] = {}
+    if mode in ("region", "two_stage", "mixed") and region_map is None:
+        from . import data
+
+        region_map = data.load_region_map("region_to_country" if mode == "mixed" else "country_to_region")
+
+    if mode == "flat":
+        labels = validate_labels(labels if labels is not None else sorted(g["label"].unique()))
+        templates = validate_templates(templates or paper_template(kind))
+        cls = class_embeddings(model, labels, templates, kind=kind, cache_dir=cache_dir)
+        top_labels, top_probs = classify_flat(x, cls, labels, k)
+    elif mode == "region":
+        regions = validate_labels(list(region_map), "regions")
+        templates = validate_templates(templates or REGION_TEMPLATE)
+        cls = class_embeddings(model, regions, templates, kind="region", cache_dir=cache_dir)
+        top_labels, top_probs = classify_flat(x, cls, regions, k)
+    elif mode == "two_stage":
+        regions = validate_labels(list(region_map), "regions")
+        countries = list(dict.fromkeys(c for v in region_map.values() for c in v))
+        region_templates = validate_templates(templates or REGION_TEMPLATE)
+        templates = validate_templates(templates or paper_template("country"))
+        r_emb = class_embeddings(model, regions, region_templates, kind="region", cache_dir=cache_dir)
+        c_emb = class_embeddings(model, countries, templates, kind="country", cache_dir=cache_dir)
+        stage1, top_labels, top_probs = classify_two_stage(x, r_emb, regions, c_emb, countries, region_map, k)
+    else:  # mixed
+        prompts, prompt_labels = mixed_prompts(region_map)
+        templates = ["This is a photo of {label}, {region phrase}."]
+        p_emb = encode_texts(model, prompts, cache_dir=cache_dir)
+        top_labels, top_probs = classify_mixed(x, p_emb, prompt_labels, k)
+    df = predictions_table(
+        g["image_id"].tolist(),
+        g["label"].tolist(),
+        top_labels,
+        top_probs,
+        experiment,
+        model_id=info.model_id,
+        mode=mode,
+        templates=" | ".join(templates),
+        logit_scale=LOGIT_SCALE,
+        n_images=int(len(g)),
+        n_not_embedded=int((~keep).sum()),
+        **extra,
+    )
+    if mode == "two_stage":
+        df["stage1_region"] = stage1
+    if mode == "region":  # gold is a country: a region is correct when it lists that country
+        df["gold_set"] = [tuple(r for r in regions if lab in region_map[r]) for lab in df["gold"]]
+    if results_dir is not None:
+        write_predictions(df, results_dir)
+    return df

@@ -1,0 +1,262 @@
+"""Tests of the `geoclip embed`, `geoclip classify` and `geoclip bench inference` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from geoclip_utils.demo import make_demo_images
+from geoclip_utils.schema import read_predictions
+
+cli = pytest.importorskip("geoclip_utils.cli")
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(cli.app, [str(a) for a in args])
+
+
+def _err(result) -> str:
+    return (result.stderr if hasattr(result, "stderr") else "") + result.output
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_images(tmp_path_factory.mktemp("demo"), n_per_label=4)
+
+
+@pytest.fixture(scope="module")
+def cache(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cache")
+    r = run(
+        "embed",
+        "--images",
+        demo.image_dir,
+        "--ids",
+        demo.ids_csv,
+        "--model",
+        "tiny",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--batch-size",
+        8,
+        "--workers",
+        0,
+        "--no-progress",
+    )
+    assert r.exit_code == 0, _err(r)
+    assert "20 images embedded, 0 skipped" in r.output
+    return out
+
+
+def test_embed_then_classify_with_labels_and_gold(demo, cache, tmp_path):
+    r = run(
+        "classify",
+        "--cache",
+        cache,
+        "--labels",
+        demo.labels_txt,
+        "--gold",
+        demo.ids_csv,
+        "--experiment",
+        "demo",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+    )
+    assert r.exit_code == 0, _err(r)
+    df = read_predictions(tmp_path / "demo.parquet")
+    assert len(df) == 20 and df.attrs["k"] == 5 and df.attrs["source"] == "local"
+
+
+def test_classify_paper_experiment_with_patched_data(demo, cache, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from geoclip_utils import data
+
+    gold = pd.read_csv(demo.ids_csv)
+    monkeypatch.setattr(data, "load_labels", lambda name: gold)
+    monkeypatch.setattr(
+        data,
+        "load_region_map",
+        lambda which="country_to_region": json.loads(demo.region_map_json.read_text()),
+    )
+    r = run(
+        "classify",
+        "--cache",
+        cache,
+        "--experiment",
+        "country100",
+        "--experiment",
+        "country100_country_from_region",
+        "--experiment",
+        "country100_mixedprompt",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+        "--template",
+        "This is a photo of {label}, a {kind}",
+        "--template",
+        "A street view of {label}.",
+    )
+    assert r.exit_code == 0, _err(r)
+    for name in ("country100", "country100_country_from_region", "country100_mixedprompt"):
+        assert read_predictions(tmp_path / f"{name}.parquet").attrs["model_id"] == "random/tiny-seed0"
+
+
+def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from geoclip_utils import data
+
+    gold = pd.read_csv(demo.ids_csv)
+    other = pd.DataFrame({"image_id": ["elsewhere"], "label": ["Texas"]})
+    monkeypatch.setattr(data, "load_labels", lambda name: gold if name.endswith("country100") else other)
+    monkeypatch.setattr(
+        data,
+        "load_region_map",
+        lambda which="country_to_region": json.loads(demo.region_map_json.read_text()),
+    )
+    r = run("classify", "--cache", cache, "--experiment", "all", "--out", tmp_path, "--device", "cpu")
+    assert r.exit_code == 0, _err(r)
+    assert "US_states_max100: skipped" in r.output
+    assert (tmp_path / "country100_region.parquet").is_file()
+    assert not (tmp_path / "US_states_max100.parquet").exists()
+
+
+def test_embed_resumes_and_reports_skips(demo, tmp_path):
+    ids = tmp_path / "ids.csv"
+    ids.write_text("image_id\n" + "\n".join(["demo_france_00", "not_there", "demo_spain_01"]) + "\n")
+    args = (
+        "embed",
+        "--images",
+        demo.image_dir,
+        "--ids",
+        ids,
+        "--model",
+        "tiny",
+        "--out",
+        tmp_path / "c",
+        "--device",
+        "cpu",
+        "--workers",
+        0,
+        "--no-progress",
+    )
+    r = run(*args)
+    assert r.exit_code == 0, _err(r)
+    assert "2 images embedded, 1 skipped" in r.output and "not_there: missing file" in r.output
+    r = run(*args)
+    assert r.exit_code == 0 and "2 images embedded, 1 skipped" in r.output
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_folder", "does not exist"),
+        ("empty_ids", "empty"),
+        ("unknown_model", "ViT-L/14"),
+        ("dup_labels", "duplicated"),
+        ("blank_labels", "blank line"),
+        ("bad_template", "{label}"),
+        ("no_experiment", "--experiment"),
+        ("unknown_experiment", "give --gold"),
+        ("missing_cache", "does not exist"),
+    ],
+)
+def test_clean_errors_exit_2(case, message, demo, cache, tmp_path):
+    ids = tmp_path / "ids.csv"
+    ids.write_text("image_id\ndemo_france_00\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("France\nSpain\n")
+    embed_args = [
+        "embed",
+        "--images",
+        demo.image_dir,
+        "--ids",
+        ids,
+        "--model",
+        "tiny",
+        "--out",
+        tmp_path / "c",
+        "--device",
+        "cpu",
+        "--workers",
+        0,
+        "--no-progress",
+    ]
+    classify_args = [
+        "classify",
+        "--cache",
+        cache,
+        "--labels",
+        labels,
+        "--gold",
+        demo.ids_csv,
+        "--experiment",
+        "x",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+    ]
+    if case == "missing_folder":
+        args = embed_args[:2] + [tmp_path / "nope"] + embed_args[3:]
+    elif case == "empty_ids":
+        ids.write_text("image_id\n")
+        args = embed_args
+    elif case == "unknown_model":
+        args = embed_args[:6] + ["ViT-Q/3"] + embed_args[7:]
+    elif case == "dup_labels":
+        labels.write_text("France\nSpain\nFrance\n")
+        args = classify_args
+    elif case == "blank_labels":
+        labels.write_text("France\n\nSpain\n")
+        args = classify_args
+    elif case == "bad_template":
+        args = classify_args + ["--template", "a photo of a place"]
+    elif case == "no_experiment":
+        args = ["classify", "--cache", cache, "--device", "cpu"]
+    elif case == "unknown_experiment":
+        args = ["classify", "--cache", cache, "--experiment", "mystery", "--device", "cpu"]
+    else:
+        args = ["classify", "--cache", tmp_path / "nocache", "--experiment", "country100", "--device", "cpu"]
+    r = run(*args)
+    assert r.exit_code == 2, (r.exit_code, _err(r), r.exception)
+    assert message in _err(r)
+    assert "Traceback" not in _err(r)
+
+
+@pytest.mark.slow
+def test_bench_inference_json_quick():
+    r = run(
+        "bench", "inference", "--json", "--n-images", 8, "--arch", "tiny", "--workers", 0, "--seed-subset", 2
+    )
+    assert r.exit_code == 0, _err(r)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in (
+        "model_only_img_per_s",
+        "pipeline_img_per_s",
+        "one_pass_s",
+        "text_s",
+        "classify_s",
+        "cached_way_s",
+        "seed_way_s",
+        "speedup",
+        "machine",
+        "model",
+        "n_images",
+        "torch_threads",
+        "workers",
+    ):
+        assert key in out
+    assert out["n_images"] == 8
+    assert out["cached_way_s"] == pytest.approx(
+        out["one_pass_s"] + out["text_s"] + out["classify_s"], abs=0.01
+    )

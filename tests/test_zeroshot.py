@@ -1,0 +1,223 @@
+"""Tests of geoclip_utils.zeroshot: prompts, ensembles, flat / two-stage / mixed, tables, end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoclip_utils import embed, models, zeroshot
+from geoclip_utils.demo import DEMO_LABELS, make_demo_images
+from geoclip_utils.errors import ConfigError, InputError
+from geoclip_utils.schema import read_predictions, validate_predictions
+
+
+def unit(*v):
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v)
+
+
+def test_paper_template_and_kinds():
+    assert zeroshot.paper_template("country").format(label="France") == "This is a photo of France, a country"
+    assert zeroshot.PROMPT_KINDS["US_states_max100"] == "state"
+    assert zeroshot.PROMPT_KINDS["France_states_max100"] == "French state"
+    assert zeroshot.format_prompts(["A"], "{label} is a {kind}", "city") == ["A is a city"]
+
+
+def test_ensemble_is_mean_of_normalised_then_renormalised():
+    t1 = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 5.0]])  # template 1, two labels (not normalised)
+    t2 = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    out = zeroshot.ensemble(np.stack([t1, t2]))
+    assert np.allclose(out[0], unit(1, 1, 0), atol=1e-6)  # not (3, 2, 0) direction: normalised first
+    assert np.allclose(out[1], [0, 0, 1], atol=1e-6)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1)
+    single = zeroshot.ensemble(t1[None])
+    assert np.allclose(single, t1 / np.linalg.norm(t1, axis=1, keepdims=True))
+
+
+def test_probabilities_use_clip_logit_scale():
+    img = np.array([[1.0, 0.0]])
+    cls = np.array([[1.0, 0.0], [0.0, 1.0]])
+    p = zeroshot.probabilities(img, cls)
+    expected = np.exp(100.0) / (np.exp(100.0) + 1.0)
+    assert np.isclose(p[0, 0], expected) and np.isclose(p.sum(), 1.0)
+    # image features are normalised before scoring (the seed scripts forgot this)
+    assert np.allclose(zeroshot.probabilities(img * 7.0, cls), p)
+    half = zeroshot.probabilities(np.array([[1.0, 1.0]]), cls)
+    assert np.allclose(half, 0.5)
+
+
+def test_top_k_order_ties_and_cap():
+    probs = np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]])
+    labels, p = zeroshot.top_k(probs, ["a", "b", "c"], k=5)
+    assert labels == [("b", "c", "a"), ("c", "a", "b")]
+    assert p.shape == (2, 3) and np.allclose(p[1], [0.4, 0.3, 0.3])
+
+
+def test_two_stage_known_answer():
+    # 4-D toy world. The image points mostly at country A, but A is only in region R2, and the
+    # image's region is R1; two-stage must answer B (best of R1's countries), flat answers A.
+    image = unit(1, 0, 2, 0)[None]
+    regions = ["R1", "R2"]
+    region_feats = np.array([unit(1, 0, 0, 0), unit(0, 1, 0, 0)])
+    countries = ["A", "B", "C"]
+    country_feats = np.array([unit(0, 0, 1, 0), unit(1, 0, 0.3, 0), unit(1, 0, -1, 0)])
+    region_map = {"R1": ["B", "C"], "R2": ["A"]}
+    flat, _ = zeroshot.classify_flat(image, country_feats, countries, k=1)
+    assert flat == [("A",)]
+    stage1, top, probs = zeroshot.classify_two_stage(
+        image, region_feats, regions, country_feats, countries, region_map, k=5
+    )
+    assert stage1 == ["R1"]
+    assert top == [("B",)]  # k capped at the smallest region (R2 has one country)
+    full = zeroshot.probabilities(
+        image, country_feats, mask=zeroshot.region_mask(region_map, regions, countries)[[0]]
+    )
+    assert full[0, 0] == 0.0 and np.isclose(full[0, 1:].sum(), 1.0)
+    lb = 100 * (image @ country_feats.T)[0]
+    assert np.isclose(probs[0, 0], np.exp(lb[1]) / (np.exp(lb[1]) + np.exp(lb[2])))
+
+
+def test_two_stage_is_vectorised_per_image_region():
+    # two images in different regions, each restricted to its own region's countries
+    images = np.array([unit(1, 0, 0.1, 0), unit(0, 1, 0, 0.1)])
+    region_feats = np.eye(4)[:2]
+    country_feats = np.array([unit(1, 0, 1, 0), unit(1, 0, -1, 0), unit(0, 1, 0, 1), unit(0, 1, 0, -1)])
+    rmap = {"E": ["a1", "a2"], "W": ["b1", "b2"]}
+    stage1, top, probs = zeroshot.classify_two_stage(
+        images, region_feats, ["E", "W"], country_feats, ["a1", "a2", "b1", "b2"], rmap, k=5
+    )
+    assert stage1 == ["E", "W"]
+    assert top == [("a1", "a2"), ("b1", "b2")]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    with pytest.raises(InputError, match="no country"):
+        zeroshot.region_mask({"E": ["zz"]}, ["E"], ["a1"])
+
+
+def test_mixed_prompts_and_aggregation():
+    prompts, labels = zeroshot.mixed_prompts(
+        {"baltic": ["Latvia", "Estonia"], "balkan": ["Latvia"], "europe": ["X"]}
+    )
+    assert prompts == [
+        "This is a photo of Latvia, a european country in the baltic.",
+        "This is a photo of Estonia, a european country in the baltic.",
+        "This is a photo of Latvia, a european country in the balkans.",
+    ]
+    assert labels == ["Latvia", "Estonia", "Latvia"]  # 'europe' has no phrase: left out, as the authors did
+    feats = np.eye(3)
+    image = np.array([[0.0, 0.9, 0.8]])  # Estonia's prompt is the best single prompt ...
+    top, probs = zeroshot.classify_mixed(image, feats, labels, k=5)
+    p = zeroshot.probabilities(image, feats)[0]
+    assert top == [("Estonia", "Latvia")] or top == [("Latvia", "Estonia")]
+    got = dict(zip(top[0], probs[0], strict=True))
+    assert np.isclose(got["Latvia"], p[0] + p[2]) and np.isclose(
+        got["Estonia"], p[1]
+    )  # ... summed per country
+    with pytest.raises(InputError):
+        zeroshot.mixed_prompts({"nowhere": ["X"]})
+
+
+def test_label_and_template_validation(tmp_path):
+    with pytest.raises(InputError, match="duplicated labels \\['France'\\]"):
+        zeroshot.validate_labels(["France", "Spain", "France"])
+    with pytest.raises(InputError, match="blank label at position\\(s\\) \\[2\\]"):
+        zeroshot.validate_labels(["France", "  "])
+    with pytest.raises(InputError, match="empty"):
+        zeroshot.validate_labels([])
+    with pytest.raises(ConfigError, match="no \\{label\\}"):
+        zeroshot.validate_templates("This is a photo of a country")
+    with pytest.raises(ConfigError, match="unknown fields"):
+        zeroshot.validate_templates(["{label} in {place}"])
+    with pytest.raises(ConfigError, match="not a valid format"):
+        zeroshot.validate_templates(["{label"])
+    assert zeroshot.validate_templates(["{label}, a {kind}"]) == ["{label}, a {kind}"]
+    p = tmp_path / "labels.txt"
+    p.write_text("France\n\nSpain\n")
+    with pytest.raises(InputError, match="blank line\\(s\\) \\[2\\]"):
+        zeroshot.read_labels_file(p)
+    p.write_text("France\nSpain\nFrance\n")
+    with pytest.raises(InputError, match="France"):
+        zeroshot.read_labels_file(p)
+    p.write_text("France\nSpain\n\n")
+    assert zeroshot.read_labels_file(p) == ["France", "Spain"]
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    demo = make_demo_images(root / "demo")
+    model, preprocess, model_id = models.load_model("tiny", device="cpu")
+    embed.embed_images(
+        model, preprocess, demo.image_dir, demo.ids_csv, root / "cache", workers=0, progress=False
+    )
+    return demo, model, root / "cache"
+
+
+def test_end_to_end_tiny_model(demo_cache, tmp_path):
+    demo, model, cache = demo_cache
+    gold = zeroshot.read_gold_csv(demo.ids_csv)
+    df = zeroshot.run_experiment("demo_flat", model, cache, tmp_path, gold=gold)
+    assert df.shape[0] == demo.n_images == 40 and df.attrs["k"] == 5
+    assert set(df["gold"]) == set(DEMO_LABELS)
+    assert all(set(t) == set(DEMO_LABELS) for t in df["top_labels"])  # 5 labels -> top-5 is all of them
+    assert np.allclose([sum(p) for p in df["top_probs"]], 1.0)
+    assert df.attrs["source"] == "local" and df.attrs["model_id"] == "random/tiny-seed0"
+    back = read_predictions(tmp_path / "demo_flat.parquet")
+    assert back["top_labels"].tolist() == df["top_labels"].tolist()
+    assert back.attrs["experiment"] == "demo_flat" and back.attrs["mode"] == "flat"
+    # the same from the embeddings by hand: the engine adds nothing but bookkeeping
+    ids, feats = embed.load_embeddings(cache, ids=df["image_id"].tolist())
+    cls = embed.encode_texts(model, [f"This is a photo of {c}, a country" for c in sorted(DEMO_LABELS)])
+    by_hand = np.asarray(sorted(DEMO_LABELS))[(feats @ cls.T).argmax(1)]
+    assert df["top_labels"].str[0].tolist() == by_hand.tolist()
+
+
+def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
+    import json
+
+    demo, model, cache = demo_cache
+    gold = zeroshot.read_gold_csv(demo.ids_csv)
+    rmap = json.loads(demo.region_map_json.read_text())
+    two = zeroshot.run_experiment(
+        "country100_country_from_region", model, cache, tmp_path, gold=gold, region_map=rmap
+    )
+    assert two.attrs["k"] == 1 and "stage1_region" in two.columns
+    for region, (top,) in zip(two["stage1_region"], two["top_labels"], strict=True):
+        assert top in rmap[region]
+    region = zeroshot.run_experiment("country100_region", model, cache, tmp_path, gold=gold, region_map=rmap)
+    assert set(region["top_labels"].str[0]) <= set(rmap) and region.attrs["k"] == 5
+    spain = region.index[region["gold"] == "Spain"][0]
+    assert region.loc[spain, "gold_set"] == ("western europe", "southern europe")
+    back = read_predictions(tmp_path / "country100_region.parquet")
+    metrics = pytest.importorskip("geoclip_utils.metrics")
+    assert metrics.topk_accuracy(back, k=5) == metrics.topk_accuracy(region, k=5) == 1.0
+    mixed = zeroshot.run_experiment(
+        "country100_mixedprompt",
+        model,
+        cache,
+        tmp_path,
+        gold=gold,
+        region_map={"baltic": ["Latvia"], "east asia": ["Japan"]},
+    )
+    assert mixed.attrs["k"] == 2
+    ens = zeroshot.run_experiment(
+        "ens", model, cache, None, gold=gold, templates=["a photo of {label}.", "a street in {label}."]
+    )
+    validate_predictions(ens)
+    assert ens.attrs["templates"] == "a photo of {label}. | a street in {label}."
+    with pytest.raises(ConfigError, match="give gold"):
+        zeroshot.run_experiment("mine", model, cache)
+    with pytest.raises(InputError, match="none of the"):
+        zeroshot.run_experiment("x", model, cache, gold={"nope": "France"})
+
+
+def test_metrics_accept_local_tables(demo_cache, tmp_path):
+    metrics = pytest.importorskip("geoclip_utils.metrics")
+    demo, model, cache = demo_cache
+    df = zeroshot.run_experiment(
+        "country100", model, cache, tmp_path, gold=zeroshot.read_gold_csv(demo.ids_csv)
+    )
+    acc1, acc5 = metrics.topk_accuracy(df, k=1), metrics.topk_accuracy(df, k=5)
+    assert 0.0 <= acc1 <= 1.0 and acc5 == 1.0
+    data = pytest.importorskip("geoclip_utils.data")
+    loaded = data.load_results("country100", source="local", results_dir=tmp_path)
+    assert len(loaded) == 40 and metrics.topk_accuracy(loaded, k=1) == acc1
