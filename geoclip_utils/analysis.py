@@ -33,10 +33,25 @@ def paired_diff(
     -------
     dict
         ``n``, ``a_top1``, ``a_ci95``, ``b_top1``, ``b_ci95``, ``diff`` (b − a), ``diff_ci95``,
-        ``mcnemar_p``, ``b01`` (A right only), ``b10`` (B right only).
+        ``mcnemar_p``, ``b01`` (A right only), ``b10`` (B right only). Two empty inputs give ``n = 0``
+        and NaN statistics (a chapter on a small local run may have no image in a subset).
     """
     a = np.asarray(a_correct, bool)
     b = np.asarray(b_correct, bool)
+    if a.size == 0 and b.size == 0:  # e.g. no image had its region right in a small local run
+        nan = float("nan")
+        return {
+            "n": 0,
+            "a_top1": nan,
+            "b_top1": nan,
+            "diff": nan,
+            "diff_ci95": [nan, nan],
+            "mcnemar_p": nan,
+            "a_ci95": [nan, nan],
+            "b_ci95": [nan, nan],
+            "b01": 0,
+            "b10": 0,
+        }
     kw = {"n_boot": n_boot, "seed": seed}
     out = metrics.paired_accuracy_diff(a, b, **kw)  # checks the lengths
     mc = metrics.mcnemar_exact(a, b)

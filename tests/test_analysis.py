@@ -250,3 +250,8 @@ def test_top1_confidence_without_probabilities():
     df["top_probs"] = [(np.nan,)]
     with pytest.raises(DataError):
         analysis.top1_confidence(df)
+
+
+def test_paired_diff_empty_is_nan():
+    r = analysis.paired_diff([], [], n_boot=10)
+    assert r["n"] == 0 and np.isnan(r["diff"]) and r["b01"] == 0

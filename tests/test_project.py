@@ -103,3 +103,16 @@ def test_makefile_help_lists_targets():
     text = (ROOT / "Makefile").read_text()
     for target in ("help", "setup", "book", "test", "clean"):
         assert re.search(rf"^{target}:.*## ", text, flags=re.M), target
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_papermill_parses_every_parameter(md):
+    """papermill must understand each parameter line (a stray `=` in a comment breaks its parser)."""
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            assigned = [ln for ln in cell.source.splitlines() if re.match(r"^\w+\s*=", ln)]
+            parsed = PythonTranslator.inspect(cell)
+            assert [p.name for p in parsed] == [ln.split("=")[0].strip() for ln in assigned]
