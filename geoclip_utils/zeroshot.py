@@ -45,6 +45,7 @@ __all__ = [
     "PAPER_TEMPLATE",
     "REGION_TEMPLATE",
     "PROMPT_KINDS",
+    "CLIMATE_TEMPLATE",
     "MIXED_PHRASES",
     "paper_template",
     "validate_labels",
@@ -74,6 +75,9 @@ LOGIT_SCALE = 100.0
 PAPER_TEMPLATE = "This is a photo of {label}, a {kind}"
 #: The region-stage prompt (our choice; see the module docstring).
 REGION_TEMPLATE = "This is a photo of {label}, a region"
+#: Climate prompt (our choice: the authors' climate run and its prompt are not in their repository);
+#: ``{label}`` is the class's prompt phrase from ``data/koppen.csv`` (e.g. "tropical rainforest").
+CLIMATE_TEMPLATE = "This is a photo of a place with a {label} climate"
 #: The noun of the paper's prompt per label set (from the authors' ModelRun3all / MixedPrompt scripts).
 PROMPT_KINDS: dict[str, str] = {
     "country100": "country",
@@ -219,9 +223,13 @@ def validate_templates(templates: Sequence[str] | str) -> list[str]:
     return templates
 
 
-def format_prompts(labels: Sequence[str], template: str, kind: str = "") -> list[str]:
-    """Fill one template for every label."""
-    return [template.format(label=lab, kind=kind) for lab in labels]
+def format_prompts(
+    labels: Sequence[str], template: str, kind: str = "", label_text: Mapping[str, str] | None = None
+) -> list[str]:
+    """Fill one template for every label; ``label_text`` maps a label to the words put in the prompt
+    (e.g. a Köppen code to its phrase), labels missing from it stand for themselves."""
+    label_text = label_text or {}
+    return [template.format(label=label_text.get(lab, lab), kind=kind) for lab in labels]
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -260,6 +268,7 @@ def class_embeddings(
     templates: Sequence[str] | str,
     kind: str = "",
     cache_dir: str | os.PathLike | None = None,
+    label_text: Mapping[str, str] | None = None,
 ) -> np.ndarray:
     """Class embeddings of labels under one or several templates (ensembled when several).
 
@@ -270,6 +279,7 @@ def class_embeddings(
     templates : template(s) with ``{label}`` (and optionally ``{kind}``).
     kind : fills ``{kind}``.
     cache_dir : text cache (see :func:`geoclip_utils.embed.encode_texts`).
+    label_text : label -> the words of the prompt (default: the label itself).
 
     Returns
     -------
@@ -279,7 +289,7 @@ def class_embeddings(
 
     labels = validate_labels(labels)
     templates = validate_templates(templates)
-    prompts = [p for t in templates for p in format_prompts(labels, t, kind)]
+    prompts = [p for t in templates for p in format_prompts(labels, t, kind, label_text)]
     feats = encode_texts(model, prompts, cache_dir=cache_dir)
     return ensemble(feats.reshape(len(templates), len(labels), -1))
 
@@ -491,6 +501,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "country100_region": ("region", "country100"),
     "country100_country_from_region": ("two_stage", "country100"),
     "country100_mixedprompt": ("mixed", "country100"),
+    "climates30k": ("flat", "climates30k"),
 }
 MODES = ("flat", "region", "two_stage", "mixed")
 
@@ -547,6 +558,7 @@ def run_experiment(
     kind: str | None = None,
     region_map: Mapping[str, Sequence[str]] | None = None,
     k: int = 5,
+    label_text: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
 
@@ -565,6 +577,9 @@ def run_experiment(
     region_map : region -> countries (default ``data.load_region_map("country_to_region")``, or
         ``"region_to_country"`` for the mixed prompts, as the authors did).
     k : top-k stored (capped by the label count; two-stage: by the smallest region).
+    label_text : label -> words in the prompt (flat mode). ``climates30k`` defaults to the corrected
+        Köppen prompt phrases of ``data/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
+        Köppen codes, so predictions and gold stay codes.
 
     Returns
     -------
@@ -616,9 +631,19 @@ def run_experiment(
         region_map = data.load_region_map("region_to_country" if mode == "mixed" else "country_to_region")
 
     if mode == "flat":
+        if spec is not None and spec[1] == "climates30k":
+            from .geo import koppen_table
+
+            table = koppen_table()
+            table = table[table["code"] != "Ocean"]
+            label_text = label_text or dict(zip(table["code"], table["prompt"], strict=True))
+            labels = labels if labels is not None else table["code"].tolist()
+            templates = templates or CLIMATE_TEMPLATE
         labels = validate_labels(labels if labels is not None else sorted(g["label"].unique()))
         templates = validate_templates(templates or paper_template(kind))
-        cls = class_embeddings(model, labels, templates, kind=kind, cache_dir=cache_dir)
+        cls = class_embeddings(
+            model, labels, templates, kind=kind, cache_dir=cache_dir, label_text=label_text
+        )
         top_labels, top_probs = classify_flat(x, cls, labels, k)
     elif mode == "region":
         regions = validate_labels(list(region_map), "regions")

@@ -221,3 +221,36 @@ def test_metrics_accept_local_tables(demo_cache, tmp_path):
     data = pytest.importorskip("geoclip_utils.data")
     loaded = data.load_results("country100", source="local", results_dir=tmp_path)
     assert len(loaded) == 40 and metrics.topk_accuracy(loaded, k=1) == acc1
+
+
+def test_label_text_puts_words_in_prompts_but_keeps_labels():
+    prompts = zeroshot.format_prompts(
+        ["Af", "X"], zeroshot.CLIMATE_TEMPLATE, label_text={"Af": "tropical rainforest"}
+    )
+    assert prompts == [
+        "This is a photo of a place with a tropical rainforest climate",
+        "This is a photo of a place with a X climate",
+    ]
+
+
+def test_climate_experiment_uses_koppen_codes_and_corrected_prompts(demo_cache, tmp_path):
+    from geoclip_utils.geo import koppen_table
+
+    demo, model, cache = demo_cache
+    ids = zeroshot.read_gold_csv(demo.ids_csv)["image_id"].tolist()
+    gold = {i: ("EF" if n % 2 else "Af") for n, i in enumerate(ids)}
+    df = zeroshot.run_experiment("climates30k", model, cache, tmp_path, gold=gold)
+    codes = set(koppen_table()["code"]) - {"Ocean"}
+    assert set(df["gold"]) == {"EF", "Af"} and {lab for t in df["top_labels"] for lab in t} <= codes
+    assert df.attrs["templates"] == zeroshot.CLIMATE_TEMPLATE and df.attrs["k"] == 5
+    # the prompt of EF is the corrected one (ice cap), not the authors' swapped "polar"
+    from geoclip_utils.embed import encode_texts
+
+    direct = encode_texts(model, ["This is a photo of a place with a ice cap climate"])
+    via = zeroshot.class_embeddings(
+        model,
+        ["EF"],
+        zeroshot.CLIMATE_TEMPLATE,
+        label_text={"EF": koppen_table().set_index("code").loc["EF", "prompt"]},
+    )
+    assert abs(float((direct[0] / (direct[0] ** 2).sum() ** 0.5) @ via[0]) - 1) < 1e-5
