@@ -26,7 +26,12 @@ def _embed(
     ] = "ViT-L/14",
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
-    workers: Annotated[int, typer.Option(help="Decoding worker processes (-1: one per spare core).")] = -1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Decoding worker processes (-1: automatic, one per spare core, none on 2 cores or fewer)."
+        ),
+    ] = -1,
     chunk_size: Annotated[int, typer.Option(help="Images per cache chunk (resume granularity).")] = 1024,
     precision: Annotated[str, typer.Option(help="auto (fp16 on CUDA), fp16 or fp32.")] = "auto",
     exact_preprocess: Annotated[
