@@ -30,10 +30,15 @@ small fraction of the cost, in three modes.
       ones). All keys are searched at once over a whole block of lines with a vectorised numpy
       multi-string search; only the candidate lines are split into words;
     * plain lines (printable ASCII, no ``&``) need no cleaning: ftfy and ``html.unescape`` leave
-      them unchanged. Other lines are pre-filtered on their ASCII skeleton unless a character in
-      them could turn into a key character under ftfy (see :func:`_risky_pattern`); the remaining
-      candidates are cleaned exactly, with ftfy's loop replayed cheaply where possible
-      (:func:`_fast_ftfy`) and ftfy itself otherwise (mojibake-looking text);
+      them unchanged. A plain line with more than 75 words (a lower bound counted with numpy, see
+      :func:`_min_words`) makes ``clip.tokenize`` raise and is skipped unsearched. A hit of an
+      all-letters key in a plain line counts only when the run of letters around it (its word,
+      barring contractions) tokenises to the key's token, so "oman" in "woman" makes no
+      candidate (:meth:`_TokenMatcher._filter_hits`). Other lines are pre-filtered on their ASCII
+      skeleton unless a character in them could turn into a key character under ftfy (see
+      :func:`_risky_pattern`); the remaining candidates are cleaned exactly, with ftfy's loop
+      replayed cheaply where possible (:func:`_fast_ftfy`) and ftfy itself otherwise
+      (mojibake-looking text);
     * the label test is a bitmask subset test, done once per distinct caption bitmask.
 
 ``mode="phrase"`` — a whole-word, case-insensitive phrase match (our definition)
@@ -294,6 +299,46 @@ _ASCII_WORD_RE = re.compile(
 # Empty lines inside a block (between two newlines); the first/last line are checked apart.
 _INNER_EMPTY_RE = re.compile(rb"\n[ \t\x0b\x0c]*(?=\n)")
 _BLANK_BYTES = b" \t\x0b\x0c"
+# A contraction of the CLIP word pattern followed by a letter: the letters after it are a word that
+# is not a maximal run of letters (e.g. "'sam" is "'s" + "am").
+_CONTRACTION_LETTER_RE = re.compile(rb"'(?:s|t|re|ve|m|ll|d)[a-z]")
+# Byte classes for a lower bound on the number of words of a plain line: 0 space, 1 letter, 2 digit,
+# 3 other printable (punctuation), 4 "'" (punctuation that may start a contraction).
+_CLASS_LUT = np.zeros(256, dtype=np.int8)
+_CLASS_LUT[0x21:0x7F] = 3
+_CLASS_LUT[ord("a") : ord("z") + 1] = 1
+_CLASS_LUT[ord("A") : ord("Z") + 1] = 1
+_CLASS_LUT[ord("0") : ord("9") + 1] = 2
+_CLASS_LUT[ord("'")] = 4
+
+
+def _min_words(body: bytes, starts: np.ndarray) -> np.ndarray:
+    """Per line, a lower bound on the number of words of the CLIP word pattern (plain lines only).
+
+    Every non-space character of a plain line is in exactly one word: a run of letters, one digit, a
+    run of other characters, a contraction (``'s``, ``'t``, ...) or a special token (``<|...|>``). The
+    starts of runs of letters and of other characters, plus the digits, count the words, except that
+    a contraction joins a ``'`` to the letters after it (at most one word less per ``'`` followed by
+    a letter) and a special token joins three runs (two words less per ``<|``).
+    """
+    cls = _CLASS_LUT[np.frombuffer(body, dtype=np.uint8)]
+    if not cls.size:
+        return np.zeros(len(starts), dtype=np.int64)
+    punct = cls >= 3
+    kind = np.where(punct, 3, cls)
+    new = np.empty(cls.size, dtype=bool)
+    new[0] = kind[0] != 0
+    new[1:] = (kind[1:] != kind[:-1]) & (kind[1:] != 0)
+    new |= kind == 2
+    score = new.astype(np.int32)
+    score[:-1] -= (cls[:-1] == 4) & (cls[1:] == 1)
+    if b"<|" in body:
+        arr = np.frombuffer(body, dtype=np.uint8)
+        score[:-1] -= 2 * ((arr[:-1] == ord("<")) & (arr[1:] == ord("|")))
+    score = np.append(score, 0)  # an empty last line starts at len(body)
+    return np.add.reduceat(score, starts)
+
+
 # ASCII control bytes ftfy deletes or that are whitespace: dropped from the "skeleton" of a line.
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A)) + b"\x7f"
 _HASH_MULT = np.uint32(2654435761)
@@ -555,7 +600,9 @@ class _TokenMatcher:
     def __init__(self, labels: Sequence[str], cache_max: int = 500_000, risky: str | None = None) -> None:
         st = _simple_tokenizer_module()
         self._basic_clean = st.basic_clean
-        self._whitespace_clean = st.whitespace_clean
+        # st.whitespace_clean with its pattern compiled once (the same `regex` module and pattern).
+        ws_sub = st.re.compile(r"\s+").sub
+        self._whitespace_clean = lambda text: ws_sub(" ", text).strip()
         tok = st.SimpleTokenizer()
         self.tok = tok
         self._special_cache = dict(tok.cache)
@@ -614,6 +661,23 @@ class _TokenMatcher:
         index = {k: j for j, k in enumerate(self.keys)}
         self.key_groups = sorted({tuple(sorted(index[k] for k in g)) for g in groups})
         self.finder = _MultiFind(self.keys)
+        # Word filter for the hits of keys in plain lines (see _filter_hits): per key, the bits of
+        # the label tokens whose text is the key; only keys of ASCII letters are filtered.
+        self._key_tok_bits = [
+            sum(b for t, b in self.bit.items() if t != 0 and piece_bytes(t) == k) for k in self.keys
+        ]
+        # bytes.isalpha: ASCII letters only. 1-byte keys are left out: the finder reports only their
+        # first hit in a line.
+        self._key_alpha = np.array([len(k) >= 2 and k.isalpha() for k in self.keys], dtype=bool)
+        self._run_cache: dict[bytes, int] = {}
+        # A contraction ('s, 't, ...) is a word of its own; if its BPE could give a key's token, a hit
+        # could lie in a word that is not a run of letters: no word filter then.
+        contraction_pieces = {
+            piece_bytes(self.encoder[q])
+            for c in ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
+            for q in tok.bpe("".join(self.byte_encoder[b] for b in c.encode())).split(" ")
+        }
+        self._word_filter = bool(self._key_alpha.any()) and not (contraction_pieces & set(self.keys))
         self.ascii_keys = all(k.isascii() for k in self.keys)
         if risky is None and self.ascii_keys:
             risky = _risky_pattern(frozenset("".join(k.decode("ascii") for k in self.keys)))
@@ -691,15 +755,89 @@ class _TokenMatcher:
         skeleton = line.encode("ascii", errors="ignore").translate(None, _CONTROL_BYTES).lower()
         return bool(len(self._candidates(skeleton)))
 
-    def _candidates(self, hay: bytes, nl: np.ndarray | None = None) -> np.ndarray:
-        """Lines of ``hay`` (split at ``\\n``) that contain both keys of at least one label."""
+    def _run_mask(self, run: bytes) -> int:
+        """Token bitmask of one run of ASCII letters taken as a word (cached)."""
+        mask = self._word(run.decode("ascii"))[1]
+        if len(self._run_cache) >= self.cache_max:
+            self._run_cache.clear()
+        self._run_cache[run] = mask
+        return mask
+
+    def _filter_hits(
+        self,
+        hay: bytes,
+        nl: np.ndarray,
+        pos: np.ndarray,
+        ids: np.ndarray,
+        lines: np.ndarray,
+        skip: np.ndarray,
+    ) -> np.ndarray:
+        """Which hits (of keys in plain lowercased lines) can come from a token of the key: bool array.
+
+        A token of a label whose text is an all-letters key can only come from a word of the CLIP
+        word pattern that contains the key's bytes: a run of ``[a-z]`` — the maximal run of letters
+        around the hit, except after a contraction (``'s``, ``'t``, ... followed by letters: such
+        lines keep all their hits), or a contraction (excluded in ``__init__``). So a hit whose run of
+        letters does not tokenise to a token of the key cannot help any label of that key. Hits in
+        lines flagged by ``skip`` (not plain: handled elsewhere) are dropped.
+        """
+        keep = ~skip[lines]
+        sel = np.flatnonzero(keep & self._key_alpha[ids])
+        if not sel.size:
+            return keep
+        if b"'" in hay:
+            split = [m.start() for m in _CONTRACTION_LETTER_RE.finditer(hay)]
+            if split:
+                bad_lines = np.unique(np.searchsorted(nl, np.asarray(split, dtype=np.int64)))
+                sel = sel[~np.isin(lines[sel], bad_lines)]
+                if not sel.size:
+                    return keep
+        arr = np.frombuffer(hay, dtype=np.uint8)
+        bounds = np.concatenate(([-1], np.flatnonzero((arr < 97) | (arr > 122)), [len(hay)]))
+        p = pos[sel]
+        k = np.searchsorted(bounds, p)
+        cache = self._run_cache
+        kb = self._key_tok_bits
+        run_mask = self._run_mask
+        drop = []
+        for h, a, b, j in zip(
+            sel.tolist(), (bounds[k - 1] + 1).tolist(), bounds[k].tolist(), ids[sel].tolist(), strict=True
+        ):
+            run = hay[a:b]
+            m = cache.get(run)
+            if m is None:
+                m = run_mask(run)
+            if not m & kb[j]:
+                drop.append(h)
+        keep[drop] = False
+        return keep
+
+    def _candidates(
+        self, hay: bytes, nl: np.ndarray | None = None, plain: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Lines of ``hay`` (split at ``\\n``) that contain both keys of at least one label.
+
+        ``plain``: ``hay`` is a lowercased block and ``plain`` flags its plain lines; only those
+        lines are returned, and hits that cannot be a key's token are ignored (:meth:`_filter_hits`).
+        """
         pos, ids = self.finder.hits(hay)
         if not pos:
             return np.zeros(0, dtype=np.int64)
         if nl is None:
             nl = np.flatnonzero(np.frombuffer(hay, dtype=np.uint8) == 10)
         n_keys = len(self.keys)
-        pairs = np.unique(np.searchsorted(nl, np.asarray(pos, dtype=np.int64)) * n_keys + np.asarray(ids))
+        pos = np.asarray(pos, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        hit_lines = np.searchsorted(nl, pos)
+        if plain is not None:
+            if self._word_filter:
+                keep = self._filter_hits(hay, nl, pos, ids, hit_lines, ~plain)
+            else:
+                keep = plain[hit_lines]
+            hit_lines, ids = hit_lines[keep], ids[keep]
+            if not hit_lines.size:
+                return np.zeros(0, dtype=np.int64)
+        pairs = np.unique(hit_lines * n_keys + ids)
         lines, keys = np.divmod(pairs, n_keys)
         order = np.argsort(keys, kind="stable")
         lines, keys = lines[order], keys[order]
@@ -735,10 +873,29 @@ class _TokenMatcher:
             True
         )
         low = body.lower()
-        cand = self._candidates(low, nl)
+        # Plain lines with more than 75 words surely have more than 75 BPE tokens: clip.tokenize raises.
+        # Only lines of more than 75 bytes can have more than 75 words: count those apart.
+        plain = ~nonplain
+        longish = np.flatnonzero(plain & (ends - starts > MAX_CAPTION_TOKENS))
+        if longish.size:
+            lo, hi = starts[longish], ends[longish]
+            sub = b"\n".join([body[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
+            sub_starts = np.concatenate(([0], np.cumsum(hi - lo + 1)[:-1]))
+            plain[longish[_min_words(sub, sub_starts) > MAX_CAPTION_TOKENS]] = False
+        # Only those lines are searched here: blank out the others (most key hits are in long lines).
+        skip = ~plain
+        if skip.any():
+            edge = np.zeros(len(body) + 1, dtype=np.int8)
+            edge[starts[skip]] += 1
+            edge[ends[skip]] -= 1
+            hay = np.frombuffer(low, dtype=np.uint8).copy()
+            hay[np.cumsum(edge[:-1], dtype=np.int8).view(bool)] = 0x20
+            cand = self._candidates(hay.tobytes(), nl, plain)
+        else:
+            cand = self._candidates(low, nl, plain)
         label_bits = self.label_bits
         findall = _ASCII_WORD_RE.findall
-        for i in cand[~nonplain[cand]].tolist():
+        for i in cand.tolist():
             mask = self._mask(findall(low[starts[i] : ends[i]].decode("ascii")))
             if mask is not None and mask & label_bits:
                 hits[mask] += 1

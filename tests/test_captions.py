@@ -421,3 +421,79 @@ def test_word_cache_eviction_keeps_counts(tmp_path):
     a, b = big.process_block(block, True), small.process_block(block, True)
     assert big.finish(a[0], len(COUNTRIES)) == small.finish(b[0], len(COUNTRIES)) and a[1:] == b[1:]
     assert len(small.cache) <= 5
+
+
+# ------------------------------------------------------------------------- plain-line fast paths
+PLAIN_LABELS = ["Oman", "United States", "Niger", "Bosnia and Herzegovina", "A", "Kosovo", "France"]
+
+
+def plain_edge_captions(tok):
+    fr74 = "france " + "ab" * 33 + "c"  # 74 bytes
+    w75 = "oman" + " a" * 74  # 75 words = 75 BPE tokens: no zero padding
+    w76 = "oman" + " a" * 75  # 76 tokens: clip.tokenize raises
+    assert len(fr74) == 74 and [len(tok.encode(x)) for x in (w75, w76)] == [75, 76]
+    return [
+        fr74, fr74.upper(), w75, w76, w75[:-2] + " !", "oman, " * 37 + "x", "oman, " * 38,
+        "woman", "a woman in oman", "roman woman", "omani oman's", "women'soman", "it'soman", "x'doman",
+        "!'soman", "'s'oman", "states united", "united states", "the united kingdom and the states",
+        "unitedstates", "nigeria", "niger-nigeria", "bosnian herzegovina and", "bosnia and herzegovina",
+        "kosovos", "kosovo2", "3kosovo", "kos ovo", "<|startoftext|>oman", "oman<|endoftext|>", "a",
+        "france's", "francea", "francé", "\tfrance\t", "FRANCE " * 40, "fr ance", "Oman " * 76,
+    ]  # fmt: skip
+
+
+def test_plain_fast_path_equals_authors(tmp_path, clip_mod):
+    tm = C._TokenMatcher(PLAIN_LABELS)
+    lines = plain_edge_captions(tm.tok)
+    p = write(tmp_path, "c.txt", ("\n".join(lines) + "\n").encode())
+    expected = authors_loop_file(p, PLAIN_LABELS, clip_mod)
+    got = C.count_captions([p], PLAIN_LABELS, mode="tokens", workers=1, progress=False)
+    assert got == expected
+    assert expected["Oman"] > 3 and expected["United States"] > 1
+
+
+@pytest.mark.parametrize("labels", [PLAIN_LABELS, PLAIN_LABELS + ["'s"], COUNTRIES])
+def test_plain_fast_path_fuzz(labels):
+    """The block path (word filter on key hits, long-line skip) equals the exact per-line path."""
+    tm = C._TokenMatcher(labels)
+    if "'s" in labels:
+        assert not tm._word_filter  # a key that is a contraction's piece: no word filter
+    rng = random.Random(11)
+    frags = [
+        "oman", "woman", "roman", "united", "states", "niger", "nigeria", "bosnia", "and", "herzegovina",
+        "kosovo", "os", "a", "france", "fr", "ance", "'s", "'d", "'ll", "'re", "'", "!", "!!", "<|endoftext|>",
+        "<|startoftext|>", "-", ",", ".", "1", "42", " ", " ", " ", "\t", "x", "brazil", "chile", "china",
+    ]  # fmt: skip
+    lines = []
+    for _ in range(3000):
+        n = rng.choice([rng.randint(1, 12), rng.randint(30, 90)])
+        s = "".join(rng.choice(frags) for _ in range(n))
+        lines.append(s.upper() if rng.random() < 0.1 else s)
+    data = "\n".join(lines) + "\n"
+    hits, n, _ = tm.process_block(data.encode(), True)
+    exact = [0] * len(labels)
+    for line in lines:
+        for j in tm.matches(line + "\n"):
+            exact[j] += 1
+    assert n == len(lines) and tm.finish(hits, len(labels)) == exact
+    assert sum(exact) > 100
+
+
+def test_min_words_is_a_lower_bound():
+    tm = C._TokenMatcher(["France"])
+    rng = random.Random(5)
+    alphabet = "abcXYZ0189 \t'!?.,-<|>()#"
+    specials = ["<|endoftext|>", "<|startoftext|>", "'s", "'ll", "'re", "'d", "'t", "'m", "'ve"]
+    lines = []
+    for _ in range(3000):
+        parts = [rng.choice(alphabet) for _ in range(rng.randint(0, 60))]
+        for _ in range(rng.randint(0, 4)):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(specials))
+        lines.append("".join(parts))
+    body = "\n".join(lines).encode()
+    _, starts, _ = C._line_bounds(body)
+    bounds = C._min_words(body, starts).tolist()
+    assert len(bounds) == len(lines)
+    for line, bound in zip(lines, bounds, strict=True):
+        assert bound <= len(tm.pat.findall(tm.clean(line))), line
+    assert C._min_words(b"a b\n\n", C._line_bounds(b"a b\n\n")[1]).tolist() == [2, 0, 0]
