@@ -92,6 +92,7 @@ import importlib.util
 import io
 import json
 import multiprocessing as mp
+import operator
 import os
 import re
 import sys
@@ -122,7 +123,7 @@ __all__ = [
 MODES = ("phrase", "tokens", "substring")
 CONTEXT_LENGTH = 77  # clip.tokenize's context length: start + at most 75 BPE tokens + end
 MAX_CAPTION_TOKENS = CONTEXT_LENGTH - 2  # more BPE tokens than this: clip.tokenize raises
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 2 << 20
 PARQUET_BATCH_ROWS = 65_536
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -296,6 +297,10 @@ def _simple_tokenizer_module() -> ModuleType:
 _ASCII_WORD_RE = re.compile(
     r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-z]+|[0-9]|[^\sa-z0-9]+", re.ASCII
 )
+_ASCII_WORD_RE_BYTES = re.compile(_ASCII_WORD_RE.pattern.encode("ascii"))
+# ASCII characters other than printable ones and the whitespace the CLIP word pattern shares with
+# the ASCII one (\x1c-\x1f are whitespace to str.strip but not to the `regex` module's \s).
+_NOT_PLAIN_ASCII = re.compile(r"[^\t\n\x0b\x0c\r\x20-\x7e]").search
 # Empty lines inside a block (between two newlines); the first/last line are checked apart.
 _INNER_EMPTY_RE = re.compile(rb"\n[ \t\x0b\x0c]*(?=\n)")
 _BLANK_BYTES = b" \t\x0b\x0c"
@@ -341,6 +346,10 @@ def _min_words(body: bytes, starts: np.ndarray) -> np.ndarray:
 
 # ASCII control bytes ftfy deletes or that are whitespace: dropped from the "skeleton" of a line.
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A)) + b"\x7f"
+# Bytes kept in the skeleton of a line: ASCII other than those control bytes.
+_SKELETON_LUT = np.zeros(256, dtype=bool)
+_SKELETON_LUT[:0x80] = True
+_SKELETON_LUT[list(_CONTROL_BYTES)] = False
 _HASH_MULT = np.uint32(2654435761)
 
 
@@ -365,29 +374,46 @@ class _MultiFind:
     """Find many byte strings at once, vectorised with numpy.
 
     Needles of 4+ bytes: their first 4 bytes are hashed into a table; every 4-byte window of the text
-    is hashed (four strided uint32 views, no copy), and the few windows that hit the table are
-    verified with ``startswith``. Needles of 2-3 bytes are compared exactly against the windows'
-    low bytes. (1-byte needles: ``bytes.find``.)
+    is hashed (four strided uint32 views, no copy), and the windows that hit the table are verified
+    with numpy (first 4 bytes as one uint32, the rest gathered from the text), or with ``startswith``
+    where several needles share a table slot. Needles of 2-3 bytes are compared exactly against the
+    windows' low bytes. (1-byte needles: ``bytes.find``; only the first hit in a line is reported.)
     """
 
-    def __init__(self, needles: Sequence[bytes], table_bits: int = 22) -> None:
+    def __init__(self, needles: Sequence[bytes], table_bits: int | None = None) -> None:
         self.needles = list(needles)
+        if table_bits is None:  # ~1/256 of the slots used: few false hits, a table that stays in cache
+            table_bits = min(24, max(12, (256 * max(1, len(self.needles))).bit_length()))
         self.shift = np.uint32(32 - table_bits)
-        self.table = np.zeros(1 << table_bits, dtype=bool)
+        # slot -> needle index; -1: no needle, -2: several needles (verified one by one)
+        dtype = np.int16 if len(self.needles) < 2**15 else np.int32
+        self.table = np.full(1 << table_bits, -1, dtype=dtype)
         self.buckets: dict[int, list[int]] = {}
         short: dict[int, list[tuple[int, int]]] = {}
         self.tiny: list[int] = []
+        long_ids = [j for j, k in enumerate(self.needles) if len(k) >= 4]
         for j, k in enumerate(self.needles):
             if not k:
                 raise ValueError("empty needle")
             if len(k) >= 4:
                 h = ((int.from_bytes(k[:4], "little") * int(_HASH_MULT)) & 0xFFFFFFFF) >> int(self.shift)
-                self.table[h] = True
                 self.buckets.setdefault(h, []).append(j)
+                self.table[h] = j if len(self.buckets[h]) == 1 else -2
             elif len(k) >= 2:
                 short.setdefault(len(k), []).append((int.from_bytes(k, "little"), j))
             else:
                 self.tiny.append(j)
+        # Long needles: first 4 bytes (uint32), the rest padded into a matrix, and the rest's length.
+        self.rest_width = max([len(self.needles[j]) - 4 for j in long_ids], default=0)
+        n = len(self.needles)
+        self.head = np.zeros(n, dtype=np.uint32)
+        self.rest = np.zeros((n, max(self.rest_width, 1)), dtype=np.uint8)
+        self.rest_len = np.zeros(n, dtype=np.int64)
+        for j in long_ids:
+            k = self.needles[j]
+            self.head[j] = int.from_bytes(k[:4], "little")
+            self.rest[j, : len(k) - 4] = np.frombuffer(k[4:], dtype=np.uint8)
+            self.rest_len[j] = len(k) - 4
         # per length: (mask, sorted codes, needle index per sorted code)
         self.short = []
         for length, items in sorted(short.items()):
@@ -401,37 +427,64 @@ class _MultiFind:
                 )
             )
 
-    def hits(self, hay: bytes) -> tuple[list[int], list[int]]:
-        """Positions and needle indices of the occurrences of the needles in ``hay``."""
-        pos: list[int] = []
-        ids: list[int] = []
+    def _verify(self, hay: bytes, padded: np.ndarray, g: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hits of the long needles among the 4-byte windows ``g`` (at offsets ``o``, ``o + 4``, ...)."""
+        slot = self.table[(g * _HASH_MULT) >> self.shift]
+        idx = np.flatnonzero(slot != -1)
+        js = slot[idx]
+        multi = js == -2
+        single = ~multi
+        idx1, js1 = idx[single], js[single]
+        ok = g[idx1] == self.head[js1]
+        idx1, js1 = idx1[ok], js1[ok]
+        pos1 = idx1 * 4 + o
+        if self.rest_width and pos1.size:
+            cols = np.arange(self.rest_width)
+            got = padded[pos1[:, None] + 4 + cols]
+            ok = ((got == self.rest[js1]) | (cols >= self.rest_len[js1][:, None])).all(axis=1)
+            pos1, js1 = pos1[ok], js1[ok]
+        if not multi.any():
+            return pos1, js1.astype(np.int64)
+        pos2: list[int] = []
+        ids2: list[int] = []
+        h = ((g[idx[multi]] * _HASH_MULT) >> self.shift).tolist()
+        for i, hh in zip((idx[multi] * 4 + o).tolist(), h, strict=True):
+            for j in self.buckets[hh]:
+                if hay.startswith(self.needles[j], i):
+                    pos2.append(i)
+                    ids2.append(j)
+        return np.concatenate((pos1, pos2)).astype(np.int64), np.concatenate((js1, ids2)).astype(np.int64)
+
+    def hits(self, hay: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and needle indices (int64 arrays) of the occurrences of the needles in ``hay``."""
+        pos: list[Any] = []
+        ids: list[Any] = []
         n = len(hay)
         needles = self.needles
         if n >= 4 and (self.buckets or self.short):
+            padded = np.frombuffer(hay + bytes(self.rest_width + 4), dtype=np.uint8) if self.buckets else None
             for o in range(4):
                 cnt = (n - o) // 4
                 if cnt <= 0:
                     continue
                 g = np.frombuffer(hay, dtype="<u4", offset=o, count=cnt)
                 if self.buckets:
-                    h = (g * _HASH_MULT) >> self.shift
-                    idx = np.flatnonzero(self.table[h])
-                    for i, hh in zip((idx * 4 + o).tolist(), h[idx].tolist(), strict=True):
-                        for j in self.buckets[hh]:
-                            if hay.startswith(needles[j], i):
-                                pos.append(i)
-                                ids.append(j)
+                    p, j = self._verify(hay, padded, g, o)
+                    pos.append(p)
+                    ids.append(j)
                 for mask, codes, js, _ in self.short:
                     v = g & mask
                     if len(codes) <= 8:
                         for code, j in zip(codes.tolist(), js.tolist(), strict=True):
                             idx = np.flatnonzero(v == code)
-                            pos.extend((idx * 4 + o).tolist())
-                            ids.extend([j] * idx.size)
+                            pos.append(idx * 4 + o)
+                            ids.append(np.full(idx.size, j, dtype=np.int64))
                     else:
                         idx = np.flatnonzero(np.isin(v, codes))
-                        pos.extend((idx * 4 + o).tolist())
-                        ids.extend(js[np.searchsorted(codes, v[idx])].tolist())
+                        pos.append(idx * 4 + o)
+                        ids.append(js[np.searchsorted(codes, v[idx])])
+        extra_pos: list[int] = []
+        extra_ids: list[int] = []
         # Windows that do not fit a whole uint32 at the end of the text (and tiny texts).
         tail_from = max(0, n - 6)
         for _, _, js, _ in self.short:
@@ -440,20 +493,52 @@ class _MultiFind:
                 p = hay.find(k, tail_from)
                 while p != -1:
                     if p + 4 > n or n < 4:  # not covered by a full window above
-                        pos.append(p)
-                        ids.append(j)
+                        extra_pos.append(p)
+                        extra_ids.append(j)
                     p = hay.find(k, p + 1)
         for j in self.tiny:
             k = needles[j]
             p = hay.find(k)
             while p != -1:
-                pos.append(p)
-                ids.append(j)
+                extra_pos.append(p)
+                extra_ids.append(j)
                 e = hay.find(b"\n", p)
                 if e == -1:
                     break
                 p = hay.find(k, e + 1)
-        return pos, ids
+        pos.append(np.asarray(extra_pos, dtype=np.int64))
+        ids.append(np.asarray(extra_ids, dtype=np.int64))
+        return np.concatenate(pos).astype(np.int64), np.concatenate(ids).astype(np.int64)
+
+
+# Code points whose NFC form and lowercase may differ from themselves: everything but the CJK
+# ideographs of planes 2-3, the unassigned planes 4-13, plane 14 above its tags and variation
+# selectors, and the private-use planes 15-16. (A test checks the skipped ranges.)
+_CASE_OR_NFC_RANGES = ((0x80, 0x20000), (0x2F800, 0x2FA20), (0xE0000, 0xE1000))
+
+
+def _direct_chars(key_chars: frozenset[str], special: set[int]) -> set[str]:
+    """Non-ASCII characters whose NFC form or lowercase (alone) contains one of ``key_chars``.
+
+    Computed for all code points at once: the characters are joined with ``"\\x00"`` (a starter
+    that composes with nothing and has no case, so each piece is normalised and lowercased as if
+    alone) and the pieces holding a key character are found with numpy. ``special`` code points
+    (ftfy's per-character fixes) are left out: the caller runs ftfy on those one by one.
+    """
+    cps = np.concatenate([np.arange(a, b, dtype=np.uint32) for a, b in _CASE_OR_NFC_RANGES])
+    cps = cps[((cps < 0xD800) | (cps >= 0xE000)) & ~np.isin(cps, list(special))]
+    joined = np.zeros(2 * len(cps) - 1, dtype="<u4")
+    joined[0::2] = cps
+    big = joined.tobytes().decode("utf-32-le")
+    keys = np.array(sorted(ord(k) for k in key_chars), dtype=np.uint32)
+    found: set[int] = set()
+    for text in (unicodedata.normalize("NFC", big).lower(), big.lower()):
+        arr = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+        seps = np.flatnonzero(arr == 0)
+        if len(seps) != len(cps) - 1:  # a piece vanished or split: cannot happen, but be exact
+            raise RuntimeError("per-character normalisation went out of step")
+        found.update(np.unique(np.searchsorted(seps, np.flatnonzero(np.isin(arr, keys)))).tolist())
+    return {chr(int(cps[i])) for i in found}
 
 
 @functools.lru_cache(maxsize=8)
@@ -469,62 +554,73 @@ def _risky_pattern(key_chars: frozenset[str]) -> str:
     * ``&`` (HTML entities) and ESC (terminal escapes, whose removal deletes printable ASCII);
     * a character that by itself becomes a key character under ftfy's character fixes (ligatures,
       full-width forms, quotes, C1 controls), NFC or ``lower()`` — e.g. ``ﬁ``, ``Ｆ``, ``K``, ``İ``;
-    * a possible mojibake of such a character (ftfy re-decodes it first): the rendering, in any
-      encoding ftfy tries, of a UTF-8 lead byte of a flagged character, followed by the rendering of a
-      continuation byte (or by a space: ftfy restores lost 0xA0 bytes, except in macroman). The set
-      of lead bytes is closed under repeated mojibake.
+    * a possible mojibake of a *flagged* character (ftfy re-decodes it first): the rendering, in any
+      encoding ftfy tries, of the first byte of its UTF-8 form, followed by the rendering (in any of
+      those encodings) of its second byte, or by a space where that byte is 0xA0 (ftfy restores
+      lost 0xA0 bytes). Flagged are the characters above and, repeatedly, the renderings of the
+      first bytes of flagged characters (mojibake of mojibake). So ``Ã©`` (the mojibake of ``é``) is
+      not flagged, while ``ï¼`` (the start of the mojibake of ``Ｆ``) is.
     """
     import ftfy
     import ftfy.bad_codecs  # noqa: F401 - registers the sloppy-* codecs
     from ftfy.chardata import CHARMAP_ENCODINGS, LIGATURES, WIDTH_MAP
 
     special = set(range(0x80, 0xA0)) | set(LIGATURES) | set(WIDTH_MAP) | {0x2BC} | set(range(0x2018, 0x2020))
-    direct = set()
-    for cp in range(0x80, 0x110000):
-        if 0xD800 <= cp < 0xE000:
-            continue
+    direct = _direct_chars(key_chars, special)
+    for cp in special:
         c = chr(cp)
-        s = ftfy.fix_text(c) if cp in special else unicodedata.normalize("NFC", c)
-        s = s.lower() + c.lower()
-        if any(ch in key_chars for ch in s):
+        s = ftfy.fix_text(c)
+        if any(ch in key_chars for ch in s.lower() + c.lower()):
             direct.add(c)
+
+    def render(b: int) -> set[str]:
+        return {bytes([b]).decode(enc) for enc in CHARMAP_ENCODINGS}
+
     flagged = set(direct)
-    leads: set[int] = set()
-    while True:
-        new = {c.encode("utf-8", errors="surrogatepass")[0] for c in flagged} - leads
-        if not new:
-            break
-        leads |= new
+    todo = list(direct)
+    while todo:
+        c = todo.pop()
+        for ch in render(c.encode("utf-8", errors="surrogatepass")[0]):
+            if ord(ch) >= 0x80 and ch not in flagged:
+                flagged.add(ch)
+                todo.append(ch)
+    follows: dict[str, set[str]] = {}  # rendering of a first byte -> what may follow it
+    for c in flagged:
+        b = c.encode("utf-8", errors="surrogatepass")
+        nxt = render(b[1])
         for enc in CHARMAP_ENCODINGS:
-            for b in new:
-                ch = bytes([b]).decode(enc)
-                if ord(ch) >= 0x80:
-                    flagged.add(ch)
-    conts = bytes(range(0x80, 0xC0))
+            lead = bytes(b[:1]).decode(enc)
+            follows.setdefault(lead, set()).update(nxt)
+            if b[1] == 0xA0 and enc != "macroman":  # ftfy restores a lost 0xA0, except in macroman
+                follows[lead].add(" ")
 
     def cls(chars: Iterable[str]) -> str:
         return "".join(re.escape(c) for c in sorted(set(chars)))
 
+    by_follow: dict[frozenset[str], set[str]] = {}
+    for lead, nxt in follows.items():
+        by_follow.setdefault(frozenset(nxt), set()).add(lead)
     parts = ["[&\x1b" + cls(direct) + "]"]
-    all_leads: set[str] = set()
-    for enc in CHARMAP_ENCODINGS:
-        lead_chars = [bytes([b]).decode(enc) for b in sorted(leads)]
-        all_leads.update(lead_chars)
-        cont_chars = list(conts.decode(enc)) + ([] if enc == "macroman" else [" "])
-        parts.append(f"[{cls(lead_chars)}][{cls(cont_chars)}]")
+    parts += [
+        f"[{cls(leads)}][{cls(nxt)}]"
+        for nxt, leads in sorted(by_follow.items(), key=lambda kv: sorted(kv[1]))
+    ]
     # First a cheap test (any character that can start a flagged sequence), then the full pattern.
-    return "[&\x1b" + cls(direct | all_leads) + "]\n" + "|".join(parts)
+    return "[&\x1b" + cls(direct | set(follows)) + "]\n" + "|".join(parts)
 
 
-@functools.lru_cache(maxsize=1)
-def _ftfy_change_search():
-    """``search`` of a regex matching every character that one of ftfy's per-character fixes changes."""
+@functools.lru_cache(maxsize=2)
+def _ftfy_change_search(html_too: bool = True):
+    """``search`` of a regex matching every character that one of ftfy's per-character fixes changes
+    (and ``&``, which HTML unescaping acts on, with ``html_too``)."""
     from ftfy.chardata import CONTROL_CHARS, LIGATURES, WIDTH_MAP
 
     cps = set(range(0x80, 0xA0))  # C1 controls (fix_c1_controls)
     cps |= set(LIGATURES) | set(WIDTH_MAP) | set(CONTROL_CHARS)
     cps |= {0x2BC, *range(0x2018, 0x2020)}  # uncurl_quotes
-    cps |= {0x0D, 0x2028, 0x2029, 0x85, 0x1B, ord("&")}  # line breaks, terminal escapes, HTML
+    cps |= {0x0D, 0x2028, 0x2029, 0x85, 0x1B}  # line breaks, terminal escapes
+    if html_too:
+        cps.add(ord("&"))
     cps |= set(range(0xD800, 0xE000))  # surrogates
     ranges = []
     for cp in sorted(cps):
@@ -534,6 +630,105 @@ def _ftfy_change_search():
             ranges.append([cp, cp])
     cls = "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
     return re.compile(f"[{cls}]").search
+
+
+def _charset(op: Any, av: Any) -> set[int] | None:
+    """Code points one item of a parsed regex (``re._parser``) may match, or None if unknown."""
+    from re import _constants as sre
+
+    if op is sre.LITERAL:
+        return {av}
+    if op is not sre.IN:
+        return None
+    chars: set[int] = set()
+    for o, a in av:
+        if o is sre.LITERAL:
+            chars.add(a)
+        elif o is sre.RANGE:
+            chars.update(range(a[0], a[1] + 1))
+        else:  # NEGATE, CATEGORY (\s, \w, ...): not a finite, known set here
+            return None
+    return chars
+
+
+def _rarity_cost(chars: set[int]) -> int:
+    """How often text is expected to hold one of ``chars`` (rough): letters of Latin-1, Latin
+    Extended-A/B, Greek and Cyrillic are common (lowercase most), anything else is rare."""
+    cost = 0
+    for c in chars:
+        common = 0xC0 <= c < 0x250 or 0x370 <= c < 0x530
+        cost += (20 if chr(c).islower() else 5) if common else 1
+    return cost
+
+
+@functools.lru_cache(maxsize=1)
+def _is_bad():
+    """``ftfy.badness.is_bad`` (``BADNESS_RE.search``), exact but searching only where it can match.
+
+    Every alternative of ftfy's badness regex contains, as a required item, a character class of
+    non-ASCII characters only (its *anchor*, chosen to be rarely met in ordinary text: currency
+    signs and box drawing rather than accented letters; checked here on the parsed pattern), and no match is
+    longer than ``width`` characters. So a text without any anchor character is not bad, and any
+    match lies within ``width - 1`` characters of the first and last anchor characters: the regex is
+    run on that window only (``search(text, pos, endpos)``: ``^`` still matches only at the real
+    start, and the pattern has no look-ahead or end assertions that ``endpos`` could fool). Where the
+    pattern does not have this shape (another ftfy version), this returns plain ``is_bad``.
+    """
+    from re import _constants as sre
+    from re import _parser as sre_parse
+
+    from ftfy.badness import BADNESS_RE
+
+    search = BADNESS_RE.search
+
+    def plain(text: str) -> bool:
+        return search(text) is not None
+
+    try:
+        tree = sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
+    except Exception:  # noqa: BLE001 - an unknown pattern: no shortcut
+        return plain
+    width = tree.getwidth()[1]
+    if BADNESS_RE.flags & re.IGNORECASE or width >= sre.MAXREPEAT:
+        return plain
+    data = list(tree.data)
+    branches = data[0][1][1] if len(data) == 1 and data[0][0] is sre.BRANCH else [tree]
+    simple = {sre.LITERAL, sre.IN, sre.ANY}
+    anchors: set[int] = set()
+    for branch in branches:
+        best: set[int] | None = None
+        for op, av in branch.data:
+            if op is sre.AT:
+                if av is not sre.AT_BEGINNING:
+                    return plain
+                continue
+            if op is sre.MAX_REPEAT:
+                if any(o not in simple for o, _ in av[2].data):
+                    return plain
+                continue  # optional or repeated: never an anchor
+            if op not in simple:
+                return plain
+            chars = _charset(op, av)
+            if chars and min(chars) >= 0x80 and (best is None or _rarity_cost(chars) < _rarity_cost(best)):
+                best = chars
+        if best is None:
+            return plain
+        anchors |= best
+    cls = "".join(re.escape(chr(c)) for c in sorted(anchors))
+    first = re.compile(f"[{cls}]").search
+
+    def is_bad(text: str) -> bool:
+        m = first(text)
+        if m is None:
+            return False
+        n = len(text)
+        if n <= 4 * width:
+            return search(text) is not None
+        lo = m.start()
+        hi = n - first(text[::-1]).start()  # one past the last anchor character
+        return search(text, max(0, lo - width + 1), min(n, hi + width - 1)) is not None
+
+    return is_bad
 
 
 def _fast_ftfy(text: str) -> str | None:
@@ -550,35 +745,67 @@ def _fast_ftfy(text: str) -> str | None:
     if len(text) > 100_000:  # ftfy cuts long texts into pieces: do not replay
         return None
     from ftfy import fixes
-    from ftfy.badness import is_bad
 
+    is_bad = _is_bad()
     unescape = "&" in text and "<" not in text
     for _ in range(8):
         orig = text
-        if unescape:
+        if unescape and "&" in text:  # ftfy's unescape_html only acts on "&..."
             text = fixes.unescape_html(text)
         if not text.isascii() and is_bad(text):
             return None
-        if _ftfy_change_search()(text) is not None:
-            for fixer in _FTFY_CHAR_FIXERS:
-                text = getattr(fixes, fixer)(text)
+        if _ftfy_change_search(False)(text) is not None:
+            for fixer, trigger in _ftfy_char_fixers():
+                if trigger is None or trigger(text):
+                    text = fixer(text)
         text = unicodedata.normalize("NFC", text)
         if text == orig:
             return text
     return None
 
 
-# The per-character fixers of ftfy.fix_and_explain, in its order.
+# The per-character fixers of ftfy.fix_and_explain, in its order, and the ftfy data (module globals
+# of ftfy.fixes) that says which characters each one can change.
 _FTFY_CHAR_FIXERS = (
-    "fix_c1_controls",
-    "fix_latin_ligatures",
-    "fix_character_width",
-    "uncurl_quotes",
-    "fix_line_breaks",
-    "fix_surrogates",
-    "remove_terminal_escapes",
-    "remove_control_chars",
+    ("fix_c1_controls", "C1_CONTROL_RE"),
+    ("fix_latin_ligatures", "LIGATURES"),
+    ("fix_character_width", "WIDTH_MAP"),
+    ("uncurl_quotes", "SINGLE_QUOTE_RE DOUBLE_QUOTE_RE"),
+    ("fix_line_breaks", ""),
+    ("fix_surrogates", "SURROGATE_RE"),
+    ("remove_terminal_escapes", "ANSI_RE"),
+    ("remove_control_chars", "CONTROL_CHARS"),
 )
+
+
+@functools.lru_cache(maxsize=1)
+def _ftfy_char_fixers() -> list[tuple[Any, Any]]:
+    """ftfy's per-character fixers, each with a ``search`` that finds what it would change (or None).
+
+    A fixer is a no-op on text its trigger does not find: the regex-based fixers substitute matches
+    of their own regex (the trigger is that regex), the table-based ones translate the keys of their
+    table, and ``fix_line_breaks`` replaces ``\\r``, U+2028, U+2029 and U+0085. Skipping no-op calls
+    saves most of the cost of replaying ftfy (the tables are large ``str.translate`` maps).
+    """
+    from ftfy import fixes
+
+    def chars(cps: Iterable[int]) -> Any:
+        return re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(cps)) + "]").search
+
+    out = []
+    for name, data in _FTFY_CHAR_FIXERS:
+        trigger = None
+        if name == "fix_line_breaks":
+            trigger = chars([0x0D, 0x2028, 0x2029, 0x85])
+        else:
+            found = [getattr(fixes, d, None) for d in data.split()]
+            if all(isinstance(f, dict) for f in found):
+                trigger = chars(k for f in found for k in f)
+            elif all(isinstance(f, re.Pattern) for f in found):
+                searches = [f.search for f in found]
+                trigger = searches[0] if len(searches) == 1 else lambda t, s=searches: any(x(t) for x in s)
+        out.append((getattr(fixes, name), trigger))
+    return out
 
 
 def _ftfy_is_identity(text: str) -> bool:
@@ -589,9 +816,22 @@ def _ftfy_is_identity(text: str) -> bool:
     character width, curly quotes, line breaks, surrogates, terminal escapes, control characters);
     and NFC. A text with none of those characters, not "bad", and already NFC is a fixed point.
     """
-    from ftfy.badness import is_bad
+    return (
+        _ftfy_change_search()(text) is None and unicodedata.is_normalized("NFC", text) and not _is_bad()(text)
+    )
 
-    return _ftfy_change_search()(text) is None and unicodedata.is_normalized("NFC", text) and not is_bad(text)
+
+class _WordTable(dict):
+    """A dict that computes a missing word with ``fill(word)`` (which stores it) — so that
+    ``map(table.__getitem__, words)`` runs at C speed on cache hits."""
+
+    def __init__(self, fill: Any) -> None:
+        super().__init__()
+        self.fill = fill
+
+    def __missing__(self, word: str | bytes) -> int:
+        self.fill(word)
+        return self[word]
 
 
 class _TokenMatcher:
@@ -610,7 +850,9 @@ class _TokenMatcher:
         self.byte_encoder = tok.byte_encoder
         self.pat = tok.pat
         self.cache_max = cache_max
-        self.cache: dict[str, tuple[int, int]] = {}
+        # Per word (str, or ASCII bytes on the plain-line path): BPE token count and label-token mask.
+        self.n_of = _WordTable(self._fill_word)
+        self.mask_of = _WordTable(self._fill_word)
         sot, eot = tok.encoder["<|startoftext|>"], tok.encoder["<|endoftext|>"]
         byte_decoder = tok.byte_decoder
 
@@ -669,7 +911,15 @@ class _TokenMatcher:
         # bytes.isalpha: ASCII letters only. 1-byte keys are left out: the finder reports only their
         # first hit in a line.
         self._key_alpha = np.array([len(k) >= 2 and k.isalpha() for k in self.keys], dtype=bool)
-        self._run_cache: dict[bytes, int] = {}
+        self._key_len = np.array([len(k) for k in self.keys], dtype=np.int64)
+        # Does the key, as a word of its own, tokenise to a token of the key?
+        self._key_alone_ok = np.array(
+            [
+                not k.isalpha() or bool(self.mask_of[k] & b)
+                for k, b in zip(self.keys, self._key_tok_bits, strict=True)
+            ],
+            dtype=bool,
+        )
         # A contraction ('s, 't, ...) is a word of its own; if its BPE could give a key's token, a hit
         # could lie in a word that is not a run of letters: no word filter then.
         contraction_pieces = {
@@ -685,39 +935,41 @@ class _TokenMatcher:
         self._risky = None
         if risky:
             first, full = risky.split("\n", 1)
-            first_search, full_search = re.compile(first).search, re.compile(full).search
+            self._risky_first = re.compile(first)
+            self._risky_full = re.compile(full).search
+            first_search, full_search = self._risky_first.search, self._risky_full
             self._risky = lambda text: first_search(text) is not None and full_search(text) is not None
 
     # -- words
-    def _word(self, word: str) -> tuple[int, int]:
-        entry = self.cache.get(word)
-        if entry is None:
-            token = "".join(self.byte_encoder[b] for b in word.encode("utf-8"))
-            ids = [self.encoder[p] for p in self.tok.bpe(token).split(" ")]
-            mask = 0
-            bit = self.bit
-            for t in ids:
-                b = bit.get(t)
-                if b:
-                    mask |= b
-            entry = (len(ids), mask)
-            if len(self.cache) >= self.cache_max:  # bound memory on huge corpora
-                self.cache.clear()
-                self.tok.cache = dict(self._special_cache)
-            self.cache[word] = entry
-        return entry
-
-    def _mask(self, words: Iterable[str]) -> int | None:
-        """Bitmask of the caption's relevant tokens, or None when clip.tokenize would raise."""
-        n = 0
+    def _fill_word(self, word: str | bytes) -> None:
+        """BPE one word (as ``SimpleTokenizer.encode`` does) into ``n_of`` and ``mask_of``."""
+        text = word.decode("ascii") if isinstance(word, bytes) else word
+        token = "".join(self.byte_encoder[b] for b in text.encode("utf-8"))
+        ids = [self.encoder[p] for p in self.tok.bpe(token).split(" ")]
         mask = 0
-        cache = self.cache
-        for w in words:
-            e = cache.get(w) or self._word(w)
-            n += e[0]
-            mask |= e[1]
+        bit = self.bit
+        for t in ids:
+            b = bit.get(t)
+            if b:
+                mask |= b
+        self.n_of[word] = len(ids)
+        self.mask_of[word] = mask
+
+    def _bound_cache(self) -> None:
+        """Forget the cached words once there are ``cache_max`` of them (checked before each exact
+        line and after each block: memory stays bounded by ``cache_max`` plus one block's words)."""
+        if len(self.n_of) >= self.cache_max:
+            self.n_of.clear()
+            self.mask_of.clear()
+            self.tok.cache = dict(self._special_cache)
+
+    def _mask(self, words: list[str]) -> int | None:
+        """Bitmask of the caption's relevant tokens, or None when clip.tokenize would raise."""
+        self._bound_cache()
+        n = sum(map(self.n_of.__getitem__, words))
         if n > MAX_CAPTION_TOKENS:
             return None
+        mask = functools.reduce(operator.or_, map(self.mask_of.__getitem__, words), 0)
         if n < MAX_CAPTION_TOKENS:  # the row has zero padding: token 0 is in the set
             mask |= self.pad_bit
         return mask
@@ -734,10 +986,28 @@ class _TokenMatcher:
             fixed = html.unescape(html.unescape(fixed))
         return self._whitespace_clean(fixed.strip()).lower()
 
+    def words(self, caption: str) -> list[str]:
+        """The words ``SimpleTokenizer.encode`` splits the caption into (before BPE), exactly.
+
+        The same as ``pat.findall(clean(caption))``, cheaper: collapsing whitespace does not change
+        the words (the word pattern never matches whitespace, and what ``strip`` leaves at the ends is
+        not whitespace), and text that is printable ASCII after cleaning is split with the ASCII
+        pattern.
+        """
+        fixed = _fast_ftfy(caption)
+        if fixed is None:
+            return self.pat.findall(self._whitespace_clean(self._basic_clean(caption)).lower())
+        if "&" in fixed:
+            fixed = html.unescape(html.unescape(fixed))
+        fixed = fixed.strip().lower()
+        if fixed.isascii() and _NOT_PLAIN_ASCII(fixed) is None:
+            return _ASCII_WORD_RE.findall(fixed)
+        return self.pat.findall(fixed)
+
     def caption_mask(self, caption: str) -> int | None:
         """Exact path for one caption string (as the authors read it, newline included)."""
         try:
-            return self._mask(self.pat.findall(self.clean(caption)))
+            return self._mask(self.words(caption))
         except Exception:  # noqa: BLE001 - the authors skipped every caption clip.tokenize failed on
             return None
 
@@ -754,14 +1024,6 @@ class _TokenMatcher:
             return True
         skeleton = line.encode("ascii", errors="ignore").translate(None, _CONTROL_BYTES).lower()
         return bool(len(self._candidates(skeleton)))
-
-    def _run_mask(self, run: bytes) -> int:
-        """Token bitmask of one run of ASCII letters taken as a word (cached)."""
-        mask = self._word(run.decode("ascii"))[1]
-        if len(self._run_cache) >= self.cache_max:
-            self._run_cache.clear()
-        self._run_cache[run] = mask
-        return mask
 
     def _filter_hits(
         self,
@@ -796,18 +1058,18 @@ class _TokenMatcher:
         bounds = np.concatenate(([-1], np.flatnonzero((arr < 97) | (arr > 122)), [len(hay)]))
         p = pos[sel]
         k = np.searchsorted(bounds, p)
-        cache = self._run_cache
+        start, end, key = bounds[k - 1] + 1, bounds[k], ids[sel]
+        # A run as long as the key is the key itself: decided once per key.
+        whole = end - start == self._key_len[key]
+        keep[sel[whole & ~self._key_alone_ok[key]]] = False
+        part = ~whole
+        mask_of = self.mask_of
         kb = self._key_tok_bits
-        run_mask = self._run_mask
         drop = []
         for h, a, b, j in zip(
-            sel.tolist(), (bounds[k - 1] + 1).tolist(), bounds[k].tolist(), ids[sel].tolist(), strict=True
+            sel[part].tolist(), start[part].tolist(), end[part].tolist(), key[part].tolist(), strict=True
         ):
-            run = hay[a:b]
-            m = cache.get(run)
-            if m is None:
-                m = run_mask(run)
-            if not m & kb[j]:
+            if not mask_of[hay[a:b]] & kb[j]:
                 drop.append(h)
         keep[drop] = False
         return keep
@@ -821,13 +1083,11 @@ class _TokenMatcher:
         lines are returned, and hits that cannot be a key's token are ignored (:meth:`_filter_hits`).
         """
         pos, ids = self.finder.hits(hay)
-        if not pos:
+        if not pos.size:
             return np.zeros(0, dtype=np.int64)
         if nl is None:
             nl = np.flatnonzero(np.frombuffer(hay, dtype=np.uint8) == 10)
         n_keys = len(self.keys)
-        pos = np.asarray(pos, dtype=np.int64)
-        ids = np.asarray(ids, dtype=np.int64)
         hit_lines = np.searchsorted(nl, pos)
         if plain is not None:
             if self._word_filter:
@@ -882,45 +1142,62 @@ class _TokenMatcher:
             sub = b"\n".join([body[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
             sub_starts = np.concatenate(([0], np.cumsum(hi - lo + 1)[:-1]))
             plain[longish[_min_words(sub, sub_starts) > MAX_CAPTION_TOKENS]] = False
-        # Only those lines are searched here: blank out the others (most key hits are in long lines).
-        skip = ~plain
-        if skip.any():
-            edge = np.zeros(len(body) + 1, dtype=np.int8)
-            edge[starts[skip]] += 1
-            edge[ends[skip]] -= 1
-            hay = np.frombuffer(low, dtype=np.uint8).copy()
-            hay[np.cumsum(edge[:-1], dtype=np.int8).view(bool)] = 0x20
-            cand = self._candidates(hay.tobytes(), nl, plain)
+        # Only those lines count here (key hits in the other lines are dropped).
+        cand = self._candidates(low, nl, plain)
+        real_bits = self.label_bits & ~self.pad_bit
+        pad_bit = self.pad_bit
+        n_of, mask_of = self.n_of.__getitem__, self.mask_of.__getitem__
+        findall = _ASCII_WORD_RE_BYTES.findall
+        or_, reduce = operator.or_, functools.reduce
+        self._bound_cache()
+        for a, b in zip(starts[cand].tolist(), ends[cand].tolist(), strict=True):
+            words = findall(low, a, b)
+            mask = reduce(or_, map(mask_of, words), 0)
+            if not mask & real_bits:  # no label token at all: counts for no label
+                continue
+            if b - a >= MAX_CAPTION_TOKENS:  # more tokens than bytes is impossible: shorter lines are padded
+                n = sum(map(n_of, words))
+                if n > MAX_CAPTION_TOKENS:
+                    continue
+                if n == MAX_CAPTION_TOKENS:
+                    hits[mask] += 1
+                    continue
+            hits[mask | pad_bit] += 1
+        # Non-plain lines: exact path, for the lines whose ASCII skeleton (all other characters and
+        # the control bytes deleted, so lines stay aligned) holds the keys, and for the lines where
+        # the skeleton is not a safe pre-filter (see _risky_pattern).
+        if not nonplain.any():
+            self._bound_cache()
+            return hits, n_lines, n_empty
+        rows = np.flatnonzero(nonplain)
+        joined = b"\n".join(
+            [body[a:b] for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)]
+        )
+        arr = np.frombuffer(joined, dtype=np.uint8)
+        slow = set(self._candidates(arr[_SKELETON_LUT[arr]].tobytes().lower()).tolist())
+        # Decoding the joined lines at once equals decoding each line ("\n" never ends a bad sequence).
+        decoded = joined.decode("utf-8", errors="replace")
+        texts = decoded.split("\n")
+        if self._risky is None:
+            slow = range(len(rows))
         else:
-            cand = self._candidates(low, nl, plain)
-        label_bits = self.label_bits
-        findall = _ASCII_WORD_RE.findall
-        for i in cand.tolist():
-            mask = self._mask(findall(low[starts[i] : ends[i]].decode("ascii")))
-            if mask is not None and mask & label_bits:
-                hits[mask] += 1
-        # Non-plain lines: exact path, after the skeleton pre-filter where it is safe.
-        slow: list[tuple[int, str]] = []
-        skel_rows: list[tuple[int, str]] = []
-        skel_parts: list[bytes] = []
-        risky = self._risky
-        for i in np.flatnonzero(nonplain).tolist():
-            text = body[starts[i] : ends[i]].decode("utf-8", errors="replace")
-            if risky is None or risky(text):
-                slow.append((i, text))
-            else:
-                skel_rows.append((i, text))
-                skel_parts.append(text.encode("ascii", errors="ignore").translate(None, _CONTROL_BYTES))
-        if skel_parts:
-            for r in self._candidates(b"\n".join(skel_parts).lower()).tolist():
-                slow.append(skel_rows[r])
+            quick = [m.start() for m in self._risky_first.finditer(decoded)]
+            if quick:
+                lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+                line_starts = np.concatenate(([0], np.cumsum(lens + 1)[:-1]))
+                full = self._risky_full
+                for r in np.unique(np.searchsorted(line_starts, quick, side="right") - 1).tolist():
+                    if r not in slow and full(texts[r]) is not None:
+                        slow.add(r)
         last = n_lines - 1
-        for i, text in slow:
-            if terminated and (i < last or ends_nl):
+        for r in slow:
+            text = texts[r]
+            if terminated and (rows[r] < last or ends_nl):
                 text += "\n"
             mask = self.caption_mask(text)
-            if mask is not None and mask & label_bits:
+            if mask is not None and mask & real_bits:
                 hits[mask] += 1
+        self._bound_cache()
         return hits, n_lines, n_empty
 
     def finish(self, hits: Counter, n_labels: int) -> list[int]:
@@ -999,8 +1276,8 @@ class _PhraseMatcher:
         n_lines = len(starts)
         n_empty = _count_empty(hay, starts, ends)
         pos, _ = self.finder.hits(hay)
-        if pos:
-            for i in np.unique(np.searchsorted(nl, np.asarray(pos, dtype=np.int64))).tolist():
+        if pos.size:
+            for i in np.unique(np.searchsorted(nl, pos)).tolist():
                 for j in self.line_labels(hay[starts[i] : ends[i]].decode("utf-8", errors="surrogatepass")):
                     hits[j] += 1
         return hits, n_lines, n_empty
@@ -1040,10 +1317,10 @@ class _SubstringMatcher:
         n_empty = _count_empty(hay, starts, ends)
         hay = b" " + hay.replace(b"\n", b"\n ")  # every line starts with " ", as the authors did
         pos, ids = self.finder.hits(hay)
-        if pos:
+        if pos.size:
             lines = np.searchsorted(np.flatnonzero(np.frombuffer(hay, dtype=np.uint8) == 10), pos)
             k = len(self.needles)
-            pairs = np.unique(lines * k + np.asarray(ids, dtype=np.int64))
+            pairs = np.unique(lines * k + ids)
             for j, n in zip(*np.unique(pairs % k, return_counts=True), strict=True):
                 hits[int(j)] += int(n)
         return hits, n_lines, n_empty
