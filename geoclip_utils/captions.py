@@ -28,7 +28,8 @@ small fraction of the cost, in three modes.
     * a caption can only match a label if its text contains the bytes of one chosen BPE piece of
       that label (the *key*: ASCII, long and rare if possible; two pieces for labels with only short
       ones). All keys are searched at once over a whole block of lines with a vectorised numpy
-      multi-string search; only the candidate lines are split into words;
+      multi-string search (hashed 4-byte windows, verified with numpy); only the candidate lines are
+      split into words, and their word masks are combined at C speed (``map`` over dicts);
     * plain lines (printable ASCII, no ``&``) need no cleaning: ftfy and ``html.unescape`` leave
       them unchanged. A plain line with more than 75 words (a lower bound counted with numpy, see
       :func:`_min_words`) makes ``clip.tokenize`` raise and is skipped unsearched. A hit of an
@@ -37,8 +38,9 @@ small fraction of the cost, in three modes.
       candidate (:meth:`_TokenMatcher._filter_hits`). Other lines are pre-filtered on their ASCII
       skeleton unless a character in them could turn into a key character under ftfy (see
       :func:`_risky_pattern`); the remaining candidates are cleaned exactly, with ftfy's loop
-      replayed cheaply where possible (:func:`_fast_ftfy`) and ftfy itself otherwise
-      (mojibake-looking text);
+      replayed cheaply where possible (:func:`_fast_ftfy`: its mojibake test run only around the
+      characters it needs, :func:`_is_bad`, and each per-character fixer only where it acts) and ftfy
+      itself otherwise (mojibake-looking text);
     * the label test is a bitmask subset test, done once per distinct caption bitmask.
 
 ``mode="phrase"`` — a whole-word, case-insensitive phrase match (our definition)
@@ -728,6 +730,7 @@ def _is_bad():
         hi = n - first(text[::-1]).start()  # one past the last anchor character
         return search(text, max(0, lo - width + 1), min(n, hi + width - 1)) is not None
 
+    is_bad.windowed = True  # type: ignore[attr-defined] - tells the tests the shortcut is in use
     return is_bad
 
 
@@ -1062,12 +1065,36 @@ class _TokenMatcher:
         # A run as long as the key is the key itself: decided once per key.
         whole = end - start == self._key_len[key]
         keep[sel[whole & ~self._key_alone_ok[key]]] = False
-        part = ~whole
+        # Other runs: decide once per distinct (run, key). Runs of up to 16 letters are compared as
+        # their zero-padded bytes (letters are never zero, so this is exact); longer ones one by one.
         mask_of = self.mask_of
         kb = self._key_tok_bits
+        width = 16
+        short = ~whole & (end - start <= width)
+        if short.any():
+            s0, length, key_s = start[short], (end - start)[short], key[short]
+            cols = np.arange(width)
+            padded = np.frombuffer(hay + bytes(width), dtype=np.uint8)
+            rows = np.where(cols < length[:, None], padded[s0[:, None] + cols], 0).astype(np.uint8)
+            runs, inv = np.unique(np.ascontiguousarray(rows).view(f"V{width}").ravel(), return_inverse=True)
+            pairs, pair_inv = np.unique(inv.ravel() * len(self.keys) + key_s, return_inverse=True)
+            run_ids, key_ids = np.divmod(pairs, len(self.keys))
+            ok = np.array(
+                [
+                    bool(mask_of[runs[r].tobytes().rstrip(b"\0")] & kb[j])
+                    for r, j in zip(run_ids.tolist(), key_ids.tolist(), strict=True)
+                ],
+                dtype=bool,
+            )
+            keep[sel[short][~ok[pair_inv.ravel()]]] = False
         drop = []
+        long_runs = ~whole & ~short
         for h, a, b, j in zip(
-            sel[part].tolist(), start[part].tolist(), end[part].tolist(), key[part].tolist(), strict=True
+            sel[long_runs].tolist(),
+            start[long_runs].tolist(),
+            end[long_runs].tolist(),
+            key[long_runs].tolist(),
+            strict=True,
         ):
             if not mask_of[hay[a:b]] & kb[j]:
                 drop.append(h)

@@ -497,3 +497,124 @@ def test_min_words_is_a_lower_bound():
     for line, bound in zip(lines, bounds, strict=True):
         assert bound <= len(tm.pat.findall(tm.clean(line))), line
     assert C._min_words(b"a b\n\n", C._line_bounds(b"a b\n\n")[1]).tolist() == [2, 0, 0]
+
+
+# ----------------------------------------------------------------- exact path: ftfy replay shortcuts
+def test_windowed_is_bad_equals_ftfy():
+    from ftfy.badness import BADNESS_RE, is_bad
+
+    fast = C._is_bad()
+    assert getattr(fast, "windowed", False)  # the pattern analysis worked on this ftfy
+    rng = random.Random(4)
+    specials = sorted(set(BADNESS_RE.pattern) - set("\\[]|(){}^?.+*"))
+    ascii_ = "abc XYZ.,?!\t"
+    n_bad = 0
+    for _ in range(20000):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            parts.append("".join(rng.choice(ascii_) for _ in range(rng.randint(0, 25))))
+            parts.append("".join(rng.choice(specials) for _ in range(rng.randint(0, 3))))
+        text = "".join(parts)
+        assert fast(text) == is_bad(text), repr(text)
+        n_bad += is_bad(text)
+    assert 2000 < n_bad < 18000  # both outcomes well represented
+    for text in ["Ã", "Ã ", "x Ã ", "é", "ГўВЂВ a", "voilÃ le", "Â£ 5", "œ1", "‚Äô", "—" * 40 + "Ã©"]:
+        assert fast(text) == is_bad(text), text
+
+
+def test_direct_chars_equal_brute_force():
+    """The vectorised scan (and the code-point ranges it skips) finds every character that NFC or
+    lowercasing turns into a key character."""
+    import unicodedata
+
+    keys = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'-")
+    special = {0x2018, 0x2019, 0xFB01}
+    brute = set()
+    for cp in range(0x80, 0x110000):
+        if 0xD800 <= cp < 0xE000 or cp in special:
+            continue
+        c = chr(cp)
+        if any(ch in keys for ch in unicodedata.normalize("NFC", c).lower() + c.lower()):
+            brute.add(c)
+    assert C._direct_chars(keys, special) == brute
+    assert {"\u212a", "İ"} <= brute
+
+
+def test_risky_pattern_catches_mojibake_of_key_characters():
+    """Lines whose key appears only after ftfy re-decodes mojibake (once or twice) must not be
+    skipped by the skeleton pre-filter."""
+    import ftfy
+    from ftfy.chardata import CHARMAP_ENCODINGS
+
+    labels = ["France", "Finland", "Kenya", "Iran"]
+    tm = C._TokenMatcher(labels)
+    n_checked = 0
+    for word, special in [("France", "Ｆ"), ("Finland", "ﬁ"), ("Kenya", "\u212a"), ("Iran", "İ")]:
+        rest = word[1:] if special != "ﬁ" else word[2:]
+        for enc in CHARMAP_ENCODINGS:
+            try:
+                once = special.encode("utf-8").decode(enc)
+                twice = once.encode("utf-8").decode(enc)
+            except UnicodeError:
+                continue
+            for moj in (once, twice):
+                line = f"Map of {moj}{rest} with flag"
+                exact = tm.matches(line + "\n")
+                if exact:
+                    n_checked += 1
+                    assert tm.may_match(line), (enc, line)
+    assert n_checked >= 8
+    # the plain mojibake of an accented letter or a currency sign is not flagged (no key letter)
+    assert not tm._risky("Ã©tÃ© Â£ 5") and tm._risky("ï¼¦rance") and ftfy.fix_text("ï¼¦rance") == "France"
+
+
+def test_words_equal_clean_then_findall():
+    tm = C._TokenMatcher(COUNTRIES)
+    rng = random.Random(3)
+    frags = [
+        "a", "France", " ", "  ", "\t", "é", "e\u0301", "Ã©", "Â£", "â€™", "’", "ﬁ", "Ｆ", "　", "\x85", "\x91",
+        "\u2028", "\x00", "\x1b[31m", "&amp;", "&#97;", "&lt;", "<", "&eacute;", "&nbsp;", "&#10;", "&#28;",
+        "\x1c", "\x1f", "\x0b", "\x0c", "\r", "\xa0", "\u3000", "\u180e", "\u200b", "İ", "\u212a", "中", "😀",
+        "Σ", "ΟΔΟΣ", "'s", "'S", "<|startoftext|>", "<|endoftext|>", "1", "²", "Ⅻ", "_",
+    ]  # fmt: skip
+    for _ in range(6000):
+        s = "".join(rng.choice(frags) for _ in range(rng.randint(1, 10)))
+        for text in (s, s + "\n"):
+            assert tm.words(text) == tm.pat.findall(tm._whitespace_clean(tm._basic_clean(text)).lower()), (
+                repr(text)
+            )
+
+
+def test_ftfy_fixer_triggers_cover_every_change():
+    """A fixer is only skipped where it would change nothing."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 or c % 97 == 0]
+    texts = chars + ["\x1b[31mred\x1b[0m", "a\r\nb", "\ud83d\ude00", "\ud800x"]
+    fixers = C._ftfy_char_fixers()
+    assert all(trigger is not None for _, trigger in fixers)
+    for fixer, trigger in fixers:
+        for text in texts:
+            if fixer(text) != text:
+                assert trigger(text), (fixer.__name__, repr(text))
+
+
+def test_multifind_with_colliding_slots_and_long_needles():
+    rng = random.Random(8)
+    needles = [
+        b"abcd",
+        b"abce",
+        b"bcdabcdabcdabcdabcdx",
+        b"dcba",
+        b"cdab",
+        b"aaaa",
+        b"abcdabcd",
+        b"ab",
+        b"abc",
+    ]
+    for bits in (1, 2, 12):
+        mf = C._MultiFind(needles, table_bits=bits)
+        for _ in range(300):
+            hay = bytes(rng.choice(b"abcdx\n") for _ in range(rng.randint(0, 60)))
+            pos, ids = mf.hits(hay)
+            got = set(zip(pos.tolist(), ids.tolist(), strict=True))
+            want = {(i, j) for j, k in enumerate(needles) for i in range(len(hay)) if hay.startswith(k, i)}
+            assert got == want, (bits, hay)
