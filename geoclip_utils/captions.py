@@ -38,9 +38,9 @@ small fraction of the cost, in three modes.
       candidate (:meth:`_TokenMatcher._filter_hits`). Other lines are pre-filtered on their ASCII
       skeleton unless a character in them could turn into a key character under ftfy (see
       :func:`_risky_pattern`); the remaining candidates are cleaned exactly, with ftfy's loop
-      replayed cheaply where possible (:func:`_fast_ftfy`: its mojibake test run only around the
-      characters it needs, :func:`_is_bad`, and each per-character fixer only where it acts) and ftfy
-      itself otherwise (mojibake-looking text);
+      replayed cheaply (:func:`_fast_ftfy`: its mojibake test run only around the characters it
+      needs, :func:`_is_bad`, mojibake repair only where that test fires, and each per-character
+      fixer only where it acts);
     * the label test is a bitmask subset test, done once per distinct caption bitmask.
 
 ``mode="phrase"`` — a whole-word, case-insensitive phrase match (our definition)
@@ -739,14 +739,15 @@ def _fast_ftfy(text: str) -> str | None:
 
     ftfy loops until nothing changes over: ``unescape_html`` (acts only on ``&``; unless the text has
     ``<``), mojibake repair (``fix_encoding``: a no-op unless ``ftfy.badness.is_bad`` — or the text is
-    ASCII), eight per-character fixers and NFC. We replay that loop with ftfy's own fixer functions
-    and give up (None: run ftfy) on mojibake-looking text.
-    Checked against ftfy in the tests.
+    ASCII), eight per-character fixers and NFC. We replay that loop with ftfy's own functions, calling
+    each only where it can act, and give up (None: run ftfy) on very long texts or a loop that does
+    not settle. Checked against ftfy in the tests.
     """
     if _ftfy_is_identity(text):
         return text
     if len(text) > 100_000:  # ftfy cuts long texts into pieces: do not replay
         return None
+    import ftfy
     from ftfy import fixes
 
     is_bad = _is_bad()
@@ -755,8 +756,8 @@ def _fast_ftfy(text: str) -> str | None:
         orig = text
         if unescape and "&" in text:  # ftfy's unescape_html only acts on "&..."
             text = fixes.unescape_html(text)
-        if not text.isascii() and is_bad(text):
-            return None
+        if not text.isascii() and is_bad(text):  # mojibake repair: ftfy's own step, as it calls it
+            text = ftfy.fix_encoding(text)
         if _ftfy_change_search(False)(text) is not None:
             for fixer, trigger in _ftfy_char_fixers():
                 if trigger is None or trigger(text):
@@ -1177,6 +1178,8 @@ class _TokenMatcher:
         findall = _ASCII_WORD_RE_BYTES.findall
         or_, reduce = operator.or_, functools.reduce
         self._bound_cache()
+        found = []  # one mask per counted line (counted at C speed below)
+        add = found.append
         for a, b in zip(starts[cand].tolist(), ends[cand].tolist(), strict=True):
             words = findall(low, a, b)
             mask = reduce(or_, map(mask_of, words), 0)
@@ -1187,9 +1190,10 @@ class _TokenMatcher:
                 if n > MAX_CAPTION_TOKENS:
                     continue
                 if n == MAX_CAPTION_TOKENS:
-                    hits[mask] += 1
+                    add(mask)
                     continue
-            hits[mask | pad_bit] += 1
+            add(mask | pad_bit)
+        hits.update(found)
         # Non-plain lines: exact path, for the lines whose ASCII skeleton (all other characters and
         # the control bytes deleted, so lines stay aligned) holds the keys, and for the lines where
         # the skeleton is not a safe pre-filter (see _risky_pattern).
