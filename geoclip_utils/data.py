@@ -517,7 +517,8 @@ def load_results(
       region predicted in stage 1 (kept as ``stage1_region``) and ``gold`` becomes the true country,
       joined from ``inputdata/country100.csv`` by image id.
 
-    Country experiments gain ``gold_iso3`` and ``pred_iso3`` (top-1).
+    Country experiments gain ``gold_iso3`` and ``pred_iso3`` (top-1). Rows are sorted by ``image_id``, so
+    bootstrap CIs of the same images agree across tables and chapters.
     """
     if source == "local":
         from .schema import read_predictions
@@ -559,6 +560,9 @@ def _shape_experiment(df: pd.DataFrame, experiment: str) -> pd.DataFrame:
         iso = dict(zip(names, to_iso3(names, what=experiment), strict=True))
         df["gold_iso3"] = df["gold"].map(iso)
         df["pred_iso3"] = top.map(iso)
+    # One row order for every table, whatever file it came from: bootstrap resamples are drawn by
+    # position, so the same images always get the same resamples (and the same CIs) in every chapter.
+    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
     df.attrs.update(attrs)
     return df
 
