@@ -33,9 +33,11 @@ import csv
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -468,9 +470,55 @@ def default_workers() -> int:
     """DataLoader workers by default: one per spare core, at most 8; none on a machine of two cores or
     fewer, where torch's threads already use every core and a decoding process only competes with them
     (measured on 2 cores, ViT-B/32, 256 JPEGs: pipeline/model-only 0.92 decoding in the main process
-    against 0.89 with one worker process)."""
+    against 0.89 with one worker process). Without workers, a thread decodes ahead (``prefetch``)."""
     cores = os.cpu_count() or 1
     return 0 if cores <= 2 else min(8, cores - 1)
+
+
+def _prefetched(batches: Iterable, depth: int = 2) -> Iterator:
+    """Iterate ``batches`` in a background thread, ``depth`` items ahead.
+
+    With ``workers=0`` the images are decoded in this process; a thread lets JPEG decoding and resizing
+    (which release the GIL) overlap with the forward pass instead of alternating with it. An error in
+    the thread is raised here; closing the generator early stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in batches:
+                if not put(("item", item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(("error", exc))
+            return
+        put(("done", done))
+
+    thread = threading.Thread(target=run, name="geoclip-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
 
 
 def embed_images(
@@ -488,6 +536,7 @@ def embed_images(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     fast_decode: bool = True,
     max_chunks: int | None = None,
+    prefetch: bool = True,
 ) -> pd.DataFrame:
     """Embed images into the cache, resuming where an earlier run stopped.
 
@@ -506,6 +555,7 @@ def embed_images(
     fast_decode : JPEG draft decoding for photos larger than 2x the model resolution (see
         :func:`open_rgb`); ``False`` gives exactly the openai reference preprocessing.
     max_chunks : stop after writing this many new chunks (for tests and time-boxed jobs).
+    prefetch : with ``workers=0``, decode the next batches in a background thread while the model runs.
 
     Returns
     -------
@@ -629,8 +679,9 @@ def embed_images(
                 buf_ids.clear(), buf_feats.clear(), buf_skip.clear(), buf_reason.clear()
                 _write_manifest(folder, info.model_id, dim, extra, done)
 
+            batches = _prefetched(loader) if prefetch and workers == 0 else iter(loader)
             try:
-                for ok_idx, tensor, bad_idx, reasons in loader:
+                for ok_idx, tensor, bad_idx, reasons in batches:
                     if tensor is not None:
                         feats = encode_image_batch(model, tensor).cpu().numpy()
                         dim = int(feats.shape[1])
@@ -647,6 +698,8 @@ def embed_images(
                     if buf_ids or buf_skip:
                         flush()
             finally:
+                if hasattr(batches, "close"):
+                    batches.close()
                 bar.close()
         if not (folder / "manifest.json").is_file() or not todo:
             dim0 = manifest.get("dim") if manifest else None

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -398,3 +399,58 @@ def test_features_are_unit_norm_float32(tiny, photos, tmp_path):
     assert f.dtype == np.float32
     assert np.allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
     assert torch.get_num_threads() >= 1
+
+
+# --------------------------------------------------------------------------- decode prefetch thread
+def test_prefetch_equals_serial_and_stops_early(tiny, photos, tmp_path):
+    model, preprocess, _ = tiny
+    d, ids = photos
+    feats = {}
+    for pf in (True, False):
+        cache = tmp_path / f"cache_{pf}"
+        report = embed.embed_images(
+            model,
+            preprocess,
+            d,
+            ids,
+            cache,
+            batch_size=8,
+            workers=0,
+            chunk_size=16,
+            progress=False,
+            prefetch=pf,
+        )
+        assert (report["status"] == "ok").all()
+        feats[pf] = embed.load_embeddings(cache)
+    assert feats[True][0] == feats[False][0] and np.array_equal(feats[True][1], feats[False][1])
+    # stopping after one chunk leaves no decoding thread behind
+    before = {t.name for t in threading.enumerate()}
+    report = embed.embed_images(
+        model,
+        preprocess,
+        d,
+        ids,
+        tmp_path / "part",
+        batch_size=8,
+        workers=0,
+        chunk_size=8,
+        max_chunks=1,
+        progress=False,
+    )
+    assert (report["status"] == "ok").sum() == 8
+    assert "geoclip-decode" not in {t.name for t in threading.enumerate()} - before
+
+
+def test_prefetch_raises_the_loader_error():
+    def batches():
+        yield 1
+        raise OSError("disk gone")
+
+    it = embed._prefetched(batches())
+    assert next(it) == 1
+    with pytest.raises(OSError, match="disk gone"):
+        next(it)
+    # closing early: the producer is blocked on a full queue and must still stop
+    gen = embed._prefetched(iter(range(100)), depth=1)
+    assert next(gen) == 0
+    gen.close()
