@@ -444,6 +444,7 @@ class _MultiFind:
             cols = np.arange(self.rest_width)
             got = padded[pos1[:, None] + 4 + cols]
             ok = ((got == self.rest[js1]) | (cols >= self.rest_len[js1][:, None])).all(axis=1)
+            ok &= pos1 + 4 + self.rest_len[js1] <= len(hay)  # not completed by the zero padding
             pos1, js1 = pos1[ok], js1[ok]
         if not multi.any():
             return pos1, js1.astype(np.int64)

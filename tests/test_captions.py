@@ -604,6 +604,7 @@ def test_ftfy_fixer_triggers_cover_every_change():
 def test_multifind_with_colliding_slots_and_long_needles():
     rng = random.Random(8)
     needles = [
+        b"xbcd\0\0",  # must not be completed by the zero padding at the end of the text
         b"abcd",
         b"abce",
         b"bcdabcdabcdabcdabcdx",
@@ -616,8 +617,8 @@ def test_multifind_with_colliding_slots_and_long_needles():
     ]
     for bits in (1, 2, 12):
         mf = C._MultiFind(needles, table_bits=bits)
-        for _ in range(300):
-            hay = bytes(rng.choice(b"abcdx\n") for _ in range(rng.randint(0, 60)))
+        hays = [bytes(rng.choice(b"abcdx\n") for _ in range(rng.randint(0, 60))) for _ in range(300)]
+        for hay in [*hays, b"xbcd", b"axbcd", b"xxbcd", b"xbcd\0", b"xbcd\0\0"]:
             pos, ids = mf.hits(hay)
             got = set(zip(pos.tolist(), ids.tolist(), strict=True))
             want = {(i, j) for j, k in enumerate(needles) for i in range(len(hay)) if hay.startswith(k, i)}
