@@ -1205,14 +1205,14 @@ class _TokenMatcher:
         joined = b"\n".join(
             [body[a:b] for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)]
         )
-        arr = np.frombuffer(joined, dtype=np.uint8)
-        slow = set(self._candidates(arr[_SKELETON_LUT[arr]].tobytes().lower()).tolist())
         # Decoding the joined lines at once equals decoding each line ("\n" never ends a bad sequence).
         decoded = joined.decode("utf-8", errors="replace")
         texts = decoded.split("\n")
-        if self._risky is None:
+        if self._risky is None:  # the skeleton is no safe pre-filter for these keys
             slow = range(len(rows))
         else:
+            arr = np.frombuffer(joined, dtype=np.uint8)
+            slow = set(self._candidates(arr[_SKELETON_LUT[arr]].tobytes().lower()).tolist())
             quick = [m.start() for m in self._risky_first.finditer(decoded)]
             if quick:
                 lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
