@@ -130,25 +130,18 @@ def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, mo
     assert not (tmp_path / "US_states_max100.parquet").exists()
 
 
+def _embed_args(image_dir, ids, out) -> list:
+    """``geoclip embed`` of the tiny model on the CPU; the image folder is item 2, the model item 6."""
+    return [
+        *("embed", "--images", image_dir, "--ids", ids, "--model", "tiny", "--out", out),
+        *("--device", "cpu", "--workers", 0, "--no-progress"),
+    ]
+
+
 def test_embed_resumes_and_reports_skips(demo, tmp_path):
     ids = tmp_path / "ids.csv"
     ids.write_text("image_id\n" + "\n".join(["demo_france_00", "not_there", "demo_spain_01"]) + "\n")
-    args = (
-        "embed",
-        "--images",
-        demo.image_dir,
-        "--ids",
-        ids,
-        "--model",
-        "tiny",
-        "--out",
-        tmp_path / "c",
-        "--device",
-        "cpu",
-        "--workers",
-        0,
-        "--no-progress",
-    )
+    args = _embed_args(demo.image_dir, ids, tmp_path / "c")
     r = run(*args)
     assert r.exit_code == 0, _err(r)
     assert "2 images embedded, 1 skipped" in r.output and "not_there: missing file" in r.output
@@ -175,22 +168,7 @@ def test_clean_errors_exit_2(case, message, demo, cache, tmp_path):
     ids.write_text("image_id\ndemo_france_00\n")
     labels = tmp_path / "labels.txt"
     labels.write_text("France\nSpain\n")
-    embed_args = [
-        "embed",
-        "--images",
-        demo.image_dir,
-        "--ids",
-        ids,
-        "--model",
-        "tiny",
-        "--out",
-        tmp_path / "c",
-        "--device",
-        "cpu",
-        "--workers",
-        0,
-        "--no-progress",
-    ]
+    embed_args = _embed_args(demo.image_dir, ids, tmp_path / "c")
     classify_args = [
         "classify",
         "--cache",
