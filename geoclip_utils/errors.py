@@ -9,7 +9,14 @@ from __future__ import annotations
 
 
 class GeoclipError(Exception):
-    """Base class of every error geoclip_utils raises on purpose."""
+    """Base class of every error geoclip_utils raises on purpose.
+
+    In a notebook (a chapter run by papermill or Jupyter) it shows as one line, ``ConfigError: message``,
+    not as a traceback: the message is what the reader needs, the stack is not.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for custom tracebacks
+        return [f"{type(self).__name__}: {self}"]
 
 
 class DataError(GeoclipError):

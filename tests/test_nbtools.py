@@ -18,9 +18,17 @@ spec.loader.exec_module(nbtools)
 def _nb():
     a = new_code_cell("x = 1", outputs=[new_output("stream", text="noise")], execution_count=1)
     b = new_code_cell(
-        "# NBVAL_CHECK_OUTPUT\nprint(x)", outputs=[new_output("stream", text="1\n")], execution_count=2
+        "print(x)",
+        outputs=[new_output("stream", text="1\n")],
+        execution_count=2,
+        metadata={"tags": ["nbval-check-output", "remove-input"]},
     )
     return new_notebook(cells=[a, b], metadata={"papermill": {"x": 1}})
+
+
+def test_headline_by_tag_or_by_comment():
+    assert nbtools.is_headline(_nb().cells[1]) and not nbtools.is_headline(_nb().cells[0])
+    assert nbtools.is_headline(new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"))
 
 
 def test_strip_keeps_headline_only():

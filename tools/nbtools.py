@@ -1,8 +1,9 @@
 """Notebook housekeeping for the book build (used by the Makefile; tested in tests/test_nbtools.py).
 
 python tools/nbtools.py strip book/*.ipynb
-    remove outputs and execution counts from every cell except the headline cells
-    (those whose source contains ``# NBVAL_CHECK_OUTPUT``), and papermill/kernel run metadata;
+    remove outputs and execution counts from every cell except the headline cells (those tagged
+    ``nbval-check-output``, or, older style, whose source contains ``# NBVAL_CHECK_OUTPUT``), and
+    papermill/kernel run metadata;
 python tools/nbtools.py headline EXECUTED_DIR book/*.ipynb
     copy the outputs of the headline cells from the executed notebooks (same file name in
     EXECUTED_DIR) into the committed notebooks, matching cells by their source text.
@@ -16,10 +17,14 @@ from pathlib import Path
 import nbformat
 
 MARK = "# NBVAL_CHECK_OUTPUT"
+TAG = "nbval-check-output"
 
 
 def is_headline(cell) -> bool:
-    return cell.get("cell_type") == "code" and MARK in "".join(cell.get("source", ""))
+    """A cell whose output nbval compares: tagged ``nbval-check-output`` (or marked with the comment)."""
+    if cell.get("cell_type") != "code":
+        return False
+    return TAG in cell.get("metadata", {}).get("tags", []) or MARK in "".join(cell.get("source", ""))
 
 
 def strip(nb):
