@@ -1,15 +1,17 @@
 """The authors' published files: where they come from, how they are checked, how they are read.
 
 Owns
-    * the **registry** ``data/registry.tsv``: every file of the authors' public repository
+    * the **registry** ``resources/registry.tsv`` (shipped inside the package): every file of the authors' public repository
       (``Ispanicus/geoguessr-ai``) that the book uses, with the commit it is pinned to, its sha256 and size;
     * **fetching**: a file is taken from a local mirror folder (``GEOCLIP_DATA_MIRROR``) or downloaded once
       from its public address into a cache folder (``GEOCLIP_CACHE``, default ``~/.cache/geoclip``), and
       is hash-checked wherever it comes from — a file that fails its check is never used;
-    * **typed loaders** that turn the files into tidy :mod:`pandas` tables keyed by image id, with the
-      quirks of the files handled (see :func:`read_result_file`) and countries carrying ISO-3 codes.
+    * **file loaders** that turn the files into tidy :mod:`pandas` tables keyed by image id, with the
+      quirks of the files handled (see :func:`read_result_file`).
 
-Does not own: geocoding and regions (:mod:`geoclip_utils.geo`), metrics, plots.
+Does not own: which file belongs to which experiment and how its rows are scored (the experiment
+registry, :mod:`geoclip_utils.experiments`), country names (:mod:`geoclip_utils.names`), geocoding
+(:mod:`geoclip_utils.geo`), metrics, plots.
 
 Environment variables
     ``GEOCLIP_DATA_MIRROR``  folder laid out like the public repository (offline use, CI)
@@ -23,7 +25,6 @@ from __future__ import annotations
 import ast
 import csv
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -32,46 +33,23 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ._io import sha256_of
 from .errors import ConfigError, DataError
+from .names import country_converter
 from .schema import make_predictions
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REGISTRY_FILE = PROJECT_ROOT / "data" / "registry.tsv"
-ALIASES_FILE = PROJECT_ROOT / "data" / "country_aliases.csv"
+#: The registry of the authors' files, shipped inside the package (``geoclip_utils/resources``).
+REGISTRY_FILE = "registry.tsv"
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/Ispanicus/geoguessr-ai"
 REPOSITORY = "Ispanicus/geoguessr-ai"
-
-#: The authors' result files, by experiment name (file stem without ``_results``).
-EXPERIMENTS: dict[str, str] = {
-    "country100": "country",
-    "filtered_country100": "country",
-    "country100_region": "region",
-    "country100_country_from_region": "country",
-    "country100_mixedprompt": "country",
-    "US_states_max100": "US state",
-    "France_states_max100": "French region",
-    "UScity100": "US city",
-    "city100": "city",
-    "city300": "city",
-}
-#: Label files (``inputdata/<name>.csv``): image id, label.
-LABEL_SETS = (
-    "country100",
-    "filtered_country100",
-    "US_states_max100",
-    "France_states_max100",
-    "UScity100",
-    "city100",
-    "city300",
-    "climates30k",
-)
 
 
 # --------------------------------------------------------------------------- registry and fetching
@@ -90,12 +68,23 @@ class RegistryEntry:
 
 
 @functools.cache
-def registry(path: Path = REGISTRY_FILE) -> dict[str, RegistryEntry]:
-    """Read the registry (``data/registry.tsv``: path, commit, sha256, bytes) into a dict by path."""
+def registry(path: str | None = None) -> dict[str, RegistryEntry]:
+    """Read the registry (path, commit, sha256, bytes; tab-separated) into a dict by path.
+
+    Parameters
+    ----------
+    path : a registry file to read instead of the packaged ``resources/registry.tsv``.
+    """
     try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        if path is None:
+            with resources.files("geoclip_utils.resources").joinpath(REGISTRY_FILE).open("rb") as fh:
+                df = pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
+        else:
+            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except FileNotFoundError as exc:
-        raise DataError(f"the data registry {path} is missing; is the project checkout complete?") from exc
+        raise DataError(
+            f"the data registry {path or REGISTRY_FILE} is missing; is the installation complete?"
+        ) from exc
     entries = {}
     for row in df.itertuples(index=False):
         entries[row.path] = RegistryEntry(row.path, row.commit, row.sha256, int(row.bytes))
@@ -106,7 +95,7 @@ def _entry(path: str) -> RegistryEntry:
     reg = registry()
     if path not in reg:
         raise DataError(
-            f"{path!r} is not in the data registry {REGISTRY_FILE.name}; known files start with "
+            f"{path!r} is not in the data registry {REGISTRY_FILE}; known files start with "
             f"{sorted({p.split('/')[0] for p in reg})}"
         )
     return reg[path]
@@ -129,15 +118,6 @@ def mirror_dir() -> Path | None:
 def cache_dir() -> Path:
     """The download cache from ``GEOCLIP_CACHE`` (default ``~/.cache/geoclip``)."""
     return Path(os.environ.get("GEOCLIP_CACHE") or Path.home() / ".cache" / "geoclip").expanduser()
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
@@ -287,58 +267,15 @@ def provenance() -> dict[str, str]:
     }
 
 
-# --------------------------------------------------------------------------- country names -> ISO-3
-@functools.cache
-def _aliases() -> dict[str, str]:
-    df = pd.read_csv(ALIASES_FILE, dtype=str, keep_default_na=False, comment="#")
-    return dict(zip(df["name"], df["iso3"], strict=True))
-
-
-@functools.cache
-def _coco():
-    logging.getLogger("country_converter").setLevel(logging.ERROR)
-    import country_converter as coco
-
-    return coco.CountryConverter()
-
-
-def to_iso3(names: Sequence[str] | pd.Series, *, what: str = "country names") -> list[str]:
-    """ISO-3 codes for country names (the authors' free-text names, shapefile names, …).
-
-    Names in ``data/country_aliases.csv`` (documented exceptions) win; the rest go through
-    ``country_converter``. An unresolved name is an error, never a silent NaN. A name the alias table
-    maps to an empty code (e.g. the authors' placeholder candidate ``"other"``) gives ``""``.
+# --------------------------------------------------------------------------- loaders
+def read_two_columns(path: str | os.PathLike, names: list[str]) -> pd.DataFrame:
+    """Read a headerless two-column CSV (the authors' label files: image id, label) as strings.
 
     Raises
     ------
     DataError
-        Listing every name that could not be resolved.
-
-    Example
-    -------
-    >>> to_iso3(["Czechia", "Côte d'Ivoire", "Kosovo"])
-    ['CZE', 'CIV', 'XKX']
+        When the file is not a two-column UTF-8 CSV.
     """
-    names = [str(n) for n in names]
-    uniq = sorted(set(names))
-    alias = _aliases()
-    todo = [n for n in uniq if n not in alias]
-    out = dict((n, alias[n]) for n in uniq if n in alias)
-    if todo:
-        codes = _coco().convert(todo, to="ISO3", not_found=None)
-        if isinstance(codes, str) or codes is None:
-            codes = [codes]
-        for n, c in zip(todo, codes, strict=True):
-            if isinstance(c, str) and len(c) == 3:
-                out[n] = c
-    bad = [n for n in uniq if n not in out]
-    if bad:
-        raise DataError(f"{what}: no ISO-3 code for {bad}; add them to {ALIASES_FILE.name} (name,iso3,note)")
-    return [out[n] for n in names]
-
-
-# --------------------------------------------------------------------------- loaders
-def _read_two_columns(path: Path, names: list[str]) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, header=None, names=names, dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -346,37 +283,17 @@ def _read_two_columns(path: Path, names: list[str]) -> pd.DataFrame:
     return df
 
 
-def load_labels(name: str) -> pd.DataFrame:
-    """The image ids and gold labels of a label set (``inputdata/<name>.csv``).
+def load_coordinates(registered: str) -> pd.DataFrame:
+    """Latitude/longitude of images, from one of the authors' coordinate files (``IMG_ID, LAT, LON``).
 
-    Returns
-    -------
-    DataFrame with ``image_id``, ``label``; plus ``iso3`` for the country sets; for ``climates30k``
-    ``label`` is the Köppen code (e.g. ``"Dfc"``) and ``description`` the authors' long name.
-    """
-    if name not in LABEL_SETS:
-        raise ConfigError(f"unknown label set {name!r}; choose one of {list(LABEL_SETS)}")
-    path = fetch(f"inputdata/{name}.csv")
-    df = _read_two_columns(path, ["image_id", "label"])
-    if name == "climates30k":
-        parts = df["label"].str.split(" ", n=1, expand=True)
-        df = df.assign(label=parts[0], description=parts[1])
-    if name.endswith("country100"):
-        df["iso3"] = to_iso3(df["label"], what=path.name)
-    dup = df["image_id"].duplicated()
-    if dup.any():
-        raise DataError(
-            f"{path}: {int(dup.sum())} duplicated image ids, e.g. {df['image_id'][dup].iloc[0]!r}"
-        )
-    return df
-
-
-def load_coordinates() -> pd.DataFrame:
-    """Latitude/longitude of the 11,500 country100 images (``geoinputdata/country100_geoestimation.csv``).
+    Parameters
+    ----------
+    registered : its path in the registry, e.g. ``"geoinputdata/country100_geoestimation.csv"`` (the
+        11,500 country100 images; a label set names its file in the experiment registry).
 
     Returns ``image_id`` (``.jpg`` stripped), ``lat``, ``lon`` (float, degrees).
     """
-    path = fetch("geoinputdata/country100_geoestimation.csv")
+    path = fetch(registered)
     df = pd.read_csv(path, dtype={"IMG_ID": str})
     df = pd.DataFrame({"image_id": df["IMG_ID"].str.removesuffix(".jpg"), "lat": df["LAT"], "lon": df["LON"]})
     bad = ~(df["lat"].between(-90, 90) & df["lon"].between(-180, 180))
@@ -386,13 +303,17 @@ def load_coordinates() -> pd.DataFrame:
     return df
 
 
-def load_geoestimation() -> pd.DataFrame:
-    """GeoEstimation (base M, ResNet-50, MP-16) predictions for the country100 images.
+def load_geoestimation(registered: str) -> pd.DataFrame:
+    """GeoEstimation (base M, ResNet-50, MP-16) predictions, from the authors' result file.
+
+    Parameters
+    ----------
+    registered : its path in the registry (``georesultcsv/country100_geoestimation_result.csv``).
 
     Returns one row per image and partitioning: ``image_id``, ``partitioning`` (coarse, middle, fine,
     hierarchy), ``pred_class``, ``pred_lat``, ``pred_lon``.
     """
-    path = fetch("georesultcsv/country100_geoestimation_result.csv")
+    path = fetch(registered)
     df = pd.read_csv(path, dtype={"img_id": str, "p_key": str})
     return df.rename(columns={"img_id": "image_id", "p_key": "partitioning", "pred_lng": "pred_lon"})
 
@@ -492,104 +413,20 @@ def regions_of(mapping: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
     return {c: tuple(r) for c, r in out.items()}
 
 
-def load_results(
-    experiment: str, source: str = "paper", results_dir: str | os.PathLike | None = None
-) -> pd.DataFrame:
-    """The predictions table of an experiment, ready for :mod:`geoclip_utils.metrics`.
+def load_label_counts(paths: Sequence[str], kind: str = "substring") -> pd.DataFrame:
+    """How many LAION-400M captions mention each label, as counted by the authors, summed over files.
 
     Parameters
     ----------
-    experiment : a name in :data:`EXPERIMENTS` (the authors' result-file stem without ``_results``), or
-        with ``source="local"`` any experiment written by ``geoclip classify``.
-    source : ``"paper"`` (the authors' files) or ``"local"`` (``<results_dir>/<experiment>.parquet``).
-    results_dir : where local results live (default ``GEOCLIP_RESULTS`` or ``results/``).
-
-    Returns
-    -------
-    A predictions table (see :mod:`geoclip_utils.schema`). Two experiments are reshaped so that
-    "correct" is well defined:
-
-    * ``country100_region`` — the candidates are regions and ``gold`` is the country; the table gains
-      ``gold_set``: the regions whose country list (the authors' ``country_to_region`` map, the one their
-      run used) contains the gold country. A region prediction is correct when it is in ``gold_set``.
-      Germany is in none of the authors' regions, so its 100 images can never be correct.
-    * ``country100_country_from_region`` — stage 2 of the two-stage run; the file's ``Gold`` holds the
-      region predicted in stage 1 (kept as ``stage1_region``) and ``gold`` becomes the true country,
-      joined from ``inputdata/country100.csv`` by image id.
-
-    Country experiments gain ``gold_iso3`` and ``pred_iso3`` (top-1). Rows are sorted by ``image_id``, so
-    bootstrap CIs of the same images agree across tables and chapters.
-    """
-    if source == "local":
-        from .schema import read_predictions
-
-        folder = Path(results_dir or os.environ.get("GEOCLIP_RESULTS") or "results")
-        df = read_predictions(folder / f"{experiment}.parquet")
-    elif source == "paper":
-        if experiment not in EXPERIMENTS:
-            raise ConfigError(
-                f"unknown experiment {experiment!r}; the authors' files are {list(EXPERIMENTS)}"
-            )
-        reg = registry()
-        path = f"resultcsv/{experiment}_results.csv"
-        if path not in reg:
-            raise DataError(f"{path} is not in the registry")
-        df = read_result_file(fetch(path), experiment)
-    else:
-        raise ConfigError(f"unknown source {source!r}; choose 'paper' or 'local'")
-    return _shape_experiment(df, experiment)
-
-
-def _shape_experiment(df: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    attrs = dict(df.attrs)
-    if experiment == "country100_region" and "gold_set" not in df.columns:
-        inverse = regions_of(load_region_map("country_to_region"))
-        df["gold_set"] = df["gold"].map(lambda c: inverse.get(c, ()))
-    elif experiment == "country100_country_from_region" and "stage1_region" not in df.columns:
-        labels = load_labels("country100").set_index("image_id")["label"]
-        missing = ~df["image_id"].isin(labels.index)
-        if missing.any():
-            raise DataError(
-                f"{experiment}: {int(missing.sum())} image ids not in country100.csv, "
-                f"e.g. {df['image_id'][missing].iloc[0]!r}"
-            )
-        df = df.assign(stage1_region=df["gold"], gold=df["image_id"].map(labels).to_numpy())
-    if EXPERIMENTS.get(experiment) == "country" or experiment.endswith("country100"):
-        top = df["top_labels"].str[0]
-        names = pd.concat([df["gold"], top]).unique()
-        iso = dict(zip(names, to_iso3(names, what=experiment), strict=True))
-        df["gold_iso3"] = df["gold"].map(iso)
-        df["pred_iso3"] = top.map(iso)
-    # One row order for every table, whatever file it came from: bootstrap resamples are drawn by
-    # position, so the same images always get the same resamples (and the same CIs) in every chapter.
-    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
-    df.attrs.update(attrs)
-    return df
-
-
-def load_label_counts(name: str, kind: str = "substring") -> pd.DataFrame:
-    """How many LAION-400M captions mention each label, as counted by the authors.
-
-    Parameters
-    ----------
-    name : label set, e.g. ``"country100"``, ``"US_states_max100"``, ``"city300"``.
+    paths : registry paths of the count files (JSON ``{key: count}``); the per-shard token counts of one
+        label set are summed.
     kind : ``"substring"`` — their ``" " + label.lower()`` substring count (keys carry that leading
-        space, stripped here); ``"tokens"`` — their token-set count, summed over the 32 shard files.
+        space, stripped here); ``"tokens"`` — their token-set count (keys as written).
 
-    Returns ``label`` (lower-case for ``substring``, as written for ``tokens``), ``count``.
+    Returns ``label``, ``count``.
     """
-    reg = registry()
-    if kind == "substring":
-        paths = [f"label_counts/{name}_labelcount.json"]
-    elif kind == "tokens":
-        paths = sorted(p for p in reg if p.startswith(f"label_counts/{name}/{name}_tokens_labelcount"))
-    else:
+    if kind not in ("substring", "tokens"):
         raise ConfigError(f"unknown count kind {kind!r}; choose 'substring' or 'tokens'")
-    if not paths or paths[0] not in reg:
-        avail = sorted(
-            {p.split("/")[1].removesuffix("_labelcount.json") for p in reg if p.startswith("label_counts/")}
-        )
-        raise ConfigError(f"no {kind} label counts for {name!r}; available: {avail}")
     total: dict[str, int] = {}
     for p in paths:
         with open(fetch(p), encoding="utf-8") as fh:
@@ -614,7 +451,7 @@ def _country_polygons_cached():
     # where country_converter knows it; the rest (disputed areas) keep their own name as key.
     missing = gdf["iso3"].isna() | (gdf["iso3"] == "")
     if missing.any():
-        codes = _coco().convert(gdf.loc[missing, "name"].tolist(), to="ISO3", not_found=None)
+        codes = country_converter().convert(gdf.loc[missing, "name"].tolist(), to="ISO3", not_found=None)
         codes = [c if isinstance(c, str) and len(c) == 3 else None for c in codes]
         gdf.loc[missing, "iso3"] = codes
     gdf["iso3"] = gdf["iso3"].fillna("-" + gdf["name"].str.replace(" ", "_"))

@@ -1,18 +1,510 @@
-"""Experiment-level results: load an experiment's predictions and compute its headline numbers.
+"""The experiment registry: every experiment and label set of the book, as typed records, in one place.
 
-The glue between :mod:`geoclip_utils.data` (tables) and :mod:`geoclip_utils.metrics` (numbers) that the
-CLI (``geoclip metrics``, ``geoclip compare``) and the chapters share, so both report the same values.
+A **label set** is a set of images with gold labels (``country100``: 11,500 Mapillary photos of 115
+countries). An **experiment** asks one question about the images of a label set (``country100_region``:
+which of the authors' regions?). The records live in ``resources/experiments.toml`` (and in any TOML
+file of the same form named by ``GEOCLIP_EXPERIMENTS``); everything else reads them:
+
+* the loaders (:func:`load_labels`, :func:`load_results`, :func:`label_counts`);
+* the inference engine (:func:`geoclip_utils.engine.zeroshot.run_experiment`: mode, prompt, region map);
+* the CLI (``geoclip experiments``, ``metrics``, ``compare``, ``classify --experiment all``);
+* the chapters' parameter checks (:func:`check_experiment`) and the label-frequency study.
+
+Adding an experiment is one entry (plus a label file if its images are new); see ``docs/developing.md``.
+
+How a table is scored follows from the mode:
+
+* ``flat`` and ``climate``: one label among all labels of the set; right when it equals the gold label;
+* ``region``: candidates are regions, gold is the country; the table gains ``gold_set`` (the regions whose
+  country list contains the gold country) and a region is right when it is in ``gold_set``;
+* ``two_stage``: stage 2 of the region → country run; the authors' file holds the stage-1 region in its
+  ``Gold`` column (kept as ``stage1_region``) and ``gold`` becomes the true country of the label set;
+* ``mixed``: one label among countries, prompts carrying a region phrase;
+* ``geoestimation``: coordinates, not labels (:mod:`geoclip_utils.studies.geoestimation`).
+
+Label sets of countries gain ``gold_iso3`` and ``pred_iso3`` (top-1). Every table is sorted by image id,
+so bootstrap resamples — drawn by position — are the same for the same images in every chapter.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from . import data, metrics
+from . import data
 from .errors import ConfigError, DataError
+from .names import to_iso3
+from .schema import read_predictions, top1
+from .stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
+
+__all__ = [
+    "MODES",
+    "PROMPTS",
+    "LabelSet",
+    "Experiment",
+    "experiments",
+    "label_sets",
+    "get",
+    "get_label_set",
+    "load_labels",
+    "load_coordinates",
+    "load_results",
+    "label_counts",
+    "local_results_dir",
+    "check_experiment",
+    "experiment_metrics",
+    "compare_experiments",
+    "describe",
+]
+
+#: How an experiment asks its question (see the module docstring).
+MODES = ("flat", "region", "two_stage", "mixed", "climate", "geoestimation")
+#: The prompts an experiment uses (see :mod:`geoclip_utils.engine.prompts`).
+PROMPTS = ("paper", "region", "region+paper", "mixed", "climate", "none")
+#: Modes the inference engine runs from an embedding cache.
+RUNNABLE_MODES = ("flat", "region", "two_stage", "mixed", "climate")
+RESULT_FORMATS = ("", "predictions", "gold_predict", "geoestimation")
+REGION_MAPS = ("", "country_to_region", "region_to_country")
+LABEL_FORMATS = ("label", "koppen")
+COUNT_KINDS = ("substring", "tokens")
+#: The registry file shipped inside the package.
+REGISTRY = "experiments.toml"
+#: Environment variable naming extra registry files (separated by ``os.pathsep``).
+ENV_EXTRA = "GEOCLIP_EXPERIMENTS"
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Images with gold labels (one ``[label_sets.NAME]`` entry of the registry)."""
+
+    name: str
+    place: str
+    prompt_kind: str
+    gold: str
+    format: str = "label"
+    countries: bool = False
+    coordinates: str = ""
+    counts: dict[str, str] = field(default_factory=dict)
+    source: str = REGISTRY  # the registry file the entry came from
+
+    @property
+    def local(self) -> bool:
+        """Whether the gold file is a local CSV rather than a file of the authors' repository."""
+        return self.gold not in data.registry()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One question about the images of a label set (one ``[experiments.NAME]`` entry of the registry)."""
+
+    name: str
+    label_set: str
+    mode: str
+    prompt: str
+    results: str = ""
+    format: str = ""
+    top_k: int = 5
+    probabilities: bool = True
+    region_map: str = ""
+    chapter: str = ""
+    description: str = ""
+    source: str = REGISTRY
+
+    @property
+    def labels(self) -> LabelSet:
+        """The label set record."""
+        return get_label_set(self.label_set)
+
+    @property
+    def published(self) -> bool:
+        """Whether the authors published a result file (so ``source="paper"`` works)."""
+        return bool(self.results)
+
+
+def _make(cls, name: str, entry: dict, where: str):
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: entry {name!r} is not a table")
+    known = {f.name for f in fields(cls)} - {"name", "source"}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ConfigError(f"{where}: entry {name!r} has unknown keys {unknown}; known: {sorted(known)}")
+    try:
+        rec = cls(name=name, source=where, **entry)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: entry {name!r}: {exc}") from exc
+    return rec
+
+
+def _check_label_set(ls: LabelSet, base: Path | None) -> LabelSet:
+    where = f"{ls.source}: label set {ls.name!r}"
+    for key in ("place", "prompt_kind", "gold"):
+        if not isinstance(getattr(ls, key), str) or not getattr(ls, key).strip():
+            raise ConfigError(f"{where}: {key} must be a non-empty string")
+    if ls.format not in LABEL_FORMATS:
+        raise ConfigError(f"{where}: format {ls.format!r} is not one of {LABEL_FORMATS}")
+    bad = sorted(set(ls.counts) - set(COUNT_KINDS))
+    if bad:
+        raise ConfigError(f"{where}: count kinds {bad} unknown; use {COUNT_KINDS}")
+    if base is not None and ls.gold not in data.registry():
+        gold = Path(ls.gold).expanduser()
+        gold = gold if gold.is_absolute() else base / gold
+        object.__setattr__(ls, "gold", str(gold))
+    return ls
+
+
+def _check_experiment(e: Experiment, sets: dict[str, LabelSet]) -> Experiment:
+    where = f"{e.source}: experiment {e.name!r}"
+    if e.label_set not in sets:
+        raise ConfigError(f"{where}: label set {e.label_set!r} is not defined; known: {sorted(sets)}")
+    for key, allowed in (
+        ("mode", MODES),
+        ("prompt", PROMPTS),
+        ("format", RESULT_FORMATS),
+        ("region_map", REGION_MAPS),
+    ):
+        if getattr(e, key) not in allowed:
+            raise ConfigError(f"{where}: {key} {getattr(e, key)!r} is not one of {allowed}")
+    if bool(e.results) != bool(e.format):
+        raise ConfigError(f"{where}: give both results and format, or neither")
+    if not isinstance(e.top_k, int) or e.top_k < 1:
+        raise ConfigError(f"{where}: top_k must be a positive integer, got {e.top_k!r}")
+    if e.mode in ("region", "two_stage", "mixed") and not e.region_map:
+        raise ConfigError(f"{where}: mode {e.mode} needs a region_map")
+    return e
+
+
+def _read_registry(text: str, where: str) -> tuple[dict, dict]:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(doc) - {"label_sets", "experiments"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown sections {unknown}; use [label_sets.NAME] and [experiments.NAME]"
+        )
+    return doc.get("label_sets", {}), doc.get("experiments", {})
+
+
+@functools.cache
+def _registry(extra: str) -> tuple[dict[str, LabelSet], dict[str, Experiment]]:
+    text = resources.files("geoclip_utils.resources").joinpath(REGISTRY).read_text(encoding="utf-8")
+    sources = [(REGISTRY, text, None)]
+    for item in [p for p in extra.split(os.pathsep) if p.strip()]:
+        path = Path(item).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{ENV_EXTRA}: registry file {path} does not exist")
+        sources.append((str(path), path.read_text(encoding="utf-8"), path.resolve().parent))
+    sets: dict[str, LabelSet] = {}
+    exps: dict[str, Experiment] = {}
+    for where, body, base in sources:
+        raw_sets, raw_exps = _read_registry(body, where)
+        for name, entry in raw_sets.items():
+            if name in sets:
+                raise ConfigError(f"{where}: label set {name!r} is already defined in {sets[name].source}")
+            sets[name] = _check_label_set(_make(LabelSet, name, entry, where), base)
+        for name, entry in raw_exps.items():
+            if name in exps:
+                raise ConfigError(f"{where}: experiment {name!r} is already defined in {exps[name].source}")
+            exps[name] = _make(Experiment, name, entry, where)
+    for e in exps.values():
+        _check_experiment(e, sets)
+    return sets, exps
+
+
+def _current() -> tuple[dict[str, LabelSet], dict[str, Experiment]]:
+    return _registry(os.environ.get(ENV_EXTRA, ""))
+
+
+def experiments() -> dict[str, Experiment]:
+    """Every registered experiment, by name (packaged ones first, in file order)."""
+    return dict(_current()[1])
+
+
+def label_sets() -> dict[str, LabelSet]:
+    """Every registered label set, by name."""
+    return dict(_current()[0])
+
+
+def get(name: str) -> Experiment:
+    """The record of an experiment.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the message lists the known ones).
+
+    Example
+    -------
+    >>> get("country100_region").mode
+    'region'
+    """
+    exps = _current()[1]
+    if name not in exps:
+        raise ConfigError(
+            f"unknown experiment {name!r}; known: {', '.join(exps)} "
+            f"(add your own in a TOML file named by {ENV_EXTRA})"
+        )
+    return exps[name]
+
+
+def get_label_set(name: str) -> LabelSet:
+    """The record of a label set (:class:`ConfigError` for an unknown name)."""
+    sets = _current()[0]
+    if name not in sets:
+        raise ConfigError(f"unknown label set {name!r}; known: {', '.join(sets)}")
+    return sets[name]
+
+
+# --------------------------------------------------------------------------- loaders
+def load_labels(name: str) -> pd.DataFrame:
+    """The image ids and gold labels of a label set.
+
+    Returns
+    -------
+    DataFrame with ``image_id``, ``label``; plus ``iso3`` for sets of countries; for the ``koppen`` format
+    ``label`` is the Köppen code (e.g. ``"Dfc"``) and ``description`` the authors' long name.
+
+    Raises
+    ------
+    ConfigError
+        Unknown label set.
+    DataError
+        Missing or malformed file, repeated image ids, a country name without an ISO-3 code.
+    """
+    ls = get_label_set(name)
+    if ls.local:
+        path = Path(ls.gold)
+        if not path.is_file():
+            raise DataError(f"label set {name!r}: gold file {path} does not exist ({ls.source})")
+        from .labels import read_gold_csv
+
+        df = read_gold_csv(path)
+    else:
+        path = data.fetch(ls.gold)
+        df = data.read_two_columns(path, ["image_id", "label"])
+    if ls.format == "koppen":
+        parts = df["label"].str.split(" ", n=1, expand=True)
+        df = df.assign(label=parts[0], description=parts[1])
+    if ls.countries:
+        df["iso3"] = to_iso3(df["label"], what=path.name)
+    dup = df["image_id"].duplicated()
+    if dup.any():
+        raise DataError(
+            f"{path}: {int(dup.sum())} duplicated image ids, e.g. {df['image_id'][dup].iloc[0]!r}"
+        )
+    return df
+
+
+def load_coordinates(name: str) -> pd.DataFrame:
+    """Coordinates of the images of a label set: ``image_id``, ``lat``, ``lon``, ``label`` (and ``iso3``
+    for countries), in the order of the label file.
+
+    Raises
+    ------
+    ConfigError
+        When the label set has no coordinates (the registry names those that do).
+    """
+    ls = get_label_set(name)
+    if not ls.coordinates:
+        have = [n for n, s in label_sets().items() if s.coordinates]
+        raise ConfigError(f"label set {name!r} has no coordinates; these do: {have}")
+    coords = data.load_coordinates(ls.coordinates)
+    return load_labels(name).merge(coords, on="image_id", how="inner", validate="one_to_one")
+
+
+def label_counts(name: str, kind: str = "substring") -> pd.DataFrame:
+    """How many LAION-400M captions mention each label of a label set (the authors' counts).
+
+    Parameters
+    ----------
+    name : label set with counts (see :func:`label_sets`, field ``counts``).
+    kind : ``"substring"`` or ``"tokens"``.
+
+    Returns ``label`` (lower-case for ``substring``, as written for ``tokens``), ``count``.
+    """
+    ls = get_label_set(name)
+    if kind not in COUNT_KINDS:
+        raise ConfigError(f"unknown count kind {kind!r}; choose 'substring' or 'tokens'")
+    where = ls.counts.get(kind)
+    if not where:
+        have = [n for n, s in label_sets().items() if kind in s.counts]
+        raise ConfigError(f"no {kind} label counts for {name!r}; available: {have}")
+    reg = data.registry()
+    paths = [where] if where in reg else sorted(p for p in reg if p.startswith(where))
+    if not paths:
+        raise DataError(f"label set {name!r}: no registered count files at {where!r}")
+    return data.load_label_counts(paths, kind)
+
+
+def local_results_dir(folder: str | os.PathLike | None = None) -> Path:
+    """Where local results live: ``folder``, else ``GEOCLIP_RESULTS``, else ``results/``."""
+    return Path(folder or os.environ.get("GEOCLIP_RESULTS") or "results")
+
+
+def load_results(
+    experiment: str, source: str = "paper", results_dir: str | os.PathLike | None = None
+) -> pd.DataFrame:
+    """The predictions table of an experiment, ready for :mod:`geoclip_utils.stats`.
+
+    Parameters
+    ----------
+    experiment : a registered experiment, or with ``source="local"`` any experiment written by
+        ``geoclip classify``.
+    source : ``"paper"`` (the authors' files) or ``"local"`` (``<results_dir>/<experiment>.parquet``).
+    results_dir : where local results live (default ``GEOCLIP_RESULTS`` or ``results/``).
+
+    Returns
+    -------
+    A predictions table (see :mod:`geoclip_utils.schema`), shaped by the experiment's mode (see the
+    module docstring), sorted by image id.
+
+    Raises
+    ------
+    ConfigError
+        Unknown experiment or source; an experiment without a published result file with
+        ``source="paper"``; the GeoEstimation experiment (coordinates, not labels).
+    DataError
+        Missing or malformed files.
+    """
+    if source not in ("paper", "local"):
+        raise ConfigError(f"unknown source {source!r}; choose 'paper' or 'local'")
+    exp = _current()[1].get(experiment)
+    if exp is not None and exp.mode == "geoestimation":
+        raise ConfigError(
+            f"{experiment!r} predicts coordinates, not labels: use `geoclip metrics --experiment {experiment}` "
+            "or geoclip_utils.studies.geoestimation"
+        )
+    if source == "local":
+        df = read_predictions(local_results_dir(results_dir) / f"{experiment}.parquet")
+    else:
+        if exp is None:
+            get(experiment)  # raises with the list of known names
+        if not exp.published:
+            raise ConfigError(
+                f"the authors published no result file for {experiment!r}; run it yourself "
+                "(geoclip classify) and read it with source='local'"
+            )
+        df = data.read_result_file(data.fetch(exp.results), experiment)
+        if df.attrs["k"] != exp.top_k:
+            raise DataError(
+                f"{exp.results}: stores top-{df.attrs['k']} answers, the registry says top-{exp.top_k} "
+                f"({exp.source})"
+            )
+    return _shape(df, exp)
+
+
+def _shape(df: pd.DataFrame, exp: Experiment | None) -> pd.DataFrame:
+    attrs = dict(df.attrs)
+    mode = exp.mode if exp is not None else attrs.get("mode")
+    if mode == "region" and "gold_set" not in df.columns and exp is not None:
+        inverse = data.regions_of(data.load_region_map(exp.region_map))
+        df["gold_set"] = df["gold"].map(lambda c: inverse.get(c, ()))
+    elif mode == "two_stage" and "stage1_region" not in df.columns and exp is not None:
+        labels = load_labels(exp.label_set).set_index("image_id")["label"]
+        missing = ~df["image_id"].isin(labels.index)
+        if missing.any():
+            raise DataError(
+                f"{exp.name}: {int(missing.sum())} image ids not in label set {exp.label_set!r}, "
+                f"e.g. {df['image_id'][missing].iloc[0]!r}"
+            )
+        df = df.assign(stage1_region=df["gold"], gold=df["image_id"].map(labels).to_numpy())
+    ls = exp.labels if exp is not None else _current()[0].get(str(attrs.get("label_set", "")))
+    countries = ls.countries if ls is not None else False
+    if countries and mode in ("flat", "two_stage", "mixed"):
+        top = top1(df)
+        names = pd.concat([df["gold"], top]).unique()
+        iso = dict(zip(names, to_iso3(names, what=str(attrs.get("experiment"))), strict=True))
+        df["gold_iso3"] = df["gold"].map(iso)
+        df["pred_iso3"] = top.map(iso)
+    # One row order for every table, whatever file it came from: bootstrap resamples are drawn by
+    # position, so the same images always get the same resamples (and the same CIs) in every chapter.
+    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+    df.attrs.update(attrs)
+    return df
+
+
+# --------------------------------------------------------------------------- checks and summaries
+def check_experiment(
+    experiment: str,
+    *,
+    source: str = "paper",
+    results_dir: str | os.PathLike | None = None,
+    chapter: str | None = None,
+    modes: tuple[str, ...] | None = None,
+    countries: bool | None = None,
+) -> Experiment | None:
+    """Check an experiment parameter before any work, with one sentence on what is wrong.
+
+    Parameters
+    ----------
+    experiment : the name given.
+    source : ``"paper"`` or ``"local"``.
+    results_dir : local results folder (``source="local"``).
+    chapter : the chapter asking (named in the message).
+    modes : the modes the chapter can analyse.
+    countries : whether the chapter needs a label set of countries.
+
+    Returns
+    -------
+    The registry record, or ``None`` for a local experiment that is not registered.
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter, the value, what is allowed, and the chapter that fits instead.
+
+    Example
+    -------
+    >>> check_experiment("US_states_max100", chapter="countries", countries=True)  # doctest: +SKIP
+    ConfigError: experiment='US_states_max100' is a US state experiment; ...
+    """
+    if source not in ("paper", "local"):
+        raise ConfigError(f"source={source!r} is not allowed; use 'paper' (the authors' files) or 'local'")
+    exps = _current()[1]
+    here = f"the {chapter} chapter" if chapter else "this step"
+    fits = [
+        n
+        for n, e in exps.items()
+        if (modes is None or e.mode in modes)
+        and (countries is None or e.labels.countries == countries)
+        and (source == "local" or e.published)
+    ]
+    exp = exps.get(experiment)
+    if exp is None:
+        if source == "local":
+            path = local_results_dir(results_dir) / f"{experiment}.parquet"
+            if not path.is_file():
+                raise ConfigError(
+                    f"experiment={experiment!r}: no local results at {path}; run `geoclip classify` first "
+                    "or set results_dir"
+                )
+            return None
+        raise ConfigError(f"experiment={experiment!r} is not a registered experiment; {here} takes {fits}")
+    wrong_mode = modes is not None and exp.mode not in modes
+    wrong_kind = countries is not None and exp.labels.countries != countries
+    if wrong_mode or wrong_kind:
+        what = f"a {exp.labels.place} experiment" if wrong_kind else f"a {exp.mode} experiment"
+        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
+        raise ConfigError(f"experiment={experiment!r} is {what}; {here} takes {fits}{instead}")
+    if source == "paper" and not exp.published:
+        raise ConfigError(
+            f"experiment={experiment!r} has no published result file; run it yourself and use source='local'"
+        )
+    if source == "local":
+        path = local_results_dir(results_dir) / f"{experiment}.parquet"
+        if not path.is_file():
+            raise ConfigError(
+                f"experiment={experiment!r}: no local results at {path}; run `geoclip classify` first "
+                "or set results_dir"
+            )
+    return exp
 
 
 def experiment_metrics(
@@ -20,50 +512,27 @@ def experiment_metrics(
     *,
     source: str = "paper",
     results_dir: str | os.PathLike | None = None,
-    n_boot: int = metrics.DEFAULT_N_BOOT,
-    seed: int = metrics.DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
 ) -> dict:
-    """Headline metrics (see :func:`geoclip_utils.metrics.summarize`) of one experiment.
+    """Headline metrics of one experiment (what ``geoclip metrics`` prints).
 
-    ``country100_geoestimation`` is dispatched to the distance metrics of the GeoEstimation
-    comparison when that module is present.
+    Label experiments give :func:`geoclip_utils.stats.summarize`; the GeoEstimation experiment gives the
+    distance metrics of :func:`geoclip_utils.studies.geoestimation.geoestimation_metrics`.
     """
-    if experiment == "country100_geoestimation":
-        try:
-            from . import geoestimation
-        except ModuleNotFoundError as exc:
-            raise ConfigError("the GeoEstimation comparison is not available in this version") from exc
+    exp = _current()[1].get(experiment)
+    if exp is not None and exp.mode == "geoestimation":
+        if source != "paper" or results_dir is not None:
+            raise ConfigError(
+                f"{experiment!r} exists only as the authors' file: drop --source local / --results-dir"
+            )
+        from .studies import geoestimation
+
         return geoestimation.geoestimation_metrics(n_boot=n_boot, seed=seed)
-    df = data.load_results(experiment, source=source, results_dir=results_dir)
-    return metrics.summarize(df, n_boot=n_boot, seed=seed)
+    from .stats import summarize
 
-
-def paired_tables(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Restrict two predictions tables to the images both share, in the same order.
-
-    Raises
-    ------
-    DataError
-        If a table has no image ids (the authors' older city files) or the two share no image,
-        or if a shared image has different gold labels in the two tables.
-    """
-    for t in (a, b):
-        if (t["image_id"] == "").any():
-            raise DataError(f"{t.attrs.get('experiment')!r} has no image ids, so it cannot be paired")
-    shared = pd.Index(a["image_id"]).intersection(pd.Index(b["image_id"]))
-    if len(shared) == 0:
-        raise DataError(f"{a.attrs.get('experiment')!r} and {b.attrs.get('experiment')!r} share no image")
-    aa = a.set_index("image_id", drop=False).loc[shared]
-    bb = b.set_index("image_id", drop=False).loc[shared]
-    diff = aa["gold"].to_numpy() != bb["gold"].to_numpy()
-    if diff.any() and "gold_set" not in aa.columns and "gold_set" not in bb.columns:
-        i = int(np.flatnonzero(diff)[0])
-        raise DataError(
-            f"image {shared[i]!r}: gold {aa['gold'].iloc[i]!r} in A but {bb['gold'].iloc[i]!r} in B"
-        )
-    for t, src in ((aa, a), (bb, b)):
-        t.attrs.update(src.attrs)
-    return aa.reset_index(drop=True), bb.reset_index(drop=True)
+    df = load_results(experiment, source=source, results_dir=results_dir)
+    return summarize(df, n_boot=n_boot, seed=seed)
 
 
 def compare_experiments(
@@ -72,46 +541,47 @@ def compare_experiments(
     *,
     source: str = "paper",
     results_dir: str | os.PathLike | None = None,
-    n_boot: int = metrics.DEFAULT_N_BOOT,
-    seed: int = metrics.DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
 ) -> dict:
     """Paired top-1 comparison of experiments ``a`` and ``b`` on the images both share.
 
     Returns ``a``, ``b``, ``n``, ``a_top1``, ``b_top1``, ``diff`` (b − a), ``diff_ci95`` (paired bootstrap),
     ``mcnemar_p`` (exact), ``b01``/``b10`` (discordant counts).
     """
-    ta = data.load_results(a, source=source, results_dir=results_dir)
-    tb = data.load_results(b, source=source, results_dir=results_dir)
+    from .stats import correct_at_k, paired, paired_tables
+
+    ta = load_results(a, source=source, results_dir=results_dir)
+    tb = load_results(b, source=source, results_dir=results_dir)
     ta, tb = paired_tables(ta, tb)
-    ca, cb = metrics.correct_at_k(ta, 1), metrics.correct_at_k(tb, 1)
-    out = {"a": a, "b": b}
-    out.update(metrics.paired_accuracy_diff(ca, cb, n_boot=n_boot, seed=seed))
-    mc = metrics.mcnemar_exact(ca, cb)
-    out.update(b01=mc["b01"], b10=mc["b10"])
-    return out
+    result = paired(correct_at_k(ta, 1), correct_at_k(tb, 1), n_boot=n_boot, seed=seed)
+    return {"a": a, "b": b, **result.to_dict()}
 
 
-def per_country_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-country precision/recall/F1 of a country experiment, with ISO-3 code and UN sub-region.
+def describe() -> pd.DataFrame:
+    """One row per registered experiment: ``experiment``, ``mode``, ``label_set``, ``place``, ``images``,
+    ``classes``, ``published`` (the authors' result file exists), ``chapter``, ``description``.
 
-    Returns the columns of :func:`geoclip_utils.metrics.per_class_report` plus ``iso3`` and
-    ``region`` (the sub-region of the paper's polygon file; ``"unknown"`` where the file has no polygon,
-    e.g. Kosovo), indexed by country label, sorted by F1 (best first).
+    Image and class counts come from the label sets' gold files (fetched and hash-checked).
     """
-    report = metrics.per_class_report(df)
-    iso = data.to_iso3(report.index, what=str(df.attrs.get("experiment")))
-    polygons = data.load_country_polygons().set_index("iso3")["region"]
-    report.insert(0, "iso3", iso)
-    report.insert(1, "region", [polygons.get(i, "unknown") if i else "none" for i in iso])
-    return report.sort_values(["f1", "support"], ascending=False)
-
-
-def top_confusions(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The ``n`` most frequent wrong (gold, predicted) top-1 pairs with their count and share of gold."""
-    gold = df["gold"]
-    pred = df["top_labels"].str[0]
-    wrong = gold != pred
-    pairs = pd.DataFrame({"gold": gold[wrong], "predicted": pred[wrong]}).value_counts().rename("images")
-    out = pairs.reset_index().head(n)
-    out["share_of_gold"] = out["images"] / out["gold"].map(gold.value_counts())
-    return out
+    sizes: dict[str, tuple[int, int]] = {}
+    rows = []
+    for name, e in experiments().items():
+        if e.label_set not in sizes:
+            gold = load_labels(e.label_set)
+            sizes[e.label_set] = (len(gold), int(gold["label"].nunique()))
+        n, k = sizes[e.label_set]
+        rows.append(
+            {
+                "experiment": name,
+                "mode": e.mode,
+                "label_set": e.label_set,
+                "place": e.labels.place,
+                "images": n,
+                "classes": k,
+                "published": e.published,
+                "chapter": e.chapter,
+                "description": e.description,
+            }
+        )
+    return pd.DataFrame(rows)

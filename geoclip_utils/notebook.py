@@ -1,4 +1,4 @@
-"""Small helpers for chapters: publishing computed numbers to the prose (MyST ``glue``).
+"""Small helpers for chapters: publishing computed numbers to the prose (MyST ``glue``), sortable tables.
 
 Chapters quote numbers through ``{glue:text}`name:format``` roles, so a rerun with other parameters can
 never leave stale prose. :func:`glue_values` stores plain Python numbers and strings (numpy scalars are
@@ -8,8 +8,12 @@ converted, since myst-nb formats the stored ``repr``).
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
 
 
 def _plain(value):
@@ -24,6 +28,81 @@ def _plain(value):
     raise TypeError(f"glue_values takes numbers and strings, got {type(value).__name__}")
 
 
+def format_ci(value: float, lo: float, hi: float, fmt: str = ".2%", style: str = "ci") -> str:
+    """A value with its 95 % interval, the one way chapters print an estimate.
+
+    Parameters
+    ----------
+    value, lo, hi : the estimate and its interval.
+    fmt : format spec of the three numbers (``".2%"``, ``".0f"``, ``"+.2f"``, …).
+    style : ``"ci"`` → ``"51.74%  (95% CI 50.83% – 52.70%)"``; ``"paren"`` → ``"51.74% (50.83% – 52.70%)"``;
+        ``"bracket"`` → ``"51.74% [50.83%, 52.70%]"``.
+
+    Example
+    -------
+    >>> format_ci(0.5174, 0.5083, 0.527)
+    '51.74%  (95% CI 50.83% – 52.70%)'
+    >>> format_ci(1695.2, 1630, 1773, ".0f", "bracket")
+    '1695 [1630, 1773]'
+    """
+    v, a, b = (format(x, fmt) for x in (value, lo, hi))
+    if style == "ci":
+        return f"{v}  (95% CI {a} – {b})"
+    if style == "paren":
+        return f"{v} ({a} – {b})"
+    if style == "bracket":
+        return f"{v} [{a}, {b}]"
+    raise ConfigError(f"format_ci: style {style!r} is not one of 'ci', 'paren', 'bracket'")
+
+
+def check_number(
+    name: str, value, *, minimum: float | None = None, maximum: float | None = None, integer: bool = False
+):
+    """Check a numeric chapter parameter up front, with one sentence naming it, its value and what is allowed.
+
+    Raises
+    ------
+    ConfigError
+
+    Example
+    -------
+    >>> check_number("n_boot", 1000, minimum=1, integer=True)
+    1000
+    >>> check_number("n_boot", -5, minimum=1, integer=True)
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: n_boot=-5 is not allowed: use an integer of at least 1
+    """
+    what = "an integer" if integer else "a number"
+    limits = []
+    if minimum is not None:
+        limits.append(f"of at least {minimum:g}")
+    if maximum is not None:
+        limits.append(f"of at most {maximum:g}")
+    allowed = f"use {what}" + (" " + " and ".join(limits) if limits else "")
+    ok = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
+    ok = ok and not isinstance(value, bool)
+    if ok and not integer and not np.isfinite(value):
+        ok = False
+    if ok and minimum is not None and value < minimum:
+        ok = False
+    if ok and maximum is not None and value > maximum:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not allowed: {allowed}")
+    return value
+
+
+def check_choice(name: str, value, choices, *, hint: str = ""):
+    """Check a chapter parameter that takes one of a few values (one sentence on failure; ``hint`` is
+    appended, e.g. which chapter fits instead)."""
+    choices = list(choices)
+    if value not in choices:
+        extra = f"; {hint}" if hint else ""
+        raise ConfigError(f"{name}={value!r} is not allowed: choose one of {choices}{extra}")
+    return value
+
+
 def glue_values(**values) -> None:
     """Glue each keyword as a hidden value for the page's prose (returns nothing, so nothing is shown).
 
@@ -36,3 +115,62 @@ def glue_values(**values) -> None:
     plain = {k: _plain(v) for k, v in values.items()}
     for k, v in plain.items():
         glue(k, v, display=False)
+
+
+_SORT_JS = """
+<script>
+(function () {
+  const t = document.getElementById("%(id)s");
+  if (!t) return;
+  t.querySelectorAll("thead th").forEach(function (th, col) {
+    th.style.cursor = "pointer";
+    th.title = "click to sort";
+    th.addEventListener("click", function () {
+      const body = t.tBodies[0];
+      const rows = Array.from(body.rows);
+      const asc = th.dataset.sort !== "asc";
+      th.dataset.sort = asc ? "asc" : "desc";
+      const key = function (r) {
+        const c = r.cells[col];
+        const s = c ? c.textContent.trim() : "";
+        const x = parseFloat(s.replace(/[%%,+]/g, ""));
+        return isNaN(x) ? s : x;
+      };
+      rows.sort(function (r1, r2) {
+        const x = key(r1), y = key(r2);
+        return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+</script>
+"""
+
+
+def sortable_html(df: pd.DataFrame, table_id: str, formats: Mapping[str, str] | None = None) -> str:
+    """HTML of a table whose columns sort on a click of their header (a few lines of inline JavaScript).
+
+    Parameters
+    ----------
+    df : the table; its index becomes the first column.
+    table_id : a page-unique HTML id (letters, digits, ``-``, ``_``).
+    formats : column → format string (e.g. ``"{:.2f}"``) applied before rendering.
+
+    Returns
+    -------
+    str
+        ``<table id=…>`` followed by the ``<script>`` that makes it sortable (works offline).
+
+    Raises
+    ------
+    ConfigError
+        If ``table_id`` holds other characters.
+    """
+    if not table_id or not all(ch.isalnum() or ch in "-_" for ch in table_id):
+        raise ConfigError(f"table id {table_id!r}: use letters, digits, '-' and '_'")
+    shown = df.copy()
+    for col, fmt in (formats or {}).items():
+        shown[col] = [fmt.format(v) for v in shown[col]]
+    html = shown.reset_index().to_html(table_id=table_id, index=False, border=0, classes="dataframe sortable")
+    return html + _SORT_JS % {"id": table_id}

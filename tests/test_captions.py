@@ -10,12 +10,14 @@ import warnings
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from geoclip_utils import captions as C
-from geoclip_utils.bench_captions import COUNTRIES, generate_captions
+from geoclip_utils.captions import ftfy_replay, matchers, search, tokens
+from geoclip_utils.captions.synthetic import COUNTRIES, generate_captions
+from geoclip_utils.cli import app
 from geoclip_utils.errors import ConfigError, GeoclipError, InputError
+from geoclip_utils.reference import authors_substring_counts, authors_token_counts
 
 LABELS = ["Guinea", "Papua New Guinea", "Equatorial Guinea", "Niger", "Nigeria", "Trinidad and Tobago",
           "Côte d'Ivoire", "United States", "France", "Comoros"]  # fmt: skip
@@ -27,26 +29,6 @@ def clip_mod():
         warnings.simplefilter("ignore")
         import clip
     return clip
-
-
-def authors_loop(lines, labels, clip):
-    """Direct re-implementation of the authors' label_counts_tokens.py loop (strings as read)."""
-    label_to_tokens = {lab: set(clip.tokenize(lab).numpy()[0]) for lab in labels}
-    counts = {lab: 0 for lab in labels}
-    for caption in lines:
-        try:
-            cap = set(clip.tokenize(caption).numpy()[0])
-        except Exception:  # noqa: BLE001 - as the authors: bare except
-            continue
-        for lab, toks in label_to_tokens.items():
-            if toks.issubset(cap):
-                counts[lab] += 1
-    return counts
-
-
-def authors_loop_file(path, labels, clip):
-    with open(path, encoding="utf-8") as fh:
-        return authors_loop(fh, labels, clip)
 
 
 def write(tmp_path, name, data: bytes):
@@ -142,7 +124,7 @@ def test_phrase_rules(tmp_path):
 
 
 def test_phrase_matches_decomposed_accents():
-    m = C._PhraseMatcher(["Côte d'Ivoire", "Curaçao"])
+    m = matchers._PhraseMatcher(["Côte d'Ivoire", "Curaçao"])
     assert m.matches("Co\u0302te d'Ivoire and CURAC\u0327AO") == [0, 1]
 
 
@@ -228,10 +210,10 @@ def edge_captions(tok):
 
 
 def test_tokens_equal_authors_on_edge_cases(tmp_path, clip_mod):
-    tm = C._TokenMatcher(LABELS)
+    tm = tokens._TokenMatcher(LABELS)
     lines = edge_captions(tm.tok)
     p = write(tmp_path, "c.txt", ("\n".join(lines) + "\n").encode())
-    expected = authors_loop_file(p, LABELS, clip_mod)
+    expected = authors_token_counts(p, LABELS)
     got = C.count_captions([p], LABELS, mode="tokens", workers=1, progress=False)
     assert got == expected
     # the 75-token caption matches nothing, the 74-token one matches France, 76 is skipped
@@ -242,7 +224,7 @@ def test_tokens_equal_authors_on_edge_cases(tmp_path, clip_mod):
 
 def test_tokens_equal_authors_on_generated_file(tmp_path, clip_mod):
     p = generate_captions(tmp_path / "g.txt", 3000, COUNTRIES, seed=1)
-    expected = authors_loop_file(p, COUNTRIES, clip_mod)
+    expected = authors_token_counts(p, COUNTRIES)
     got = C.count_captions_report([p], COUNTRIES, mode="tokens", workers=1, progress=False)
     assert got.counts == expected
     assert sum(expected.values()) > 300
@@ -252,7 +234,7 @@ def test_tokens_equal_authors_on_generated_file(tmp_path, clip_mod):
 
 
 def test_ascii_word_pattern_equals_clip_pattern():
-    tm = C._TokenMatcher(["France"])
+    tm = tokens._TokenMatcher(["France"])
     rng = random.Random(0)
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 \t'!?.,-_<|>()[]{}#@$%^*+=~`\"/\\:;"
     specials = ["<|endoftext|>", "<|startoftext|>", "'s", "'ll", "'re", "'d"]
@@ -261,13 +243,13 @@ def test_ascii_word_pattern_equals_clip_pattern():
         for _ in range(rng.randint(0, 2)):
             parts.insert(rng.randint(0, len(parts)), rng.choice(specials))
         s = "".join(parts)
-        assert C._ASCII_WORD_RE.findall(s) == tm.pat.findall(tm.clean(s)), s
+        assert tokens._ASCII_WORD_RE.findall(s) == tm.pat.findall(tm.clean(s)), s
 
 
 def test_prefilter_is_sound_fuzz():
     """A line the fast paths skip must match nothing under the exact rule."""
     labels = ["France", "United States", "Comoros", "Côte d'Ivoire", "Suriname", "Iran"]
-    tm = C._TokenMatcher(labels)
+    tm = tokens._TokenMatcher(labels)
     rng = random.Random(7)
     frags = [
         "fra", "nce", "france", "FRANCE", "united", "states", "com", "or", "os", "sur", "ame", "ire", "vo",
@@ -294,7 +276,7 @@ def test_prefilter_is_sound_fuzz():
 def test_multifind_matches_naive():
     rng = random.Random(2)
     needles = [b"ab", b"abc", b"abcd", b"bcda", b"zzzzzz", b"x", b"cab"]
-    mf = C._MultiFind(needles)
+    mf = search._MultiFind(needles)
     for _ in range(300):
         hay = bytes(rng.choice(b"abcdxz\n") for _ in range(rng.randint(0, 30)))
         pos, ids = mf.hits(hay)
@@ -307,20 +289,6 @@ def test_multifind_matches_naive():
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def _app():
-    try:
-        from geoclip_utils.cli import app
-
-        return app
-    except ImportError:  # the lead's cli.py not there yet
-        from geoclip_utils.cli_captions import register
-
-        app, bench = typer.Typer(), typer.Typer()
-        app.add_typer(bench, name="bench")
-        register(app, bench)
-        return app
-
-
 def test_cli_round_trip(tmp_path):
     caps = write(tmp_path, "a.txt", b"Visit France\nniger delta\n")
     caps2 = tmp_path / "b.txt.gz"
@@ -329,10 +297,10 @@ def test_cli_round_trip(tmp_path):
     out = tmp_path / "out" / "counts.json"
     runner = CliRunner()
     args = ["count-captions", "--captions", str(caps), str(caps2), "--labels", str(labels), "--out", str(out)]
-    res = runner.invoke(_app(), [*args, "--mode", "tokens", "-q", "--workers", "1"])
+    res = runner.invoke(app, [*args, "--mode", "tokens", "-q", "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text(encoding="utf-8")) == {"France": 2, "Niger": 1, "Nigeria": 1}
-    res = runner.invoke(_app(), [*args, "-q"])
+    res = runner.invoke(app, [*args, "-q"])
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text(encoding="utf-8")) == {"France": 2, "Niger": 1, "Nigeria": 1}
     assert [p.name for p in out.parent.iterdir()] == ["counts.json"]  # no temp files left
@@ -343,7 +311,6 @@ def test_cli_errors(tmp_path):
     pqf = tmp_path / "c.parquet"
     pq.write_table(pa.table({"text": ["France"]}), pqf)
     runner = CliRunner()
-    app = _app()
     out = str(tmp_path / "o.json")
     cases = [
         (["--captions", str(tmp_path / "nope.txt"), "--labels", str(labels), "--out", out], "not found"),
@@ -368,7 +335,7 @@ def test_cli_errors(tmp_path):
 def test_fast_ftfy_equals_ftfy_fuzz():
     import ftfy
 
-    tm = C._TokenMatcher(["France"])
+    tm = tokens._TokenMatcher(["France"])
     rng = random.Random(11)
     frags = [
         "a", "France", " ", "  ", "\t", "é", "e\u0301", "ç", "Ã©", "Ã", "©", "Â£", "â€™", "’", "‘", "“", "”", "ʼ",
@@ -381,25 +348,12 @@ def test_fast_ftfy_equals_ftfy_fuzz():
     for _ in range(3000):
         s = "".join(rng.choice(frags) for _ in range(rng.randint(1, 10)))
         for text in (s, s + "\n"):
-            fast = C._fast_ftfy(text)
+            fast = ftfy_replay._fast_ftfy(text)
             assert fast is not None, repr(text)  # short texts are always replayed
             assert fast == ftfy.fix_text(text), repr(text)
-            n_bad += C._is_bad()(text)
+            n_bad += ftfy_replay._is_bad()(text)
             assert tm.clean(text) == tm._whitespace_clean(tm._basic_clean(text)).lower(), repr(text)
     assert n_bad > 500  # many texts went through ftfy's mojibake repair
-
-
-def authors_substring_loop(path, labels):
-    """Direct re-implementation of the authors' LAION_label_count (notebooks/Utils.py)."""
-    label_set = {" " + lab.lower(): lab for lab in labels}
-    counts = {lab: 0 for lab in labels}
-    with open(path, encoding="utf-8") as capfile:
-        for line in capfile:
-            caption = " " + line.lower()
-            for key, lab in label_set.items():
-                if key in caption:
-                    counts[lab] += 1
-    return counts
 
 
 def test_substring_mode_equals_authors(tmp_path):
@@ -409,7 +363,7 @@ def test_substring_mode_equals_authors(tmp_path):
     p = generate_captions(tmp_path / "g.txt", 3000, COUNTRIES, seed=5)
     p.write_bytes(p.read_bytes() + ("\n".join(extra) + "\r\nlast Chad").encode())
     got = C.count_captions([p], labels, mode="substring", workers=1, progress=False)
-    assert got == authors_substring_loop(p, labels)
+    assert got == authors_substring_counts(p, labels)
     assert got["Niger"] >= got["Nigeria"] and got["Guinea"] >= got["Papua New Guinea"]
     par = C.count_captions_report(
         [p], labels, mode="substring", workers=2, progress=False, chunk_bytes=20_000
@@ -420,8 +374,8 @@ def test_substring_mode_equals_authors(tmp_path):
 def test_word_cache_eviction_keeps_counts(tmp_path):
     p = generate_captions(tmp_path / "g.txt", 2000, COUNTRIES, seed=9)
     block = p.read_bytes()
-    big = C._TokenMatcher(COUNTRIES)
-    small = C._TokenMatcher(COUNTRIES, cache_max=5, risky=big.risky_pattern)
+    big = tokens._TokenMatcher(COUNTRIES)
+    small = tokens._TokenMatcher(COUNTRIES, cache_max=5, risky=big.risky_pattern)
     a, b = big.process_block(block, True), small.process_block(block, True)
     assert big.finish(a[0], len(COUNTRIES)) == small.finish(b[0], len(COUNTRIES)) and a[1:] == b[1:]
     assert len(small.n_of) < 5 and len(small.mask_of) < 5
@@ -447,10 +401,10 @@ def plain_edge_captions(tok):
 
 
 def test_plain_fast_path_equals_authors(tmp_path, clip_mod):
-    tm = C._TokenMatcher(PLAIN_LABELS)
+    tm = tokens._TokenMatcher(PLAIN_LABELS)
     lines = plain_edge_captions(tm.tok)
     p = write(tmp_path, "c.txt", ("\n".join(lines) + "\n").encode())
-    expected = authors_loop_file(p, PLAIN_LABELS, clip_mod)
+    expected = authors_token_counts(p, PLAIN_LABELS)
     got = C.count_captions([p], PLAIN_LABELS, mode="tokens", workers=1, progress=False)
     assert got == expected
     assert expected["Oman"] > 3 and expected["United States"] > 1
@@ -459,7 +413,7 @@ def test_plain_fast_path_equals_authors(tmp_path, clip_mod):
 @pytest.mark.parametrize("labels", [PLAIN_LABELS, PLAIN_LABELS + ["'s"], COUNTRIES])
 def test_plain_fast_path_fuzz(labels):
     """The block path (word filter on key hits, long-line skip) equals the exact per-line path."""
-    tm = C._TokenMatcher(labels)
+    tm = tokens._TokenMatcher(labels)
     if "'s" in labels:
         assert not tm._word_filter  # a key that is a contraction's piece: no word filter
     rng = random.Random(11)
@@ -484,7 +438,7 @@ def test_plain_fast_path_fuzz(labels):
 
 
 def test_min_words_is_a_lower_bound():
-    tm = C._TokenMatcher(["France"])
+    tm = tokens._TokenMatcher(["France"])
     rng = random.Random(5)
     alphabet = "abcXYZ0189 \t'!?.,-<|>()#"
     specials = ["<|endoftext|>", "<|startoftext|>", "'s", "'ll", "'re", "'d", "'t", "'m", "'ve"]
@@ -495,19 +449,19 @@ def test_min_words_is_a_lower_bound():
             parts.insert(rng.randint(0, len(parts)), rng.choice(specials))
         lines.append("".join(parts))
     body = "\n".join(lines).encode()
-    _, starts, _ = C._line_bounds(body)
-    bounds = C._min_words(body, starts).tolist()
+    _, starts, _ = search._line_bounds(body)
+    bounds = tokens._min_words(body, starts).tolist()
     assert len(bounds) == len(lines)
     for line, bound in zip(lines, bounds, strict=True):
         assert bound <= len(tm.pat.findall(tm.clean(line))), line
-    assert C._min_words(b"a b\n\n", C._line_bounds(b"a b\n\n")[1]).tolist() == [2, 0, 0]
+    assert tokens._min_words(b"a b\n\n", search._line_bounds(b"a b\n\n")[1]).tolist() == [2, 0, 0]
 
 
 # ----------------------------------------------------------------- exact path: ftfy replay shortcuts
 def test_windowed_is_bad_equals_ftfy():
     from ftfy.badness import BADNESS_RE, is_bad
 
-    fast = C._is_bad()
+    fast = ftfy_replay._is_bad()
     assert getattr(fast, "windowed", False)  # the pattern analysis worked on this ftfy
     rng = random.Random(4)
     specials = sorted(set(BADNESS_RE.pattern) - set("\\[]|(){}^?.+*"))
@@ -540,7 +494,7 @@ def test_direct_chars_equal_brute_force():
         c = chr(cp)
         if any(ch in keys for ch in unicodedata.normalize("NFC", c).lower() + c.lower()):
             brute.add(c)
-    assert C._direct_chars(keys, special) == brute
+    assert ftfy_replay._direct_chars(keys, special) == brute
     assert {"\u212a", "İ"} <= brute
 
 
@@ -551,7 +505,7 @@ def test_risky_pattern_catches_mojibake_of_key_characters():
     from ftfy.chardata import CHARMAP_ENCODINGS
 
     labels = ["France", "Finland", "Kenya", "Iran"]
-    tm = C._TokenMatcher(labels)
+    tm = tokens._TokenMatcher(labels)
     n_checked = 0
     for word, special in [("France", "Ｆ"), ("Finland", "ﬁ"), ("Kenya", "\u212a"), ("Iran", "İ")]:
         rest = word[1:] if special != "ﬁ" else word[2:]
@@ -573,7 +527,7 @@ def test_risky_pattern_catches_mojibake_of_key_characters():
 
 
 def test_words_equal_clean_then_findall():
-    tm = C._TokenMatcher(COUNTRIES)
+    tm = tokens._TokenMatcher(COUNTRIES)
     rng = random.Random(3)
     frags = [
         "a", "France", " ", "  ", "\t", "é", "e\u0301", "Ã©", "Â£", "â€™", "’", "ﬁ", "Ｆ", "　", "\x85", "\x91",
@@ -593,7 +547,7 @@ def test_ftfy_fixer_triggers_cover_every_change():
     """A fixer is only skipped where it would change nothing."""
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 or c % 97 == 0]
     texts = chars + ["\x1b[31mred\x1b[0m", "a\r\nb", "\ud83d\ude00", "\ud800x"]
-    fixers = C._ftfy_char_fixers()
+    fixers = ftfy_replay._ftfy_char_fixers()
     assert all(trigger is not None for _, trigger in fixers)
     for fixer, trigger in fixers:
         for text in texts:
@@ -616,7 +570,7 @@ def test_multifind_with_colliding_slots_and_long_needles():
         b"abc",
     ]
     for bits in (1, 2, 12):
-        mf = C._MultiFind(needles, table_bits=bits)
+        mf = search._MultiFind(needles, table_bits=bits)
         hays = [bytes(rng.choice(b"abcdx\n") for _ in range(rng.randint(0, 60))) for _ in range(300)]
         for hay in [*hays, b"xbcd", b"axbcd", b"xxbcd", b"xbcd\0", b"xbcd\0\0"]:
             pos, ids = mf.hits(hay)

@@ -7,15 +7,16 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from geoclip_utils.demo import make_demo_images
+from geoclip_utils import data, experiments
+from geoclip_utils.cli import app
+from geoclip_utils.engine import make_demo_images
 from geoclip_utils.schema import read_predictions
 
-cli = pytest.importorskip("geoclip_utils.cli")
 runner = CliRunner()
 
 
 def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
+    return runner.invoke(app, [str(a) for a in args])
 
 
 def _err(result) -> str:
@@ -77,10 +78,8 @@ def test_embed_then_classify_with_labels_and_gold(demo, cache, tmp_path):
 def test_classify_paper_experiment_with_patched_data(demo, cache, tmp_path, monkeypatch):
     import pandas as pd
 
-    from geoclip_utils import data
-
     gold = pd.read_csv(demo.ids_csv)
-    monkeypatch.setattr(data, "load_labels", lambda name: gold)
+    monkeypatch.setattr(experiments, "load_labels", lambda name: gold)
     monkeypatch.setattr(
         data,
         "load_region_map",
@@ -113,11 +112,11 @@ def test_classify_paper_experiment_with_patched_data(demo, cache, tmp_path, monk
 def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, monkeypatch):
     import pandas as pd
 
-    from geoclip_utils import data
-
     gold = pd.read_csv(demo.ids_csv)
     other = pd.DataFrame({"image_id": ["elsewhere"], "label": ["Texas"]})
-    monkeypatch.setattr(data, "load_labels", lambda name: gold if name.endswith("country100") else other)
+    monkeypatch.setattr(
+        experiments, "load_labels", lambda name: gold if name.endswith("country100") else other
+    )
     monkeypatch.setattr(
         data,
         "load_region_map",
@@ -156,7 +155,7 @@ def test_embed_resumes_and_reports_skips(demo, tmp_path):
         ("empty_ids", "empty"),
         ("unknown_model", "ViT-L/14"),
         ("dup_labels", "duplicated"),
-        ("blank_labels", "blank line"),
+        ("blank_labels", "blank label"),
         ("bad_template", "{label}"),
         ("no_experiment", "--experiment"),
         ("unknown_experiment", "give --gold"),

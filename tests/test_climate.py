@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoclip_utils import climate
 from geoclip_utils.errors import ConfigError
+from geoclip_utils.studies import climate
 
 
 def test_accuracy_by_hand():

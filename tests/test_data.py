@@ -195,96 +195,23 @@ def test_malformed_result_files(tmp_path, text, match):
         data.read_result_file(_write(tmp_path, "bad.csv", text), "bad")
 
 
-# --------------------------------------------------------------------------- ISO-3
-def test_to_iso3_known_names_and_aliases():
-    assert data.to_iso3(["Czechia", "Russia", "United States", "South Korea", "Côte d'Ivoire"]) == [
-        "CZE",
-        "RUS",
-        "USA",
-        "KOR",
-        "CIV",
-    ]
-    assert data.to_iso3(["Congo-Brazzaville", "Democratic Republic of the Congo", "Kosovo"]) == [
-        "COG",
-        "COD",
-        "XKX",
-    ]
-    assert data.to_iso3(["other"]) == [""]
-
-
-def test_to_iso3_unknown_name_is_an_error():
-    with pytest.raises(DataError, match="Atlantis"):
-        data.to_iso3(["Belgium", "Atlantis"])
-
-
 # --------------------------------------------------------------------------- the real files
-def test_load_labels_country100():
-    df = data.load_labels("country100")
-    assert len(df) == 11500 and df["label"].nunique() == 115
-    assert df["iso3"].str.len().eq(3).all()
-    assert df.groupby("label").size().eq(100).all()
-
-
-def test_load_labels_climate_splits_code():
-    df = data.load_labels("climates30k")
-    assert {"image_id", "label", "description"} <= set(df.columns)
-    assert df["label"].str.match(r"^[A-E][A-Za-z]{0,2}$").all()
-
-
-def test_unknown_label_set():
-    with pytest.raises(ConfigError, match="unknown label set"):
-        data.load_labels("mars100")
-
-
-def test_load_results_every_experiment():
-    sizes = {
-        "country100": 11500,
-        "filtered_country100": 9700,
-        "US_states_max100": 4840,
-        "France_states_max100": 1778,
-        "UScity100": 7700,
-        "city100": 64300,
-        "city300": 78300,
-    }
-    for name in data.EXPERIMENTS:
-        df = data.load_results(name)
-        assert df.attrs["experiment"] == name and df.attrs["source"] == "paper"
-        if name in sizes:
-            assert len(df) == sizes[name]
-
-
-def test_region_and_two_stage_shapes():
-    region = data.load_results("country100_region")
-    assert "gold_set" in region.columns
-    belgium = region[region["gold"] == "Belgium"]["gold_set"].iloc[0]
-    assert "western europe" in belgium
-    assert (region.loc[region["gold"] == "Germany", "gold_set"].map(len) == 0).all()
-    stage2 = data.load_results("country100_country_from_region")
-    labels = data.load_labels("country100").set_index("image_id")["label"]
-    assert (stage2["gold"].to_numpy() == labels.loc[stage2["image_id"]].to_numpy()).all()
-    assert stage2["stage1_region"].iloc[0] in data.load_region_map("country_to_region")
-
-
-def test_country_experiments_carry_iso3():
-    df = data.load_results("country100")
-    assert df["gold_iso3"].str.len().eq(3).all() and df["pred_iso3"].str.len().eq(3).all()
-
-
 def test_coordinates_geoestimation_counts_polygons():
-    coords = data.load_coordinates()
+    coords = data.load_coordinates("geoinputdata/country100_geoestimation.csv")
     assert len(coords) == 11500 and not coords["image_id"].str.endswith(".jpg").any()
-    ge = data.load_geoestimation()
+    ge = data.load_geoestimation("georesultcsv/country100_geoestimation_result.csv")
     assert set(ge["partitioning"]) == {"coarse", "middle", "fine", "hierarchy"} and len(ge) == 46000
-    sub = data.load_label_counts("country100")
+    sub = data.load_label_counts(["label_counts/country100_labelcount.json"])
     assert sub.set_index("label").loc["haiti", "count"] == 40030
-    tok = data.load_label_counts("US_states_max100", "tokens")
-    assert tok["count"].gt(0).all() and len(tok) >= 50
+    with pytest.raises(ConfigError, match="unknown count kind"):
+        data.load_label_counts(["label_counts/country100_labelcount.json"], "words")
     poly = data.load_country_polygons()
     assert poly["iso3"].is_unique and {"BEL", "PRT", "JEY"} <= set(poly["iso3"])
 
 
-def test_unknown_experiment_and_source():
-    with pytest.raises(ConfigError, match="unknown experiment"):
-        data.load_results("country999")
-    with pytest.raises(ConfigError, match="unknown source"):
-        data.load_results("country100", source="cloud")
+def test_registry_ships_inside_the_package():
+    from importlib import resources
+
+    files = {p.name for p in resources.files("geoclip_utils.resources").iterdir()}
+    assert {"registry.tsv", "experiments.toml", "country_aliases.csv", "koppen.csv"} <= files
+    assert len(data.registry()) == 180

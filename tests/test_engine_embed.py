@@ -20,7 +20,8 @@ import pytest
 import torch
 from PIL import Image
 
-from geoclip_utils import embed, models
+from geoclip_utils.engine import cache as emb_cache
+from geoclip_utils.engine import images, models, runner, text
 from geoclip_utils.errors import ConfigError, DataError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,21 +70,21 @@ def _embed_one(model, preprocess, im: Image.Image) -> np.ndarray:
 def test_read_ids_variants(tmp_path, text):
     p = tmp_path / "ids.csv"
     p.write_text(text)
-    assert embed.read_ids(p) == ["a", "b"]
+    assert images.read_ids(p) == ["a", "b"]
 
 
 def test_read_ids_errors(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
-        embed.read_ids(tmp_path / "nope.csv")
+        images.read_ids(tmp_path / "nope.csv")
     (tmp_path / "empty.csv").write_text("\n")
     with pytest.raises(InputError, match="empty"):
-        embed.read_ids(tmp_path / "empty.csv")
+        images.read_ids(tmp_path / "empty.csv")
     (tmp_path / "dup.csv").write_text("id\na\nb\na\n")
     with pytest.raises(InputError, match="duplicated"):
-        embed.read_ids(tmp_path / "dup.csv")
+        images.read_ids(tmp_path / "dup.csv")
     (tmp_path / "head.csv").write_text("image_id\n")
     with pytest.raises(InputError, match="no ids"):
-        embed.read_ids(tmp_path / "head.csv")
+        images.read_ids(tmp_path / "head.csv")
 
 
 # --------------------------------------------------------------------------- bad images
@@ -132,7 +133,7 @@ SKIPPED = {
 def test_every_bad_image_kind_is_embedded_or_skipped_with_reason(tiny, zoo, tmp_path):
     model, preprocess, model_id = tiny
     ids = OK + list(SKIPPED)
-    report = embed.embed_images(
+    report = runner.embed_images(
         model, preprocess, zoo, ids, tmp_path / "cache", batch_size=4, workers=0, progress=False
     )
     assert report["image_id"].tolist() == ids  # one row per id, input order: nothing dropped
@@ -141,7 +142,7 @@ def test_every_bad_image_kind_is_embedded_or_skipped_with_reason(tiny, zoo, tmp_
     assert all(status[i] == "ok" for i in OK), report
     for i, why in SKIPPED.items():
         assert status[i] == "skipped" and why in reason[i], (i, reason[i])
-    got_ids, feats = embed.load_embeddings(tmp_path / "cache")
+    got_ids, feats = emb_cache.load_embeddings(tmp_path / "cache")
     assert sorted(got_ids) == sorted(OK)
     assert feats.dtype == np.float32 and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
     f = dict(zip(got_ids, feats, strict=True))
@@ -163,14 +164,14 @@ def test_every_bad_image_kind_is_embedded_or_skipped_with_reason(tiny, zoo, tmp_
     on_disk = pd.read_csv(Path(report.attrs["cache"]) / "report.csv", keep_default_na=False)
     assert set(on_disk["image_id"]) == set(ids)
     assert (
-        embed.load_report(tmp_path / "cache").set_index("image_id").loc[ids, "status"]
+        emb_cache.load_report(tmp_path / "cache").set_index("image_id").loc[ids, "status"]
         == report["status"].values
     ).all()
 
 
 def test_max_pixels_guard_and_exact_preprocess(tiny, zoo, tmp_path):
     model, preprocess, _ = tiny
-    report = embed.embed_images(
+    report = runner.embed_images(
         model,
         preprocess,
         zoo,
@@ -182,35 +183,35 @@ def test_max_pixels_guard_and_exact_preprocess(tiny, zoo, tmp_path):
     )
     assert report["status"].tolist() == ["skipped", "ok"] and "max_pixels" in report["reason"][0]
     # fast (draft) decoding of a big JPEG stays close to the exact, full-resolution preprocessing
-    fast = embed.embed_images(model, preprocess, zoo, ["large"], tmp_path / "c2", workers=0, progress=False)
+    fast = runner.embed_images(model, preprocess, zoo, ["large"], tmp_path / "c2", workers=0, progress=False)
     assert fast["status"].tolist() == ["ok"]
-    exact = embed.embed_images(
+    exact = runner.embed_images(
         model, preprocess, zoo, ["large"], tmp_path / "c3", workers=0, progress=False, fast_decode=False
     )
     assert exact["status"].tolist() == ["ok"]
-    a, b = embed.load_embeddings(tmp_path / "c2")[1], embed.load_embeddings(tmp_path / "c3")[1]
+    a, b = emb_cache.load_embeddings(tmp_path / "c2")[1], emb_cache.load_embeddings(tmp_path / "c3")[1]
     assert float((a @ b.T)[0, 0]) > 0.999
 
 
 def test_open_rgb_does_not_touch_pil_global_limit(zoo):
     before = Image.MAX_IMAGE_PIXELS
-    with pytest.raises(embed.ImageSkipped):
-        embed.open_rgb(zoo / "bomb.png")
+    with pytest.raises(images.ImageSkipped):
+        images.open_rgb(zoo / "bomb.png")
     assert Image.MAX_IMAGE_PIXELS == before
 
 
 def test_input_errors(tiny, tmp_path):
     model, preprocess, _ = tiny
     with pytest.raises(InputError, match="does not exist"):
-        embed.embed_images(model, preprocess, tmp_path / "nope", ["a"], tmp_path / "c", progress=False)
+        runner.embed_images(model, preprocess, tmp_path / "nope", ["a"], tmp_path / "c", progress=False)
     with pytest.raises(InputError, match="empty"):
-        embed.embed_images(model, preprocess, tmp_path, [], tmp_path / "c", progress=False)
+        runner.embed_images(model, preprocess, tmp_path, [], tmp_path / "c", progress=False)
     with pytest.raises(InputError, match="duplicated"):
-        embed.embed_images(model, preprocess, tmp_path, ["a", "a"], tmp_path / "c", progress=False)
+        runner.embed_images(model, preprocess, tmp_path, ["a", "a"], tmp_path / "c", progress=False)
     with pytest.raises(ConfigError):
-        embed.embed_images(model, preprocess, tmp_path, ["a"], tmp_path / "c", batch_size=0, progress=False)
+        runner.embed_images(model, preprocess, tmp_path, ["a"], tmp_path / "c", batch_size=0, progress=False)
     with pytest.raises(DataError, match="does not exist"):
-        embed.load_embeddings(tmp_path / "no-cache")
+        emb_cache.load_embeddings(tmp_path / "no-cache")
 
 
 # --------------------------------------------------------------------------- cache and resume
@@ -230,10 +231,10 @@ def test_chunks_manifest_and_rerun_is_a_no_op(tiny, photos, tmp_path):
     model, preprocess, model_id = tiny
     d, ids = photos
     cache = tmp_path / "cache"
-    embed.embed_images(
+    runner.embed_images(
         model, preprocess, d, d / "ids.csv", cache, batch_size=8, workers=1, chunk_size=16, progress=False
     )
-    folder = embed.model_cache_dir(cache, model_id)
+    folder = emb_cache.model_cache_dir(cache, model_id)
     chunks = sorted(folder.glob("chunk_*.npz"))
     assert [c.name for c in chunks] == ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz"]
     with np.load(chunks[0], allow_pickle=False) as z:
@@ -242,76 +243,76 @@ def test_chunks_manifest_and_rerun_is_a_no_op(tiny, photos, tmp_path):
     assert manifest["model_id"] == model_id and manifest["n_ok"] == 48 and manifest["dim"] == 32
     assert manifest["model_source"] == "tiny" and manifest["normalised"] is True
     stamps = {c.name: c.stat().st_mtime_ns for c in chunks}
-    got, feats = embed.load_embeddings(cache)
+    got, feats = emb_cache.load_embeddings(cache)
     assert got == ids and feats.shape == (48, 32)
     # rerun: nothing redone
-    report = embed.embed_images(
+    report = runner.embed_images(
         model, preprocess, d, ids, cache, batch_size=8, workers=0, chunk_size=16, progress=False
     )
     assert (report["status"] == "ok").all()
     assert {c.name: c.stat().st_mtime_ns for c in sorted(folder.glob("chunk_*.npz"))} == stamps
     # subset selection and ordering
-    sub, fsub = embed.load_embeddings(cache, ids=["p010", "p002", "zzz"])
+    sub, fsub = emb_cache.load_embeddings(cache, ids=["p010", "p002", "zzz"])
     assert sub == ["p010", "p002"] and np.array_equal(fsub[0], feats[10])
     # a second model goes to its own folder; then the model must be named
     other = models.load_model(models.save_tiny_clip(tmp_path / "t.pt", seed=1), device="cpu")
-    embed.embed_images(other[0], other[1], d, ids[:8], cache, workers=0, progress=False)
+    runner.embed_images(other[0], other[1], d, ids[:8], cache, workers=0, progress=False)
     with pytest.raises(ConfigError, match="several models"):
-        embed.load_embeddings(cache)
-    assert len(embed.load_embeddings(cache, model_id=other[2])[0]) == 8
+        emb_cache.load_embeddings(cache)
+    assert len(emb_cache.load_embeddings(cache, model_id=other[2])[0]) == 8
 
 
 def test_chunk_of_skipped_images_only(tiny, photos, tmp_path):
     model, preprocess, _ = tiny
     d, ids = photos
     wanted = ["gone1", "gone2"] + ids[:3]
-    report = embed.embed_images(
+    report = runner.embed_images(
         model, preprocess, d, wanted, tmp_path / "c", chunk_size=2, batch_size=2, workers=0, progress=False
     )
     assert report["status"].tolist() == ["skipped", "skipped", "ok", "ok", "ok"]
-    got, feats = embed.load_embeddings(tmp_path / "c")
+    got, feats = emb_cache.load_embeddings(tmp_path / "c")
     assert got == ids[:3] and feats.shape == (3, 32)
 
 
 def test_unreadable_chunk_is_a_clear_error(tiny, photos, tmp_path):
     model, preprocess, model_id = tiny
     d, ids = photos
-    embed.embed_images(
+    runner.embed_images(
         model, preprocess, d, ids[:8], tmp_path / "c", chunk_size=4, batch_size=4, workers=0, progress=False
     )
-    chunk = embed.model_cache_dir(tmp_path / "c", model_id) / "chunk_00001.npz"
+    chunk = emb_cache.model_cache_dir(tmp_path / "c", model_id) / "chunk_00001.npz"
     chunk.write_bytes(b"not a zip")
     with pytest.raises(DataError, match="chunk_00001.npz"):
-        embed.load_embeddings(tmp_path / "c")
+        emb_cache.load_embeddings(tmp_path / "c")
 
 
 def test_lock_held_by_a_live_process_is_refused(tiny, photos, tmp_path):
     model, preprocess, model_id = tiny
     d, ids = photos
-    folder = embed.model_cache_dir(tmp_path / "c", model_id)
+    folder = emb_cache.model_cache_dir(tmp_path / "c", model_id)
     folder.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (folder / ".lock").write_text(str(sleeper.pid))
         with pytest.raises(ConfigError, match="in use"):
-            embed.embed_images(model, preprocess, d, ids[:4], tmp_path / "c", workers=0, progress=False)
+            runner.embed_images(model, preprocess, d, ids[:4], tmp_path / "c", workers=0, progress=False)
     finally:
         sleeper.kill()
         sleeper.wait()
-    report = embed.embed_images(model, preprocess, d, ids[:4], tmp_path / "c", workers=0, progress=False)
+    report = runner.embed_images(model, preprocess, d, ids[:4], tmp_path / "c", workers=0, progress=False)
     assert (report["status"] == "ok").all()  # the dead process's lock was taken over
 
 
 RESUME_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from geoclip_utils import embed, models
+    from geoclip_utils.engine import models, runner
     ckpt, image_dir, cache = sys.argv[1:4]
     model, preprocess, _ = models.load_model(ckpt, device="cpu")
     def slow(im):
         time.sleep(0.04)
         return preprocess(im)
-    embed.embed_images(model, slow, image_dir, image_dir + "/ids.csv", cache,
+    runner.embed_images(model, slow, image_dir, image_dir + "/ids.csv", cache,
                        batch_size=4, workers=0, chunk_size=8, progress=False)
     """
 )
@@ -323,7 +324,7 @@ def test_resume_after_kill_minus_9(photos, tmp_path):
     ckpt = models.save_tiny_clip(tmp_path / "tiny.pt")
     model, preprocess, model_id = models.load_model(ckpt, device="cpu")
     cache = tmp_path / "cache"
-    folder = embed.model_cache_dir(cache, model_id)
+    folder = emb_cache.model_cache_dir(cache, model_id)
     script = tmp_path / "run.py"
     script.write_text(RESUME_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -339,10 +340,10 @@ def test_resume_after_kill_minus_9(photos, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     before = {c.name: (c.stat().st_mtime_ns, c.read_bytes()) for c in folder.glob("chunk_*.npz")}
     assert 2 <= len(before) < 6, "killed too late: every chunk had landed"
-    done_before = embed.load_embeddings(cache)[0]
+    done_before = emb_cache.load_embeddings(cache)[0]
     assert len(done_before) == 8 * len(before)
 
-    report = embed.embed_images(
+    report = runner.embed_images(
         model, preprocess, d, ids, cache, batch_size=4, workers=0, chunk_size=8, progress=False
     )
     assert (report["status"] == "ok").all()
@@ -350,13 +351,13 @@ def test_resume_after_kill_minus_9(photos, tmp_path):
     for name, stamp in before.items():  # finished chunks were not redone
         assert after[name] == stamp
     assert len(after) == 6
-    got, feats = embed.load_embeddings(cache)
+    got, feats = emb_cache.load_embeddings(cache)
     assert len(got) == len(set(got)) == 48 and sorted(got) == ids
     assert not list(folder.glob(".*.tmp")) and not (folder / ".lock").exists()
     # same embeddings as an uninterrupted run
-    ref_ids, ref = embed.load_embeddings(
+    ref_ids, ref = emb_cache.load_embeddings(
         (
-            embed.embed_images(model, preprocess, d, ids, tmp_path / "ref", workers=0, progress=False),
+            runner.embed_images(model, preprocess, d, ids, tmp_path / "ref", workers=0, progress=False),
             tmp_path / "ref",
         )[1]
     )
@@ -369,33 +370,33 @@ def test_resume_after_kill_minus_9(photos, tmp_path):
 
 def test_text_cache_keyed_by_model_and_text(tiny, tmp_path, monkeypatch):
     model, _, model_id = tiny
-    a = embed.encode_texts(model, ["x", "y", "x"], cache_dir=tmp_path)
+    a = text.encode_texts(model, ["x", "y", "x"], cache_dir=tmp_path)
     assert a.shape == (3, 32) and np.array_equal(a[0], a[2])
     assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
     calls = []
-    real = embed.encode_text_batch
+    real = models.encode_text_batch
 
     def spy(m, texts):
         calls.append(list(texts))
         return real(m, texts)
 
-    monkeypatch.setattr(embed, "encode_text_batch", spy)
-    b = embed.encode_texts(model, ["y", "z"], cache_dir=tmp_path)
+    monkeypatch.setattr(text, "encode_text_batch", spy)
+    b = text.encode_texts(model, ["y", "z"], cache_dir=tmp_path)
     assert calls == [["z"]]  # only the new text was encoded
     assert np.array_equal(b[0], a[1])
-    c = embed.encode_texts(model, ["z", "x"], cache_dir=tmp_path)
+    c = text.encode_texts(model, ["z", "x"], cache_dir=tmp_path)
     assert calls == [["z"]] and np.array_equal(c[1], a[0])
     other = models.tiny_clip(5)
     other.geoclip = models.ModelInfo("random/tiny-seed5", "cpu", "fp32", 64)
-    d = embed.encode_texts(other, ["x"], cache_dir=tmp_path)
+    d = text.encode_texts(other, ["x"], cache_dir=tmp_path)
     assert len(calls) == 2 and not np.allclose(d[0], a[0])  # keyed by model too
 
 
 def test_features_are_unit_norm_float32(tiny, photos, tmp_path):
     model, preprocess, _ = tiny
     d, ids = photos
-    embed.embed_images(model, preprocess, d, ids[:5], tmp_path / "c", workers=0, progress=False)
-    _, f = embed.load_embeddings(tmp_path / "c")
+    runner.embed_images(model, preprocess, d, ids[:5], tmp_path / "c", workers=0, progress=False)
+    _, f = emb_cache.load_embeddings(tmp_path / "c")
     assert f.dtype == np.float32
     assert np.allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
     assert torch.get_num_threads() >= 1
@@ -408,7 +409,7 @@ def test_prefetch_equals_serial_and_stops_early(tiny, photos, tmp_path):
     feats = {}
     for pf in (True, False):
         cache = tmp_path / f"cache_{pf}"
-        report = embed.embed_images(
+        report = runner.embed_images(
             model,
             preprocess,
             d,
@@ -421,11 +422,11 @@ def test_prefetch_equals_serial_and_stops_early(tiny, photos, tmp_path):
             prefetch=pf,
         )
         assert (report["status"] == "ok").all()
-        feats[pf] = embed.load_embeddings(cache)
+        feats[pf] = emb_cache.load_embeddings(cache)
     assert feats[True][0] == feats[False][0] and np.array_equal(feats[True][1], feats[False][1])
     # stopping after one chunk leaves no decoding thread behind
     before = {t.name for t in threading.enumerate()}
-    report = embed.embed_images(
+    report = runner.embed_images(
         model,
         preprocess,
         d,
@@ -446,11 +447,11 @@ def test_prefetch_raises_the_loader_error():
         yield 1
         raise OSError("disk gone")
 
-    it = embed._prefetched(batches())
+    it = runner._prefetched(batches())
     assert next(it) == 1
     with pytest.raises(OSError, match="disk gone"):
         next(it)
     # closing early: the producer is blocked on a full queue and must still stop
-    gen = embed._prefetched(iter(range(100)), depth=1)
+    gen = runner._prefetched(iter(range(100)), depth=1)
     assert next(gen) == 0
     gen.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from geoclip_utils import models
+from geoclip_utils.engine import models
 from geoclip_utils.errors import ConfigError, DataError
 
 

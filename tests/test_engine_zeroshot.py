@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoclip_utils import embed, models, zeroshot
-from geoclip_utils.demo import DEMO_LABELS, make_demo_images
+from geoclip_utils import experiments, stats
+from geoclip_utils import labels as L
+from geoclip_utils.engine import cache as emb_cache
+from geoclip_utils.engine import models, runner, text, zeroshot
+from geoclip_utils.engine import prompts as P
+from geoclip_utils.engine.demo import DEMO_LABELS, make_demo_images
 from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.schema import read_predictions, validate_predictions
 
@@ -17,10 +21,10 @@ def unit(*v):
 
 
 def test_paper_template_and_kinds():
-    assert zeroshot.paper_template("country").format(label="France") == "This is a photo of France, a country"
-    assert zeroshot.PROMPT_KINDS["US_states_max100"] == "state"
-    assert zeroshot.PROMPT_KINDS["France_states_max100"] == "French state"
-    assert zeroshot.format_prompts(["A"], "{label} is a {kind}", "city") == ["A is a city"]
+    assert P.paper_template("country").format(label="France") == "This is a photo of France, a country"
+    assert experiments.get_label_set("US_states_max100").prompt_kind == "state"
+    assert experiments.get_label_set("France_states_max100").prompt_kind == "French state"
+    assert P.format_prompts(["A"], "{label} is a {kind}", "city") == ["A is a city"]
 
 
 def test_ensemble_is_mean_of_normalised_then_renormalised():
@@ -94,7 +98,7 @@ def test_two_stage_is_vectorised_per_image_region():
 
 
 def test_mixed_prompts_and_aggregation():
-    prompts, labels = zeroshot.mixed_prompts(
+    prompts, labels = P.mixed_prompts(
         {"baltic": ["Latvia", "Estonia"], "balkan": ["Latvia"], "europe": ["X"]}
     )
     assert prompts == [
@@ -113,32 +117,32 @@ def test_mixed_prompts_and_aggregation():
         got["Estonia"], p[1]
     )  # ... summed per country
     with pytest.raises(InputError):
-        zeroshot.mixed_prompts({"nowhere": ["X"]})
+        P.mixed_prompts({"nowhere": ["X"]})
 
 
 def test_label_and_template_validation(tmp_path):
-    with pytest.raises(InputError, match="duplicated labels \\['France'\\]"):
-        zeroshot.validate_labels(["France", "Spain", "France"])
-    with pytest.raises(InputError, match="blank label at position\\(s\\) \\[2\\]"):
-        zeroshot.validate_labels(["France", "  "])
+    with pytest.raises(InputError, match="duplicated labels: 'France'"):
+        L.validate_labels(["France", "Spain", "France"])
+    with pytest.raises(InputError, match="blank or non-text labels: #2"):
+        L.validate_labels(["France", "  "])
     with pytest.raises(InputError, match="empty"):
-        zeroshot.validate_labels([])
+        L.validate_labels([])
     with pytest.raises(ConfigError, match="no \\{label\\}"):
-        zeroshot.validate_templates("This is a photo of a country")
+        P.validate_templates("This is a photo of a country")
     with pytest.raises(ConfigError, match="unknown fields"):
-        zeroshot.validate_templates(["{label} in {place}"])
+        P.validate_templates(["{label} in {place}"])
     with pytest.raises(ConfigError, match="not a valid format"):
-        zeroshot.validate_templates(["{label"])
-    assert zeroshot.validate_templates(["{label}, a {kind}"]) == ["{label}, a {kind}"]
+        P.validate_templates(["{label"])
+    assert P.validate_templates(["{label}, a {kind}"]) == ["{label}, a {kind}"]
     p = tmp_path / "labels.txt"
     p.write_text("France\n\nSpain\n")
-    with pytest.raises(InputError, match="blank line\\(s\\) \\[2\\]"):
-        zeroshot.read_labels_file(p)
+    with pytest.raises(InputError, match="blank label on line\\(s\\) \\[2\\]"):
+        L.read_labels(p)
     p.write_text("France\nSpain\nFrance\n")
     with pytest.raises(InputError, match="France"):
-        zeroshot.read_labels_file(p)
+        L.read_labels(p)
     p.write_text("France\nSpain\n\n")
-    assert zeroshot.read_labels_file(p) == ["France", "Spain"]
+    assert L.read_labels(p) == ["France", "Spain"]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +150,7 @@ def demo_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     demo = make_demo_images(root / "demo")
     model, preprocess, model_id = models.load_model("tiny", device="cpu")
-    embed.embed_images(
+    runner.embed_images(
         model, preprocess, demo.image_dir, demo.ids_csv, root / "cache", workers=0, progress=False
     )
     return demo, model, root / "cache"
@@ -154,7 +158,7 @@ def demo_cache(tmp_path_factory):
 
 def test_end_to_end_tiny_model(demo_cache, tmp_path):
     demo, model, cache = demo_cache
-    gold = zeroshot.read_gold_csv(demo.ids_csv)
+    gold = L.read_gold_csv(demo.ids_csv)
     df = zeroshot.run_experiment("demo_flat", model, cache, tmp_path, gold=gold)
     assert df.shape[0] == demo.n_images == 40 and df.attrs["k"] == 5
     assert set(df["gold"]) == set(DEMO_LABELS)
@@ -165,8 +169,8 @@ def test_end_to_end_tiny_model(demo_cache, tmp_path):
     assert back["top_labels"].tolist() == df["top_labels"].tolist()
     assert back.attrs["experiment"] == "demo_flat" and back.attrs["mode"] == "flat"
     # the same from the embeddings by hand: the engine adds nothing but bookkeeping
-    ids, feats = embed.load_embeddings(cache, ids=df["image_id"].tolist())
-    cls = embed.encode_texts(model, [f"This is a photo of {c}, a country" for c in sorted(DEMO_LABELS)])
+    ids, feats = emb_cache.load_embeddings(cache, ids=df["image_id"].tolist())
+    cls = text.encode_texts(model, [f"This is a photo of {c}, a country" for c in sorted(DEMO_LABELS)])
     by_hand = np.asarray(sorted(DEMO_LABELS))[(feats @ cls.T).argmax(1)]
     assert df["top_labels"].str[0].tolist() == by_hand.tolist()
 
@@ -175,7 +179,7 @@ def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
     import json
 
     demo, model, cache = demo_cache
-    gold = zeroshot.read_gold_csv(demo.ids_csv)
+    gold = L.read_gold_csv(demo.ids_csv)
     rmap = json.loads(demo.region_map_json.read_text())
     two = zeroshot.run_experiment(
         "country100_country_from_region", model, cache, tmp_path, gold=gold, region_map=rmap
@@ -188,8 +192,7 @@ def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
     spain = region.index[region["gold"] == "Spain"][0]
     assert region.loc[spain, "gold_set"] == ("western europe", "southern europe")
     back = read_predictions(tmp_path / "country100_region.parquet")
-    metrics = pytest.importorskip("geoclip_utils.metrics")
-    assert metrics.topk_accuracy(back, k=5) == metrics.topk_accuracy(region, k=5) == 1.0
+    assert stats.topk_accuracy(back, k=5) == stats.topk_accuracy(region, k=5) == 1.0
     mixed = zeroshot.run_experiment(
         "country100_mixedprompt",
         model,
@@ -211,22 +214,16 @@ def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
 
 
 def test_metrics_accept_local_tables(demo_cache, tmp_path):
-    metrics = pytest.importorskip("geoclip_utils.metrics")
     demo, model, cache = demo_cache
-    df = zeroshot.run_experiment(
-        "country100", model, cache, tmp_path, gold=zeroshot.read_gold_csv(demo.ids_csv)
-    )
-    acc1, acc5 = metrics.topk_accuracy(df, k=1), metrics.topk_accuracy(df, k=5)
+    df = zeroshot.run_experiment("country100", model, cache, tmp_path, gold=L.read_gold_csv(demo.ids_csv))
+    acc1, acc5 = stats.topk_accuracy(df, k=1), stats.topk_accuracy(df, k=5)
     assert 0.0 <= acc1 <= 1.0 and acc5 == 1.0
-    data = pytest.importorskip("geoclip_utils.data")
-    loaded = data.load_results("country100", source="local", results_dir=tmp_path)
-    assert len(loaded) == 40 and metrics.topk_accuracy(loaded, k=1) == acc1
+    loaded = experiments.load_results("country100", source="local", results_dir=tmp_path)
+    assert len(loaded) == 40 and stats.topk_accuracy(loaded, k=1) == acc1
 
 
 def test_label_text_puts_words_in_prompts_but_keeps_labels():
-    prompts = zeroshot.format_prompts(
-        ["Af", "X"], zeroshot.CLIMATE_TEMPLATE, label_text={"Af": "tropical rainforest"}
-    )
+    prompts = P.format_prompts(["Af", "X"], P.CLIMATE_TEMPLATE, label_text={"Af": "tropical rainforest"})
     assert prompts == [
         "This is a photo of a place with a tropical rainforest climate",
         "This is a photo of a place with a X climate",
@@ -237,20 +234,20 @@ def test_climate_experiment_uses_koppen_codes_and_corrected_prompts(demo_cache, 
     from geoclip_utils.geo import koppen_table
 
     demo, model, cache = demo_cache
-    ids = zeroshot.read_gold_csv(demo.ids_csv)["image_id"].tolist()
+    ids = L.read_gold_csv(demo.ids_csv)["image_id"].tolist()
     gold = {i: ("EF" if n % 2 else "Af") for n, i in enumerate(ids)}
     df = zeroshot.run_experiment("climates30k", model, cache, tmp_path, gold=gold)
     codes = set(koppen_table()["code"]) - {"Ocean"}
     assert set(df["gold"]) == {"EF", "Af"} and {lab for t in df["top_labels"] for lab in t} <= codes
-    assert df.attrs["templates"] == zeroshot.CLIMATE_TEMPLATE and df.attrs["k"] == 5
+    assert df.attrs["templates"] == P.CLIMATE_TEMPLATE and df.attrs["k"] == 5
     # the prompt of EF is the corrected one (ice cap), not the authors' swapped "polar"
-    from geoclip_utils.embed import encode_texts
+    from geoclip_utils.engine.text import encode_texts
 
     direct = encode_texts(model, ["This is a photo of a place with a ice cap climate"])
     via = zeroshot.class_embeddings(
         model,
         ["EF"],
-        zeroshot.CLIMATE_TEMPLATE,
+        P.CLIMATE_TEMPLATE,
         label_text={"EF": koppen_table().set_index("code").loc["EF", "prompt"]},
     )
     assert abs(float((direct[0] / (direct[0] ** 2).sum() ** 0.5) @ via[0]) - 1) < 1e-5

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoclip_utils import geo
+from geoclip_utils import experiments, geo
 from geoclip_utils.errors import ConfigError, InputError
+from geoclip_utils.geo import koppen
 
 MIRROR = os.environ.get("GEOCLIP_DATA_MIRROR", "")
 needs_data = pytest.mark.skipif(not MIRROR, reason="needs GEOCLIP_DATA_MIRROR (the authors' files)")
@@ -75,7 +76,7 @@ def test_koppen_table_fixes_authors_errors():
     assert (t.index == "Dfa").sum() == 1 and "Dfd" in t.index
     assert "very cold winter" in t.loc["Dfd", "description"]
     # every class the map can return has a row
-    assert set(geo._koppen_map().codes[1:]) <= set(t.index)
+    assert set(koppen._koppen_map().codes[1:]) <= set(t.index)
 
 
 def test_climate_against_authors_dict_when_available():
@@ -87,7 +88,7 @@ def test_climate_against_authors_dict_when_available():
     codes = raw["Code"].str.split(" ").str[0]
     assert codes.duplicated().sum() == 1  # their Dfa twice
     prompts = dict(zip(codes, raw["Translation"], strict=False))
-    assert prompts["ET"] == "ice cap"  # their swap, fixed in data/koppen.csv
+    assert prompts["ET"] == "ice cap"  # their swap, fixed in resources/koppen.csv
 
 
 # --------------------------------------------------------------------------- regions
@@ -444,11 +445,8 @@ def test_nominatim_config_errors(tmp_path):
 @needs_data
 @pytest.mark.slow
 def test_agreement_with_authors_labels():
-    from geoclip_utils import data
-
-    coords = data.load_coordinates()
-    labels = data.load_labels("country100")
-    assert (coords["image_id"].to_numpy() == labels["image_id"].to_numpy()).all()
+    coords = experiments.load_coordinates("country100")
+    labels = coords
     r = geo.geocode(coords["lat"].to_numpy(), coords["lon"].to_numpy())
     agree = float(np.mean(r["sovereign_iso3"].to_numpy() == labels["iso3"].to_numpy()))
     assert agree >= 0.98, agree

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geoclip_utils import geo, metrics
-from geoclip_utils import geoestimation as ge
+from geoclip_utils import geo, stats
 from geoclip_utils.cli import app
 from geoclip_utils.errors import ConfigError
+from geoclip_utils.studies import geoestimation as ge
 
 LONDON = (51.5074, -0.1278)
 PARIS = (48.8566, 2.3522)
@@ -104,9 +104,9 @@ def test_distance_metrics_small_table():
     for key in ge.METRIC_KEYS:
         lo, hi = a[key + "_ci95"]
         assert lo <= a[key] <= hi or key == "median_km"
-    # the shared resampling scheme reproduces metrics.accuracy_ci exactly for a mean
+    # the shared resampling scheme reproduces stats.accuracy_ci exactly for a mean
     cc = np.array([1, 1, 1, 0, 0, 0], float)
-    assert a["country_top1_ci95"] == pytest.approx(list(metrics.accuracy_ci(cc, n_boot=200, seed=3)))
+    assert a["country_top1_ci95"] == pytest.approx(list(stats.accuracy_ci(cc, n_boot=200, seed=3)))
     # same seed, same answer
     assert ge.distance_metrics(_small_table(), n_boot=200, seed=3) == out
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from geoclip_utils import laion
 from geoclip_utils.errors import ConfigError
 from geoclip_utils.schema import make_predictions
+from geoclip_utils.studies import label_frequency as laion
 
 
 def test_normalize_label():
@@ -95,7 +95,7 @@ def test_count_vs_f1_on_constructed_predictions(monkeypatch):
         source="paper",
     )
     counts = pd.DataFrame({"label": ["france", "spain"], "count": [100, 50]})
-    monkeypatch.setattr(laion.data, "load_label_counts", lambda name, kind: counts)
+    monkeypatch.setattr(laion.experiments, "label_counts", lambda name, kind: counts)
     t = laion.count_vs_f1("toy", "substring", df=df)
     assert t.index.tolist() == ["France", "Peru", "Spain"]
     # France: tp 1, support 2, predicted 2 -> F1 0.5; Spain: tp 1, support 1, predicted 2 -> 2/3; Peru 0

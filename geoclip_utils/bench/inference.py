@@ -6,12 +6,12 @@ and times:
 
 * ``model_only_img_per_s`` — forward passes on already-preprocessed tensors (the ceiling; the faster of
   two passes, one before and one after the pipeline pass);
-* ``pipeline_img_per_s`` / ``one_pass_s`` — :func:`geoclip_utils.embed.embed_images` from the JPEG
+* ``pipeline_img_per_s`` / ``one_pass_s`` — :func:`geoclip_utils.engine.embed_images` from the JPEG
   files (DataLoader workers decoding, chunked cache writes);
 * ``text_s`` — encoding every prompt of five country100-style experiments once (standard 115
   countries, 31 regions, two-stage region→country, mixed region prompts, a filtered subset), with
   synthetic label sets of the real sizes;
-* ``classify_s`` — the five experiments from the caches (:func:`geoclip_utils.zeroshot.run_experiment`,
+* ``classify_s`` — the five experiments from the caches (:func:`geoclip_utils.engine.run_experiment`,
   Parquet files written);
 * ``seed_way_s`` — the seed scripts' way: every experiment re-decodes and re-encodes every image
   (serial decoding) and its prompts; the two-stage run goes one image at a time and re-encodes the
@@ -34,37 +34,16 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .embed import default_workers, embed_images, encode_texts, load_embeddings
-from .models import architecture_clip, encode_image_batch, encode_text_batch
-from .zeroshot import REGION_TEMPLATE, mixed_prompts, paper_template, probabilities, run_experiment
+from ..engine.cache import load_embeddings
+from ..engine.demo import synthetic_photos
+from ..engine.models import architecture_clip, encode_image_batch, encode_text_batch
+from ..engine.prompts import MIXED_PHRASES, REGION_TEMPLATE, mixed_prompts, paper_template
+from ..engine.runner import default_workers, embed_images
+from ..engine.text import encode_texts
+from ..engine.zeroshot import probabilities, run_experiment
+from ..reference import seed_encode_texts, seed_flat
 
-__all__ = ["run_inference_benchmark", "synthetic_photos", "synthetic_experiments"]
-
-
-def synthetic_photos(
-    out_dir: str | os.PathLike, n: int, size: tuple[int, int] = (640, 480), seed: int = 0
-) -> list[str]:
-    """Write ``n`` synthetic street-photo-like JPEGs (sky, ground, blocks, noise); return their ids."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    ids = []
-    for i in range(n):
-        sky, ground = rng.uniform(60, 230, 3), rng.uniform(30, 160, 3)
-        horizon = rng.uniform(0.35, 0.65)
-        img = np.where(yy < horizon, sky * (1 - 0.4 * yy), ground * (0.6 + 0.4 * yy)) * np.ones(
-            (h, w, 3), np.float32
-        )
-        for _ in range(rng.integers(3, 9)):  # buildings, cars, signs
-            x0, y0 = rng.integers(0, w - 40), rng.integers(int(h * 0.2), h - 40)
-            img[y0 : y0 + rng.integers(20, 200), x0 : x0 + rng.integers(20, 200)] = rng.uniform(0, 255, 3)
-        img += rng.normal(0, 8, img.shape).astype(np.float32)
-        image_id = f"synthetic_{i:05d}"
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(out / f"{image_id}.jpg", quality=90)
-        ids.append(image_id)
-    return ids
+__all__ = ["run_inference_benchmark", "synthetic_experiments"]
 
 
 #: Sizes of the 31 regions of the authors' ``country_to_region`` map (countries per region).
@@ -114,8 +93,6 @@ def synthetic_experiments(ids: list[str], seed: int = 0) -> dict:
         r: [all_countries[int(x)] for x in rng.choice(167, size=n, replace=False)]
         for r, n in zip(regions, REGION_SIZES, strict=True)
     }
-    from .zeroshot import MIXED_PHRASES
-
     mixed_map = {
         pr: [all_countries[int(x)] for x in rng.choice(167, size=12, replace=False)] for pr in MIXED_PHRASES
     }
@@ -145,28 +122,6 @@ def _machine() -> str:
     return f"{name}, {os.cpu_count()} logical cores{gpu}"
 
 
-def _seed_encode_images(model, preprocess, image_dir: Path, ids: list[str]) -> torch.Tensor:
-    """The seed's image path: serial open/convert/preprocess, one stacked batch, no normalisation."""
-    batch = torch.stack([preprocess(Image.open(image_dir / f"{i}.jpg").convert("RGB")) for i in ids])
-    with torch.inference_mode():
-        return model.encode_image(batch.to(next(model.parameters()).device)).float()
-
-
-def _seed_encode_texts(model, prompts: list[str]) -> torch.Tensor:
-    """The seed's text path: full 77-token ``model.encode_text``, then normalisation."""
-    import clip
-
-    with torch.inference_mode():
-        txt = model.encode_text(clip.tokenize(prompts).to(next(model.parameters()).device)).float()
-    return txt / txt.norm(dim=-1, keepdim=True)
-
-
-def _seed_flat(model, preprocess, image_dir, ids, prompts) -> np.ndarray:
-    img = _seed_encode_images(model, preprocess, image_dir, ids)
-    txt = _seed_encode_texts(model, prompts)
-    return (100.0 * img @ txt.T).softmax(dim=-1).cpu().numpy()
-
-
 def run_inference_benchmark(
     n_images: int = 256,
     arch: str = "ViT-B/32",
@@ -185,7 +140,7 @@ def run_inference_benchmark(
     n_images : synthetic JPEGs (640x480).
     arch : random-weight architecture (``ViT-B/32``, ``ViT-L/14``, ``tiny``).
     batch_size : images per forward pass (model-only and pipeline alike).
-    workers : DataLoader workers (default :func:`geoclip_utils.embed.default_workers`).
+    workers : DataLoader workers (default :func:`geoclip_utils.engine.default_workers`).
     threads : ``torch.set_num_threads`` (default: leave torch's choice).
     seed_subset : images of the seed's one-at-a-time two-stage run actually timed (then scaled); their
         stage-1 regions are taken round-robin over the 31 regions (default: each region once), since a
@@ -220,7 +175,7 @@ def run_inference_benchmark(
         tensors = torch.stack([preprocess(Image.open(image_dir / f"{i}.jpg").convert("RGB")) for i in ids])
         encode_image_batch(model, tensors[:batch_size])  # warm-up, images and both text paths
         encode_text_batch(model, ["warm up", "This is a photo of somewhere, a country"])
-        _seed_encode_texts(model, ["warm up", "This is a photo of somewhere, a country"])
+        seed_encode_texts(model, ["warm up", "This is a photo of somewhere, a country"])
 
         def model_only_pass() -> float:
             t0 = time.perf_counter()
@@ -283,10 +238,10 @@ def run_inference_benchmark(
 
         # -- seed way: re-encode images and prompts per experiment; two-stage one image at a time
         t0 = time.perf_counter()
-        _seed_flat(model, preprocess, image_dir, ids, prompt_sets["standard"])
-        region_probs = _seed_flat(model, preprocess, image_dir, ids, prompt_sets["region"])
-        _seed_flat(model, preprocess, image_dir, ids, mprompts)
-        _seed_flat(
+        seed_flat(model, preprocess, image_dir, ids, prompt_sets["standard"])
+        region_probs = seed_flat(model, preprocess, image_dir, ids, prompt_sets["region"])
+        seed_flat(model, preprocess, image_dir, ids, mprompts)
+        seed_flat(
             model, preprocess, image_dir, exp["filtered_gold"]["image_id"].tolist(), prompt_sets["filtered"]
         )
         seed_flat_s = time.perf_counter() - t0
@@ -296,7 +251,7 @@ def run_inference_benchmark(
         for n, image_id in enumerate(sub):
             region = regions[n % len(regions)]
             prompts = [country_t.format(label=c) for c in region_map[region]]
-            _seed_flat(model, preprocess, image_dir, [image_id], prompts)
+            seed_flat(model, preprocess, image_dir, [image_id], prompts)
         seed_two_stage_s = (time.perf_counter() - t0) * n_images / len(sub)
         seed_way_s = seed_flat_s + seed_two_stage_s
 

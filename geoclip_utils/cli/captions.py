@@ -1,106 +1,62 @@
-"""``geoclip count-captions`` and ``geoclip bench captions``: label frequencies in caption files."""
+"""Caption commands: ``count-captions`` (label frequencies in caption files)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .app import app
 
 
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add ``count-captions`` to ``app`` and ``captions`` to ``bench_app``.
+@app.command("count-captions")
+def count_captions_cmd(
+    captions: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--captions",
+            help="caption files: .txt (one per line), .gz, or .parquet; give several after one "
+            "--captions or repeat the option",
+        ),
+    ] = None,
+    more: Annotated[list[Path] | None, typer.Argument(help="more caption files", show_default=False)] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="labels file: one per line, or a CSV with a 'label' column")
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="phrase (whole-word phrase match), tokens (the authors' CLIP token-set rule) or "
+            "substring (the authors' substring rule)"
+        ),
+    ] = "phrase",
+    out: Annotated[Path | None, typer.Option(help="output JSON file: {label: count}")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: all CPUs)")] = None,
+    caption_column: Annotated[str, typer.Option(help="caption column of Parquet inputs")] = "caption",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Count the captions that mention each label; write {label: count} as JSON (atomically)."""
+    from ..captions import count_captions_report, read_labels, write_counts_json
 
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``geoclip`` app.
-    bench_app : typer.Typer
-        Its ``bench`` sub-app.
-
-    Returns
-    -------
-    None
-
-    Example
-    -------
-    >>> register(app, bench_app)  # doctest: +SKIP
-    """
-
-    @app.command("count-captions")
-    def count_captions_cmd(
-        captions: Annotated[
-            list[Path] | None,
-            typer.Option(
-                "--captions",
-                help="caption files: .txt (one per line), .gz, or .parquet; give several after one "
-                "--captions or repeat the option",
-            ),
-        ] = None,
-        more: Annotated[
-            list[Path] | None, typer.Argument(help="more caption files", show_default=False)
-        ] = None,
-        labels: Annotated[
-            Path | None, typer.Option(help="labels file: one per line, or a CSV with a 'label' column")
-        ] = None,
-        mode: Annotated[
-            str,
-            typer.Option(
-                help="phrase (whole-word phrase match), tokens (the authors' CLIP token-set rule) or "
-                "substring (the authors' substring rule)"
-            ),
-        ] = "phrase",
-        out: Annotated[Path | None, typer.Option(help="output JSON file: {label: count}")] = None,
-        workers: Annotated[int | None, typer.Option(help="worker processes (default: all CPUs)")] = None,
-        caption_column: Annotated[str, typer.Option(help="caption column of Parquet inputs")] = "caption",
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    ) -> None:
-        """Count the captions that mention each label; write {label: count} as JSON (atomically)."""
-        from .captions import count_captions_report, read_labels, write_counts_json
-
-        files = list(captions or []) + list(more or [])
-        if not files:
-            raise ConfigError("no caption files: pass --captions FILE [FILE ...]")
-        if labels is None:
-            raise ConfigError("no labels: pass --labels FILE")
-        if out is None:
-            raise ConfigError("no output: pass --out counts.json")
-        rep = count_captions_report(
-            files,
-            read_labels(labels),
-            mode=mode,
-            workers=workers,
-            progress=not quiet,
-            caption_column=caption_column,
-        )
-        write_counts_json(rep.counts, out)
-        typer.echo(
-            f"{rep.n_captions} captions ({rep.n_empty} empty lines skipped), {len(rep.counts)} labels, "
-            f"{sum(1 for v in rep.counts.values() if v)} found; wrote {out}"
-        )
-
-    @bench_app.command("captions")
-    def bench_captions_cmd(
-        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-        n_captions: Annotated[int, typer.Option(help="captions in the generated file")] = 1_000_000,
-        seed_subset: Annotated[
-            int, typer.Option(help="captions the authors' (slow) loop is timed on")
-        ] = 20_000,
-        workers: Annotated[int | None, typer.Option(help="worker processes for our counter")] = None,
-        place_rate: Annotated[
-            float, typer.Option(help="share of generated captions naming a country")
-        ] = 0.16,
-    ) -> None:
-        """Our caption counter vs the authors' per-caption clip.tokenize loop (throughput, equality)."""
-        from .bench_captions import run_caption_benchmark
-
-        out = run_caption_benchmark(
-            n_captions=n_captions, seed_subset=seed_subset, workers=workers, place_rate=place_rate
-        )
-        if as_json:
-            typer.echo(json.dumps(out))
-            return
-        typer.echo(json.dumps(out, indent=2))
+    files = list(captions or []) + list(more or [])
+    if not files:
+        raise ConfigError("no caption files: pass --captions FILE [FILE ...]")
+    if labels is None:
+        raise ConfigError("no labels: pass --labels FILE")
+    if out is None:
+        raise ConfigError("no output: pass --out counts.json")
+    rep = count_captions_report(
+        files,
+        read_labels(labels),
+        mode=mode,
+        workers=workers,
+        progress=not quiet,
+        caption_column=caption_column,
+    )
+    write_counts_json(rep.counts, out)
+    typer.echo(
+        f"{rep.n_captions} captions ({rep.n_empty} empty lines skipped), {len(rep.counts)} labels, "
+        f"{sum(1 for v in rep.counts.values() if v)} found; wrote {out}"
+    )

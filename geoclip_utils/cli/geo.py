@@ -1,22 +1,23 @@
-"""Geo commands of the ``geoclip`` CLI: ``geocode``, ``climate``, ``dedupe`` and ``bench geocode``.
+"""Geo commands: ``geocode``, ``climate``, ``dedupe``.
 
-Registered by :mod:`geoclip_utils.cli` through :func:`register`. Inputs are read with
-:func:`geoclip_utils.geo.read_points` (CSV with id/lat/lon, or Mapillary-style JSON); outputs are CSV,
-written atomically.
+Inputs are read with :func:`geoclip_utils.geo.read_points` (CSV with id/lat/lon, or Mapillary-style
+JSON); outputs are CSV, written atomically.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from . import geo
+from .. import geo
+from .._io import write_csv
+from ..errors import InputError
+from ..geo.points import find_column
+from .app import app
 
 GEOCODE_COLUMNS = [
     "id",
@@ -35,18 +36,7 @@ GEOCODE_COLUMNS = [
 ]
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
+@app.command("geocode")
 def geocode_cmd(
     input: Annotated[
         Path, typer.Option("--in", help="CSV with id, lat, lon columns, or Mapillary-style JSON")
@@ -73,11 +63,12 @@ def geocode_cmd(
     if nominatim:
         nom = geo.NominatimGeocoder(user_agent, cache).reverse(pts["lat"].to_numpy(), pts["lon"].to_numpy())
         df = pd.concat([df, nom.add_prefix("nominatim_")], axis=1)
-    _write_csv(df, out)
+    write_csv(df, out)
     none = int((df["iso3"] == "").sum())
     typer.echo(f"{len(df)} points -> {out} ({none} without a country)")
 
 
+@app.command("climate")
 def climate_cmd(
     input: Annotated[
         Path, typer.Option("--in", help="CSV with id, lat, lon columns, or Mapillary-style JSON")
@@ -98,10 +89,11 @@ def climate_cmd(
         description=table["description"].reindex(codes).to_numpy(),
         prompt=table["prompt"].reindex(codes).to_numpy(),
     )
-    _write_csv(df, out)
+    write_csv(df, out)
     typer.echo(f"{len(df)} points -> {out}")
 
 
+@app.command("dedupe")
 def dedupe_cmd(
     input: Annotated[Path, typer.Option("--in", help="CSV with id, lat, lon (+ group column), or JSON")],
     out: Annotated[Path, typer.Option("--out", help="output CSV: id, keep, duplicate_of")],
@@ -125,13 +117,13 @@ def dedupe_cmd(
             if not isinstance(raw, dict) or not all(
                 isinstance(v, dict) and group_by in v for v in raw.values()
             ):
-                raise geo.InputError(f"{input}: not every entry has the group key {group_by!r}")
+                raise InputError(f"{input}: not every entry has the group key {group_by!r}")
             groups = [str(v[group_by]) for v in raw.values()]
         else:
             raw = pd.read_csv(input, dtype=str, keep_default_na=False)
-            col = geo._find_column(list(raw.columns), (group_by.lower(),))
+            col = find_column(list(raw.columns), (group_by.lower(),))
             if col is None:
-                raise geo.InputError(
+                raise InputError(
                     f"{input}: no column {group_by!r} to group by; the header has {list(raw.columns)}"
                 )
             groups = raw[col].to_numpy()
@@ -144,30 +136,5 @@ def dedupe_cmd(
             "duplicate_of": [ids[j] if j >= 0 else "" for j in res["duplicate_of"]],
         }
     )
-    _write_csv(df, out)
+    write_csv(df, out)
     typer.echo(f"kept {int(df['keep'].sum())} of {len(df)} points -> {out}")
-
-
-def bench_geocode_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    n_random: Annotated[int, typer.Option(help="random land points (0: skip)")] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="seed of the random points")] = 0,
-    repeat: Annotated[int, typer.Option(help="timing repeats on country100 (best of)")] = 3,
-) -> None:
-    """Geocode the 11,500 country100 coordinates and random land points; ours vs reverse_geocoder;
-    baseline: Nominatim's 1 request/s."""
-    from . import bench_geo
-
-    out = bench_geo.run(n_random=n_random, seed=seed, repeat=repeat)
-    if as_json:
-        typer.echo(json.dumps(out))
-        return
-    typer.echo(json.dumps(out, indent=2))
-
-
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add the geo commands to the ``geoclip`` app and the benchmark to ``geoclip bench``."""
-    app.command("geocode")(geocode_cmd)
-    app.command("climate")(climate_cmd)
-    app.command("dedupe")(dedupe_cmd)
-    bench_app.command("geocode")(bench_geocode_cmd)

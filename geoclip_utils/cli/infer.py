@@ -1,7 +1,5 @@
-"""``geoclip embed``, ``geoclip classify`` and ``geoclip bench inference``: the CLIP inference engine.
-
-Registered into the main app by :mod:`geoclip_utils.cli` through :func:`register`. Every user error is
-a :class:`~geoclip_utils.errors.GeoclipError` (the main app prints it and exits with status 2).
+"""Inference commands: ``embed`` (one resumable embedding pass) and ``classify`` (every experiment from the
+cache). Every user error is a :class:`~geoclip_utils.errors.GeoclipError` (printed as one line, exit 2).
 """
 
 from __future__ import annotations
@@ -12,10 +10,12 @@ from typing import Annotated
 
 import typer
 
-from .errors import ConfigError, InputError
+from ..errors import ConfigError, InputError
+from .app import app
 
 
-def _embed(
+@app.command("embed")
+def embed(
     images: Annotated[Path, typer.Option("--images", help="Folder with <id>.jpg (or .jpeg/.png) files.")],
     ids: Annotated[
         Path, typer.Option("--ids", help="CSV of image ids (column id / image_id, else the first).")
@@ -40,8 +40,7 @@ def _embed(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Embed images once (L2-normalised CLIP features) into a resumable cache."""
-    from .embed import embed_images, read_ids
-    from .models import load_model
+    from ..engine import embed_images, load_model, read_ids
 
     if not images.is_dir():
         raise InputError(f"image folder {images} does not exist or is not a folder")
@@ -70,7 +69,8 @@ def _embed(
         typer.echo(f"  ... and {len(skipped) - 10} more (see {report.attrs['cache']}/report.csv)")
 
 
-def _classify(
+@app.command("classify")
+def classify(
     cache: Annotated[Path, typer.Option("--cache", help="Cache folder written by `geoclip embed`.")],
     out: Annotated[Path, typer.Option("--out", help="Results folder: <out>/<experiment>.parquet.")] = Path(
         "results"
@@ -79,9 +79,9 @@ def _classify(
         list[str] | None,
         typer.Option(
             "--experiment",
-            help="Paper experiment(s) (country100, filtered_country100, country100_region, "
-            "country100_country_from_region, country100_mixedprompt, US_states_max100, ...), or 'all'; "
-            "with --labels: the name of your experiment.",
+            help="Registered experiment(s) (see `geoclip experiments`: country100, country100_region, "
+            "country100_country_from_region, country100_mixedprompt, US_states_max100, climates30k, ...), "
+            "or 'all'; with --labels/--gold: the name of your experiment.",
         ),
     ] = None,
     labels: Annotated[Path | None, typer.Option("--labels", help="Labels file, one label per line.")] = None,
@@ -96,7 +96,7 @@ def _classify(
         str | None, typer.Option(help="Fills {kind} (default from the label set, e.g. country).")
     ] = None,
     mode: Annotated[
-        str | None, typer.Option(help="flat, region, two_stage or mixed (default per experiment).")
+        str | None, typer.Option(help="flat, region, two_stage, mixed or climate (default per experiment).")
     ] = None,
     region_map: Annotated[
         Path | None,
@@ -111,28 +111,28 @@ def _classify(
     k: Annotated[int, typer.Option(help="Top-k labels stored.")] = 5,
 ) -> None:
     """Zero-shot classify cached embeddings; write one predictions table per experiment."""
-    from .embed import cache_manifest
-    from .metrics import topk_accuracy
-    from .models import load_model
-    from .zeroshot import EXPERIMENTS, read_gold_csv, read_labels_file, run_experiment
+    from .. import experiments as registry
+    from ..engine import cache_manifest, load_model, run_experiment
+    from ..labels import read_gold_csv, read_labels
+    from ..stats import topk_accuracy
 
     names = list(experiment or [])
     if names == ["all"]:
-        names = list(EXPERIMENTS)
+        names = [n for n, e in registry.experiments().items() if e.mode in registry.RUNNABLE_MODES]
     if labels is not None and len(names) != 1:
         raise ConfigError("with --labels give exactly one --experiment NAME (the name of the results file)")
     if not names:
         raise ConfigError("give --experiment NAME (a paper experiment, or your name with --labels/--gold)")
     if template is not None:
-        from .zeroshot import validate_templates
+        from ..engine.prompts import validate_templates
 
         validate_templates(template)
-    label_list = read_labels_file(labels) if labels is not None else None
+    label_list = read_labels(labels) if labels is not None else None
     gold_df = read_gold_csv(gold) if gold is not None else None
     for name in names:
-        if name not in EXPERIMENTS and gold_df is None:
+        if name not in registry.experiments() and gold_df is None:
             raise ConfigError(
-                f"experiment {name!r} is not one of the paper's {list(EXPERIMENTS)}; give --gold"
+                f"experiment {name!r} is not registered ({', '.join(registry.experiments())}); give --gold"
             )
     rmap = None
     if region_map is not None:
@@ -178,40 +178,3 @@ def _classify(
         )
     if not ran:
         raise InputError(f"no experiment has images in the cache {cache}; run `geoclip embed` first")
-
-
-def _bench_inference(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    n_images: Annotated[int, typer.Option(help="Synthetic 640x480 JPEGs to embed.")] = 256,
-    arch: Annotated[
-        str, typer.Option(help="Random-weight architecture (ViT-B/32, ViT-L/14, tiny).")
-    ] = "ViT-B/32",
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
-    workers: Annotated[int, typer.Option(help="Decoding workers (-1: automatic).")] = -1,
-    threads: Annotated[int, typer.Option(help="torch threads (-1: automatic).")] = -1,
-    seed_subset: Annotated[int, typer.Option(help="Images timed one by one for the seed's two-stage.")] = 31,
-) -> None:
-    """Benchmark the inference engine against the seed scripts' way (one JSON object)."""
-    from .bench_inference import run_inference_benchmark
-
-    result = run_inference_benchmark(
-        n_images=n_images,
-        arch=arch,
-        batch_size=batch_size,
-        workers=None if workers < 0 else workers,
-        threads=None if threads < 0 else threads,
-        seed_subset=seed_subset,
-        progress=not as_json,
-    )
-    if as_json:
-        typer.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key:>24}: {value}")
-
-
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add ``embed`` and ``classify`` to ``app`` and ``inference`` to ``bench_app``."""
-    app.command("embed")(_embed)
-    app.command("classify")(_classify)
-    bench_app.command("inference")(_bench_inference)

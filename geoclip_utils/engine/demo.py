@@ -9,7 +9,6 @@ accuracy, and no number computed from it says anything about CLIP.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-__all__ = ["DEMO_LABELS", "DEMO_REGION_MAP", "DemoSet", "make_demo_images"]
+from .._io import atomic_write, write_csv, write_json, write_text
+
+__all__ = [
+    "DEMO_LABELS",
+    "DEMO_REGION_MAP",
+    "DemoSet",
+    "synthetic_image",
+    "synthetic_photos",
+    "write_jpeg",
+    "make_demo_images",
+]
 
 #: The demo's country labels (gold labels of the synthetic images).
 DEMO_LABELS = ("France", "Spain", "Latvia", "Japan", "Brazil")
@@ -41,6 +50,61 @@ class DemoSet:
     labels_txt: Path  # one label per line
     region_map_json: Path
     n_images: int
+
+
+def synthetic_image(
+    rng: np.random.Generator, palette: np.ndarray, size: tuple[int, int] = (320, 240)
+) -> Image.Image:
+    """One synthetic street-scene-like picture: sky and ground split at a random horizon, a few blocks
+    (buildings, cars, signs) and pixel noise — the one generator of pictures for demos, tests and benchmarks.
+
+    Parameters
+    ----------
+    rng : the random generator (its state advances, so consecutive calls give different pictures).
+    palette : (3, 3) RGB colours of the sky, the ground and the blocks.
+    size : width, height in pixels.
+
+    Returns
+    -------
+    PIL.Image.Image, RGB.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> synthetic_image(rng, rng.uniform(40, 220, (3, 3)), (64, 48)).size
+    (64, 48)
+    """
+    w, h = size
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    horizon = rng.uniform(0.35, 0.6)
+    img = np.where(yy < horizon, palette[0], palette[1]) * np.ones((h, w, 3), np.float32)
+    for _ in range(rng.integers(2, 6)):
+        x0, y0 = rng.integers(0, w - 30), rng.integers(int(h * 0.2), h - 30)
+        img[y0 : y0 + rng.integers(15, 120), x0 : x0 + rng.integers(15, 120)] = palette[2] + rng.normal(
+            0, 20, 3
+        )
+    img += rng.normal(0, 6, img.shape).astype(np.float32)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def write_jpeg(path: str | os.PathLike, picture: Image.Image, quality: int = 88) -> Path:
+    """Save a picture as JPEG atomically."""
+    return atomic_write(path, lambda fh: picture.save(fh, format="JPEG", quality=quality))
+
+
+def synthetic_photos(
+    out_dir: str | os.PathLike, n: int, size: tuple[int, int] = (640, 480), seed: int = 0
+) -> list[str]:
+    """Write ``n`` synthetic pictures (:func:`synthetic_image`, a random palette each) as
+    ``<out_dir>/synthetic_<i>.jpg``; return their ids (for benchmarks and tests)."""
+    out = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    ids = []
+    for i in range(n):
+        image_id = f"synthetic_{i:05d}"
+        write_jpeg(out / f"{image_id}.jpg", synthetic_image(rng, rng.uniform(40, 220, (3, 3)), size), 90)
+        ids.append(image_id)
+    return ids
 
 
 def make_demo_images(
@@ -74,33 +138,17 @@ def make_demo_images(
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    w, h = size
-    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     rows = []
     for li, label in enumerate(labels):
         palette = np.random.default_rng(1000 + li).uniform(40, 220, (3, 3))  # sky, ground, blocks per label
         for j in range(n_per_label):
-            horizon = rng.uniform(0.35, 0.6)
-            img = np.where(yy < horizon, palette[0], palette[1]) * np.ones((h, w, 3), np.float32)
-            for _ in range(rng.integers(2, 6)):
-                x0, y0 = rng.integers(0, w - 30), rng.integers(int(h * 0.2), h - 30)
-                img[y0 : y0 + rng.integers(15, 120), x0 : x0 + rng.integers(15, 120)] = palette[
-                    2
-                ] + rng.normal(0, 20, 3)
-            img += rng.normal(0, 6, img.shape).astype(np.float32)
             image_id = f"demo_{label.lower()}_{j:02d}"
-            path = image_dir / f"{image_id}.jpg"
-            tmp = path.with_name(f".{path.name}.tmp")
-            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(tmp, format="JPEG", quality=88)
-            os.replace(tmp, path)
+            write_jpeg(image_dir / f"{image_id}.jpg", synthetic_image(rng, palette, size))
             rows.append((image_id, label))
-    ids_csv = out / "ids.csv"
-    pd.DataFrame(rows, columns=["image_id", "label"]).to_csv(ids_csv, index=False)
-    labels_txt = out / "labels.txt"
-    labels_txt.write_text("\n".join(labels) + "\n", encoding="utf-8")
-    region_map_json = out / "region_map.json"
+    ids_csv = write_csv(pd.DataFrame(rows, columns=["image_id", "label"]), out / "ids.csv")
+    labels_txt = write_text(out / "labels.txt", "\n".join(labels) + "\n")
     region_map = {r: [c for c in cs if c in labels] for r, cs in DEMO_REGION_MAP.items()}
-    region_map_json.write_text(
-        json.dumps({r: cs for r, cs in region_map.items() if cs}, indent=1), encoding="utf-8"
+    region_map_json = write_json(
+        out / "region_map.json", {r: cs for r, cs in region_map.items() if cs}, indent=1
     )
     return DemoSet(image_dir, ids_csv, labels_txt, region_map_json, len(rows))

@@ -21,7 +21,6 @@ Precision: float32 on CPU and MPS; on CUDA the openai weights stay float16 and c
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import warnings
 from collections.abc import Callable
@@ -30,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import ConfigError, DataError
+from .._io import atomic_write, sha256_of
+from ..errors import ConfigError, DataError
 
 with warnings.catch_warnings():  # clip imports the deprecated pkg_resources
     warnings.simplefilter("ignore")
@@ -143,14 +143,6 @@ def _finish(model: CLIP, dev: torch.device, precision: str, model_id: str, sourc
     return model, _transform(res), model_id
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_model(
     name_or_path: str | os.PathLike,
     device: str | None = None,
@@ -224,7 +216,7 @@ def load_model(
             )
         except Exception as exc:
             raise DataError(f"model checkpoint {path} does not match the CLIP architecture ({exc})") from exc
-        model_id = f"file/{path.stem}-{_file_sha256(path)[:12]}"
+        model_id = f"file/{path.stem}-{sha256_of(path)[:12]}"
         return _finish(model, dev, prec, model_id, str(path.resolve()))
     raise ConfigError(
         f"model {name!r} is neither a known CLIP model nor an existing checkpoint file; "
@@ -283,14 +275,8 @@ def save_tiny_clip(path: str | os.PathLike, seed: int = 0) -> Path:
     >>> model, preprocess, model_id = load_model(save_tiny_clip(tmp / "tiny.pt"))  # doctest: +SKIP
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(tiny_clip(seed).state_dict(), tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    state = tiny_clip(seed).state_dict()
+    atomic_write(path, lambda fh: torch.save(state, fh))
     return path
 
 
@@ -375,7 +361,7 @@ def encode_text_batch(model: CLIP, texts: list[str]) -> torch.Tensor:
     InputError
         If a text is longer than CLIP's 77-token context.
     """
-    from .errors import InputError
+    from ..errors import InputError
 
     info = model_info(model)
     try:

@@ -10,15 +10,9 @@ Scores
     un-normalised image features made most probabilities 1.0 or 1e-20).
 
 Prompts
-    * the paper's template ``"This is a photo of {label}, a {kind}"`` (:func:`paper_template`), with
-      the seed scripts' kinds (:data:`PROMPT_KINDS`: country, state, French state, city, American city);
-    * region stage: ``"This is a photo of {label}, a region"`` (our choice: the authors' region run is
-      not in their repository);
-    * mixed prompts (:func:`mixed_prompts`): ``"This is a photo of {country}, {phrase}."`` with the
-      region phrases of the authors' ``prompt_engineering.py`` (:data:`MIXED_PHRASES`), e.g.
-      ``"This is a photo of Latvia, a european country in the baltic."``;
-    * template ensembles: several templates per label, the class embedding is the mean of the
-      normalised prompt embeddings, renormalised (CLIP paper, section 3.1.4).
+    The templates and phrases live in :mod:`geoclip_utils.engine.prompts`. Template ensembles: several
+    templates per label, the class embedding is the mean of the normalised prompt embeddings,
+    renormalised (CLIP paper, section 3.1.4).
 
 Experiments
     ``flat``: one softmax over all labels. ``two-stage``: stage 1 picks a region, stage 2 a country
@@ -30,28 +24,26 @@ Experiments
 from __future__ import annotations
 
 import os
-import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, InputError
-from .schema import make_predictions, save_predictions
+from ..errors import ConfigError, InputError
+from ..labels import gold_frame, validate_labels
+from ..schema import make_predictions, save_predictions
+from .prompts import (
+    CLIMATE_TEMPLATE,
+    REGION_TEMPLATE,
+    format_prompts,
+    mixed_prompts,
+    paper_template,
+    validate_templates,
+)
 
 __all__ = [
     "LOGIT_SCALE",
-    "PAPER_TEMPLATE",
-    "REGION_TEMPLATE",
-    "PROMPT_KINDS",
-    "CLIMATE_TEMPLATE",
-    "MIXED_PHRASES",
-    "paper_template",
-    "validate_labels",
-    "read_labels_file",
-    "validate_templates",
-    "format_prompts",
     "ensemble",
     "class_embeddings",
     "softmax",
@@ -60,179 +52,15 @@ __all__ = [
     "classify_flat",
     "region_mask",
     "classify_two_stage",
-    "mixed_prompts",
     "classify_mixed",
     "predictions_table",
     "write_predictions",
-    "EXPERIMENTS",
-    "read_gold_csv",
     "run_experiment",
 ]
 
+
 #: CLIP's logit scale: probabilities are softmax(100 * cosine).
 LOGIT_SCALE = 100.0
-#: The paper's prompt; ``{kind}`` is filled from :data:`PROMPT_KINDS`.
-PAPER_TEMPLATE = "This is a photo of {label}, a {kind}"
-#: The region-stage prompt (our choice; see the module docstring).
-REGION_TEMPLATE = "This is a photo of {label}, a region"
-#: Climate prompt (our choice: the authors' climate run and its prompt are not in their repository);
-#: ``{label}`` is the class's prompt phrase from ``data/koppen.csv`` (e.g. "tropical rainforest").
-CLIMATE_TEMPLATE = "This is a photo of a place with a {label} climate"
-#: The noun of the paper's prompt per label set (from the authors' ModelRun3all / MixedPrompt scripts).
-PROMPT_KINDS: dict[str, str] = {
-    "country100": "country",
-    "filtered_country100": "country",
-    "US_states_max100": "state",
-    "France_states_max100": "French state",
-    "city100": "city",
-    "city300": "city",
-    "UScity100": "American city",
-}
-#: Region phrase of the mixed prompts, by region of the authors' ``region_to_country`` map
-#: (from their ``notebooks/prompt_engineering.py``; "europe", "africa", "asia" had no phrase there).
-MIXED_PHRASES: dict[str, str] = {
-    "caribbean": "an island country in the caribbean",
-    "greenland": "a country in the arctic",
-    "baltic": "a european country in the baltic",
-    "balkan": "a european country in the balkans",
-    "western europe": "a western european country",
-    "southern europe": "a southern european country",
-    "eastern europe": "an eastern european country",
-    "northern europe": "a northern european country",
-    "middle east": "a country in the middle east",
-    "north africa": "a country in north africa",
-    "west africa": "a country in west africa",
-    "east africa": "a country in east africa",
-    "central africa": "a country in central africa",
-    "southern africa": "a country in southern africa",
-    "sub-saharan africa": "a country in sub-saharan africa",
-    "central asia": "a country in central asia",
-    "east asia": "a country in east asia",
-    "south asia": "a country in south asia",
-    "far east asia": "a country in far east asia",
-    "south east asia": "a country in south east asia",
-    "western asia": "a country in western asia",
-    "oceania": "a country in oceania",
-    "polynesia": "an island country in polynesia",
-    "micronesia": "an island country in micronesia",
-    "north america": "a country in north america",
-    "south america": "a country in south america",
-    "central america": "a country in central america",
-    "latin america": "a country in latin america",
-}
-
-
-def paper_template(kind: str) -> str:
-    """The paper's prompt for a label kind: ``"This is a photo of {label}, a <kind>"``.
-
-    Example
-    -------
-    >>> paper_template("country").format(label="France")
-    'This is a photo of France, a country'
-    """
-    return PAPER_TEMPLATE.replace("{kind}", kind)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def validate_labels(labels: Sequence[str], what: str = "labels") -> list[str]:
-    """Check a label set: non-empty, no blank labels, no duplicates (after stripping spaces).
-
-    Returns
-    -------
-    list of str (stripped).
-
-    Raises
-    ------
-    InputError
-        Naming the blank positions or the duplicated labels.
-
-    Example
-    -------
-    >>> validate_labels(["France", "Spain"])
-    ['France', 'Spain']
-    """
-    out = [str(x).strip() for x in labels]
-    if not out:
-        raise InputError(f"{what}: the label set is empty")
-    blank = [i + 1 for i, x in enumerate(out) if not x]
-    if blank:
-        raise InputError(
-            f"{what}: blank label at position(s) {blank[:10]} (1-based); remove the empty entries"
-        )
-    seen: set[str] = set()
-    dups = sorted({x for x in out if x in seen or seen.add(x)})
-    if dups:
-        raise InputError(f"{what}: duplicated labels {dups[:10]}; each label must appear once")
-    return out
-
-
-def read_labels_file(path: str | os.PathLike) -> list[str]:
-    """Read a labels file: one label per line (UTF-8); blank lines and duplicates are errors.
-
-    Raises
-    ------
-    InputError
-        Missing file, blank line (its number), duplicated labels (named).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"labels file {path} does not exist; give one label per line")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    while lines and not lines[-1].strip():  # trailing newlines are fine
-        lines.pop()
-    blank = [i + 1 for i, x in enumerate(lines) if not x.strip()]
-    if blank:
-        raise InputError(f"labels file {path}: blank line(s) {blank[:10]}; remove them")
-    return validate_labels(lines, what=f"labels file {path}")
-
-
-def validate_templates(templates: Sequence[str] | str) -> list[str]:
-    """Check prompt templates: each has a ``{label}`` field and only ``{label}`` / ``{kind}`` fields.
-
-    Raises
-    ------
-    ConfigError
-        Naming the template.
-
-    Example
-    -------
-    >>> validate_templates("a photo of {label}.")
-    ['a photo of {label}.']
-    """
-    if isinstance(templates, str):
-        templates = [templates]
-    templates = list(templates)
-    if not templates:
-        raise ConfigError("no prompt template given")
-    for t in templates:
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(t) if f is not None}
-        except ValueError as exc:
-            raise ConfigError(f"template {t!r} is not a valid format string ({exc})") from exc
-        if "label" not in fields:
-            raise ConfigError(
-                f"template {t!r} has no {{label}} field; e.g. 'This is a photo of {{label}}, a country'"
-            )
-        extra = fields - {"label", "kind"}
-        if extra:
-            raise ConfigError(
-                f"template {t!r} has unknown fields {sorted(extra)}; only {{label}} and {{kind}} exist"
-            )
-    return templates
-
-
-def format_prompts(
-    labels: Sequence[str], template: str, kind: str = "", label_text: Mapping[str, str] | None = None
-) -> list[str]:
-    """Fill one template for every label; ``label_text`` maps a label to the words put in the prompt
-    (e.g. a Köppen code to its phrase), labels missing from it stand for themselves."""
-    label_text = label_text or {}
-    return [template.format(label=label_text.get(lab, lab), kind=kind) for lab in labels]
-
-
-# --------------------------------------------------------------------------- embeddings
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -285,16 +113,13 @@ def class_embeddings(
     -------
     array (L, D) float32, unit rows.
     """
-    from .embed import encode_texts
+    from .text import encode_texts
 
     labels = validate_labels(labels)
     templates = validate_templates(templates)
     prompts = [p for t in templates for p in format_prompts(labels, t, kind, label_text)]
     feats = encode_texts(model, prompts, cache_dir=cache_dir)
     return ensemble(feats.reshape(len(templates), len(labels), -1))
-
-
-# --------------------------------------------------------------------------- scoring
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -413,32 +238,6 @@ def classify_two_stage(
     return [regions[i] for i in r_hat], top_labels, top_probs
 
 
-def mixed_prompts(
-    region_map: Mapping[str, Sequence[str]], phrases: Mapping[str, str] = MIXED_PHRASES
-) -> tuple[list[str], list[str]]:
-    """The authors' mixed prompts: ``"This is a photo of {country}, {phrase}."`` per (region, country).
-
-    Regions without a phrase are left out (as in the authors' script); a prompt produced twice is kept
-    once. The label of a prompt is the country name up to its first comma (as theirs).
-
-    Returns
-    -------
-    prompts : list of str; prompt_labels : the country of each prompt.
-
-    Example
-    -------
-    >>> mixed_prompts({"baltic": ["Latvia"]})
-    (['This is a photo of Latvia, a european country in the baltic.'], ['Latvia'])
-    """
-    out: dict[str, str] = {}
-    for region, phrase in phrases.items():
-        for country in region_map.get(region, []):
-            out.setdefault(f"This is a photo of {country}, {phrase.strip()}.", country.split(",")[0])
-    if not out:
-        raise InputError("no mixed prompt: the region map has none of the regions with a phrase")
-    return list(out), list(out.values())
-
-
 def classify_mixed(
     image_features: np.ndarray, prompt_features: np.ndarray, prompt_labels: Sequence[str], k: int = 5
 ) -> tuple[list[tuple[str, ...]], np.ndarray]:
@@ -454,9 +253,6 @@ def classify_mixed(
     onehot[np.arange(len(prompt_labels)), [col[x] for x in prompt_labels]] = 1.0
     probs = probabilities(image_features, prompt_features) @ onehot
     return top_k(probs, labels, k)
-
-
-# --------------------------------------------------------------------------- tables
 
 
 def predictions_table(
@@ -485,64 +281,8 @@ def write_predictions(df: pd.DataFrame, results_dir: str | os.PathLike) -> Path:
     return save_predictions(df, Path(results_dir) / f"{df.attrs['experiment']}.parquet")
 
 
-# --------------------------------------------------------------------------- experiments
-
-#: The paper's experiments we can rerun: name -> (mode, label set of the images and gold).
-#: Names match the authors' result files, so :func:`geoclip_utils.data.load_results` with
-#: ``source="local"`` reads ours like theirs.
-EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "country100": ("flat", "country100"),
-    "filtered_country100": ("flat", "filtered_country100"),
-    "US_states_max100": ("flat", "US_states_max100"),
-    "France_states_max100": ("flat", "France_states_max100"),
-    "city100": ("flat", "city100"),
-    "city300": ("flat", "city300"),
-    "UScity100": ("flat", "UScity100"),
-    "country100_region": ("region", "country100"),
-    "country100_country_from_region": ("two_stage", "country100"),
-    "country100_mixedprompt": ("mixed", "country100"),
-    "climates30k": ("flat", "climates30k"),
-}
-MODES = ("flat", "region", "two_stage", "mixed")
-
-
-def _gold_frame(gold) -> pd.DataFrame:
-    if isinstance(gold, Mapping):
-        gold = pd.DataFrame({"image_id": list(gold), "label": list(gold.values())})
-    gold = pd.DataFrame(gold)
-    if not {"image_id", "label"} <= set(gold.columns):
-        raise InputError(f"gold table needs columns image_id and label, has {list(gold.columns)}")
-    gold = gold.assign(image_id=gold["image_id"].astype(str), label=gold["label"].astype(str).str.strip())
-    dup = gold["image_id"].duplicated()
-    if dup.any():
-        raise InputError(f"gold table: image id {gold['image_id'][dup].iloc[0]!r} appears more than once")
-    return gold
-
-
-def read_gold_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a gold CSV: columns ``image_id`` (or ``id``) and ``label``; or two unnamed columns.
-
-    Raises
-    ------
-    InputError
-        Missing file, missing columns, blank labels, repeated ids.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"gold file {path} does not exist; give a CSV with image_id,label")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    cols = {c.lower().strip(): c for c in df.columns}
-    if "label" in cols and ("image_id" in cols or "id" in cols):
-        df = df.rename(columns={cols.get("image_id", cols.get("id")): "image_id", cols["label"]: "label"})
-    elif len(df.columns) >= 2:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, header=None).iloc[:, :2]
-        df.columns = ["image_id", "label"]
-    else:
-        raise InputError(f"gold file {path} needs two columns (image_id, label)")
-    blank = df.index[df["label"].str.strip() == ""]
-    if len(blank):
-        raise InputError(f"gold file {path}: blank label in data row {int(blank[0]) + 1}")
-    return _gold_frame(df[["image_id", "label"]])
+#: Modes the engine runs (see :mod:`geoclip_utils.experiments`).
+MODES = ("flat", "region", "two_stage", "mixed", "climate")
 
 
 def run_experiment(
@@ -564,21 +304,22 @@ def run_experiment(
 
     Parameters
     ----------
-    experiment : a name of :data:`EXPERIMENTS` (its mode, gold and labels come from
-        :mod:`geoclip_utils.data`), or any name with ``gold`` and ``labels`` (flat).
+    experiment : a registered experiment (its mode, label set, prompt kind and region map come from the
+        registry, :mod:`geoclip_utils.experiments`), or any name with ``gold`` and ``labels`` (flat).
     model : the CLIP model the cache was made with (encodes the prompts; text cache in ``cache_dir``).
     cache_dir : image embedding cache (:func:`geoclip_utils.embed.embed_images`).
     results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
-    mode : ``flat``, ``region``, ``two_stage`` or ``mixed`` (default from :data:`EXPERIMENTS`, else flat).
+    mode : ``flat``, ``region``, ``two_stage``, ``mixed`` or ``climate`` (default from the registry, else
+        flat).
     gold : DataFrame ``image_id``, ``label`` or dict id -> label (default ``data.load_labels``).
     labels : the candidate labels of a flat experiment (default: the distinct gold labels, sorted).
     templates : prompt template(s) (default the paper's, with ``kind``); several = ensemble.
-    kind : fills ``{kind}`` (default :data:`PROMPT_KINDS`, else "country").
-    region_map : region -> countries (default ``data.load_region_map("country_to_region")``, or
-        ``"region_to_country"`` for the mixed prompts, as the authors did).
+    kind : fills ``{kind}`` (default the label set's ``prompt_kind``, else "country").
+    region_map : region -> countries (default the registry's region map of the experiment: the authors'
+        ``country_to_region`` for region and two-stage runs, ``region_to_country`` for the mixed prompts).
     k : top-k stored (capped by the label count; two-stage: by the smallest region).
-    label_text : label -> words in the prompt (flat mode). ``climates30k`` defaults to the corrected
-        Köppen prompt phrases of ``data/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
+    label_text : label -> words in the prompt (flat mode). The ``climate`` mode defaults to the corrected
+        Köppen prompt phrases of ``resources/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
         Köppen codes, so predictions and gold stay codes.
 
     Returns
@@ -596,22 +337,26 @@ def run_experiment(
     InputError
         Bad labels; no image of the gold table in the cache.
     """
-    from .embed import encode_texts, load_embeddings
+    from .. import data
+    from .. import experiments as registry
+    from .cache import load_embeddings
     from .models import model_info
+    from .text import encode_texts
 
-    spec = EXPERIMENTS.get(experiment)
-    mode = mode or (spec[0] if spec else "flat")
+    spec = registry.experiments().get(experiment)
+    if spec is not None and spec.mode not in MODES:
+        raise ConfigError(f"experiment {experiment!r} ({spec.mode}) cannot be run from an embedding cache")
+    mode = mode or (spec.mode if spec else "flat")
     if mode not in MODES:
         raise ConfigError(f"mode {mode!r} unknown; choose one of {MODES}")
     if gold is None:
         if spec is None:
             raise ConfigError(
-                f"experiment {experiment!r} is not one of the paper's {list(EXPERIMENTS)}; give gold labels (--gold)"
+                f"experiment {experiment!r} is not registered ({', '.join(registry.experiments())}); "
+                "give gold labels (--gold)"
             )
-        from . import data
-
-        gold = data.load_labels(spec[1])[["image_id", "label"]]
-    gold = _gold_frame(gold)
+        gold = registry.load_labels(spec.label_set)[["image_id", "label"]]
+    gold = gold_frame(gold)
     info = model_info(model)
     ids, feats = load_embeddings(cache_dir, model_id=info.model_id)
     pos = {i: n for n, i in enumerate(ids)}
@@ -623,16 +368,16 @@ def run_experiment(
         )
     g = gold[keep]
     x = feats[[pos[i] for i in g["image_id"]]]
-    kind = kind if kind is not None else PROMPT_KINDS.get(spec[1] if spec else experiment, "country")
-    extra: dict[str, str] = {}
+    kind = kind if kind is not None else (spec.labels.prompt_kind if spec else "country")
     if mode in ("region", "two_stage", "mixed") and region_map is None:
-        from . import data
+        which = spec.region_map if spec and spec.region_map else None
+        region_map = data.load_region_map(
+            which or ("region_to_country" if mode == "mixed" else "country_to_region")
+        )
 
-        region_map = data.load_region_map("region_to_country" if mode == "mixed" else "country_to_region")
-
-    if mode == "flat":
-        if spec is not None and spec[1] == "climates30k":
-            from .geo import koppen_table
+    if mode in ("flat", "climate"):
+        if mode == "climate":
+            from ..geo import koppen_table
 
             table = koppen_table()
             table = table[table["code"] != "Ocean"]
@@ -675,7 +420,7 @@ def run_experiment(
         logit_scale=LOGIT_SCALE,
         n_images=int(len(g)),
         n_not_embedded=int((~keep).sum()),
-        **extra,
+        label_set=spec.label_set if spec else "",
     )
     if mode == "two_stage":
         df["stage1_region"] = stage1

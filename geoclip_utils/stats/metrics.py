@@ -1,8 +1,7 @@
-"""Classification metrics on predictions tables, with uncertainty.
+"""Classification metrics on predictions tables: correctness, per-class scores, confusion, the summary.
 
-Owns top-k accuracy, per-class precision/recall/F1, macro-F1, confusion matrices, the bootstrap,
-paired tests (McNemar) and calibration (ECE). Every function takes a predictions table
-(:mod:`geoclip_utils.schema`) or plain arrays, and nothing here reads files.
+Every function takes a predictions table (:mod:`geoclip_utils.schema`) or plain arrays; nothing here
+reads files.
 
 Definitions
     *Correct at k*: the gold label is among the first ``k`` predicted labels. When the table has a
@@ -12,26 +11,29 @@ Definitions
     *Macro-F1*: the unweighted mean of per-class F1 over the union of gold and predicted top-1 labels
     (scikit-learn's default); a class never predicted has F1 = 0.
 
-    *Bootstrap CI*: percentile interval over ``n_boot`` resamples of the images (with replacement),
-    drawn with ``numpy.random.default_rng(seed)`` and stored as image weights
-    (:func:`bootstrap_weights`), so one mechanism serves any statistic, paired differences included, and
-    the same seed resamples the same images for every statistic. Default ``n_boot=1000``, ``seed=0``, 95 %.
+    Confidence intervals come from :mod:`geoclip_utils.stats.bootstrap`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..schema import top1
+from .bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED, accuracy_ci, bootstrap_ci
 
-DEFAULT_N_BOOT = 1000
-DEFAULT_SEED = 0
+__all__ = [
+    "correct_at_k",
+    "topk_accuracy",
+    "per_class_report",
+    "macro_f1",
+    "macro_f1_ci",
+    "confusion_matrix",
+    "summarize",
+]
 
 
-# --------------------------------------------------------------------------- correctness
 def correct_at_k(df: pd.DataFrame, k: int = 1) -> np.ndarray:
     """Boolean array: is each image's gold label among its top-``k`` predictions?
 
@@ -67,7 +69,6 @@ def topk_accuracy(df: pd.DataFrame, k: int = 1) -> float:
     return float(correct_at_k(df, k).mean())
 
 
-# --------------------------------------------------------------------------- per-class
 def _codes(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     classes = np.union1d(gold.astype(str), pred.astype(str))
     return classes, np.searchsorted(classes, gold.astype(str)), np.searchsorted(classes, pred.astype(str))
@@ -91,7 +92,7 @@ def per_class_report(df: pd.DataFrame) -> pd.DataFrame:
     predictions are included (they lower macro-F1).
     """
     gold = df["gold"].to_numpy(dtype=str)
-    pred = df["top_labels"].str[0].to_numpy(dtype=str)
+    pred = top1(df).to_numpy(dtype=str)
     classes, g, p = _codes(gold, pred)
     n = len(classes)
     tp = np.bincount(g[g == p], minlength=n)
@@ -129,7 +130,7 @@ def confusion_matrix(
     normalize : divide each row by its total (row = recall profile of that gold class).
     """
     gold = df["gold"].astype(str)
-    pred = df["top_labels"].str[0].astype(str)
+    pred = top1(df).astype(str)
     if labels is None:
         labels = sorted(set(gold) | set(pred))
     cm = pd.crosstab(
@@ -142,206 +143,14 @@ def confusion_matrix(
     return cm
 
 
-# --------------------------------------------------------------------------- bootstrap
-def bootstrap_weights(
-    n: int,
-    *,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    max_cells: int = 4_000_000,
-) -> Iterator[np.ndarray]:
-    """The bootstrap resamples of ``n`` images, as blocks of weight rows.
-
-    Resample ``r`` draws ``n`` images uniformly with replacement (``rng.integers``, then a bincount):
-    row ``r`` counts how often each image was drawn. The rows come in blocks of at most ``max_cells``
-    numbers (memory stays bounded for any ``n``). The same ``n``, ``n_boot`` and ``seed`` always give the
-    same resamples, so every statistic of the same images is resampled identically — paired
-    differences and several metrics of one table included.
-
-    Yields
-    ------
-    numpy.ndarray of shape ``(b, n)``, float64, each row summing to ``n``.
-    """
-    if n < 1:
-        raise ConfigError("bootstrap of an empty sample")
-    rng = np.random.default_rng(seed)
-    block = max(1, min(n_boot, max_cells // n))
-    done = 0
-    while done < n_boot:
-        b = min(block, n_boot - done)
-        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        done += b
-
-
-def bootstrap_distribution(
-    stat: Callable[[np.ndarray], np.ndarray | float],
-    n: int,
-    *,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    vectorized: bool = False,
-) -> np.ndarray:
-    """Values of ``stat`` on each resample of :func:`bootstrap_weights`.
-
-    ``stat`` receives one weight vector (length ``n``) and returns a float, or, with
-    ``vectorized=True``, a block of weight rows ``(b, n)`` and returns ``b`` values (or a ``(b, m)``
-    array for ``m`` statistics at once).
-    """
-    out = []
-    for w in bootstrap_weights(n, n_boot=n_boot, seed=seed):
-        if vectorized:
-            out.append(np.asarray(stat(w), dtype=float))
-        else:
-            out.append(np.array([stat(row) for row in w], dtype=float))
-    return np.concatenate(out, axis=0)
-
-
-def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float] | np.ndarray:
-    """Percentile interval of bootstrap values (per column for a 2-D array)."""
-    if not 0 < level < 1:
-        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(values, [tail, 100 - tail], axis=0)
-    if np.ndim(lo) == 0:
-        return float(lo), float(hi)
-    return np.stack([lo, hi], axis=-1)
-
-
-def bootstrap_ci(
-    stat: Callable[[np.ndarray], float],
-    n: int,
-    *,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    level: float = 0.95,
-    vectorized: bool = False,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of a statistic over ``n`` images.
-
-    ``stat(w)`` receives a weight vector (how many times each image is drawn in one resample; see
-    :func:`bootstrap_weights`) and returns the statistic of that resample, so paired statistics
-    resample both members of a pair together. With ``vectorized=True`` it receives a block of rows.
-
-    Example
-    -------
-    >>> correct = np.array([1, 1, 0, 1] * 50, float)
-    >>> lo, hi = bootstrap_ci(lambda w: (w * correct).sum() / w.sum(), len(correct))
-    >>> lo < 0.75 < hi
-    True
-    """
-    if not 0 < level < 1:
-        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
-    values = bootstrap_distribution(stat, n, n_boot=n_boot, seed=seed, vectorized=vectorized)
-    return percentile_interval(values, level)
-
-
-def _weighted_means(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Vectorised statistic: the weighted mean of each column of ``values`` (n,) or (n, m)."""
-    return lambda w: (w @ values) / w.sum(axis=1, keepdims=values.ndim > 1)
-
-
-def accuracy_ci(correct: np.ndarray, **kw) -> tuple[float, float]:
-    """Bootstrap CI of the mean of a boolean/0-1 array (see :func:`bootstrap_ci` for options)."""
-    c = np.asarray(correct, dtype=float)
-    return bootstrap_ci(_weighted_means(c), len(c), vectorized=True, **kw)
-
-
 def macro_f1_ci(df: pd.DataFrame, **kw) -> tuple[float, float]:
     """Bootstrap CI of macro-F1 (classes fixed to those of the full sample)."""
     gold = df["gold"].to_numpy(dtype=str)
-    pred = df["top_labels"].str[0].to_numpy(dtype=str)
+    pred = top1(df).to_numpy(dtype=str)
     classes, g, p = _codes(gold, pred)
     return bootstrap_ci(lambda w: float(_f1_from_weights(g, p, len(classes), w).mean()), len(df), **kw)
 
 
-# --------------------------------------------------------------------------- paired comparison
-def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> dict:
-    """Exact (binomial) McNemar test of two classifiers on the same images.
-
-    Returns ``b01`` (A right, B wrong), ``b10`` (A wrong, B right) and the two-sided ``p`` value
-    of ``min(b01, b10)`` under Binomial(b01 + b10, 1/2). ``p = 1`` when there are no discordant pairs.
-    """
-    from scipy.stats import binomtest
-
-    a = np.asarray(a_correct, bool)
-    b = np.asarray(b_correct, bool)
-    if a.shape != b.shape:
-        raise ConfigError(f"paired test needs equal lengths, got {a.shape} and {b.shape}")
-    b01 = int((a & ~b).sum())
-    b10 = int((~a & b).sum())
-    n = b01 + b10
-    p = 1.0 if n == 0 else float(binomtest(min(b01, b10), n, 0.5).pvalue)
-    return {"b01": b01, "b10": b10, "p": p}
-
-
-def paired_accuracy_diff(a_correct: np.ndarray, b_correct: np.ndarray, **kw) -> dict:
-    """Accuracy of A and B on the same images, the difference ``b - a`` with a paired bootstrap CI,
-    and the exact McNemar p value."""
-    a = np.asarray(a_correct, float)
-    b = np.asarray(b_correct, float)
-    if a.shape != b.shape:
-        raise ConfigError(f"paired comparison needs equal lengths, got {a.shape} and {b.shape}")
-    d = b - a
-    ci = bootstrap_ci(_weighted_means(d), len(d), vectorized=True, **kw)
-    return {
-        "n": len(d),
-        "a_top1": float(a.mean()),
-        "b_top1": float(b.mean()),
-        "diff": float(d.mean()),
-        "diff_ci95": list(ci),
-        "mcnemar_p": mcnemar_exact(a > 0, b > 0)["p"],
-    }
-
-
-# --------------------------------------------------------------------------- calibration
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Equal-width confidence bins: ``lo``, ``hi``, ``n``, ``confidence`` (mean), ``accuracy``.
-
-    Confidence 1.0 falls in the last bin; empty bins are kept with ``n = 0``.
-    """
-    conf = np.asarray(confidence, float)
-    corr = np.asarray(correct, float)
-    if conf.shape != corr.shape:
-        raise ConfigError("confidence and correct must have the same length")
-    if np.isnan(conf).any():
-        raise ConfigError("confidences contain NaN (this experiment stored no probabilities)")
-    edges = np.linspace(0, 1, n_bins + 1)
-    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    n = np.bincount(idx, minlength=n_bins)
-    sc = np.bincount(idx, weights=conf, minlength=n_bins)
-    sa = np.bincount(idx, weights=corr, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame(
-            {"lo": edges[:-1], "hi": edges[1:], "n": n, "confidence": sc / n, "accuracy": sa / n}
-        )
-
-
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> float:
-    """ECE: the bin-size-weighted mean of |accuracy − confidence| over equal-width bins."""
-    t = reliability_table(confidence, correct, n_bins)
-    t = t[t["n"] > 0]
-    return float((t["n"] * (t["accuracy"] - t["confidence"]).abs()).sum() / t["n"].sum())
-
-
-def ece_ci(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10, **kw) -> tuple[float, float]:
-    """Bootstrap CI of :func:`expected_calibration_error` (bins fixed; see :func:`bootstrap_ci` options)."""
-    conf = np.asarray(confidence, float)
-    corr = np.asarray(correct, float)
-    reliability_table(conf, corr, n_bins)  # validates
-    edges = np.linspace(0, 1, n_bins + 1)
-    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    onehot = np.zeros((len(conf), n_bins))
-    onehot[np.arange(len(conf)), idx] = 1.0
-    gap_terms = onehot * (corr - conf)[:, None]
-
-    def stat(w: np.ndarray) -> np.ndarray:
-        return np.abs(w @ gap_terms).sum(axis=1) / w.sum(axis=1)
-
-    return bootstrap_ci(stat, len(conf), vectorized=True, **kw)
-
-
-# --------------------------------------------------------------------------- summary
 def summarize(df: pd.DataFrame, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
     """Headline metrics of a predictions table, each with a bootstrap 95 % CI.
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import data, geo, metrics
-from .errors import ConfigError
+from .. import experiments, geo, stats
+from ..errors import ConfigError
+from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
 
 def image_climates(label_set: str = "country100") -> pd.DataFrame:
@@ -26,15 +27,9 @@ def image_climates(label_set: str = "country100") -> pd.DataFrame:
     Raises
     ------
     ConfigError
-        When the label set has no coordinates (only ``country100`` and ``filtered_country100`` do).
+        When the label set has no coordinates (the experiment registry says which do).
     """
-    coords = data.load_coordinates()
-    labels = data.load_labels(label_set)
-    df = labels.merge(coords, on="image_id", how="inner")
-    if df.empty:
-        raise ConfigError(
-            f"no coordinates for the images of {label_set!r}; use country100 or filtered_country100"
-        )
+    df = experiments.load_coordinates(label_set)
     df["climate"] = geo.climate(df["lat"].to_numpy(), df["lon"].to_numpy())
     table = geo.koppen_table().set_index("code")
     df["group"] = table["group"].reindex(df["climate"]).to_numpy()
@@ -47,8 +42,8 @@ def accuracy_by(
     groups: np.ndarray,
     *,
     min_images: int = 1,
-    n_boot: int = metrics.DEFAULT_N_BOOT,
-    seed: int = metrics.DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """Accuracy within each group of images, with a bootstrap 95 % CI per group.
 
@@ -76,7 +71,7 @@ def accuracy_by(
         c = correct[groups == g]
         if len(c) < min_images:
             continue
-        lo, hi = metrics.accuracy_ci(c, n_boot=n_boot, seed=seed)
+        lo, hi = stats.accuracy_ci(c, n_boot=n_boot, seed=seed)
         rows.append((g, len(c), float(c.mean()), lo, hi))
     out = pd.DataFrame(rows, columns=["group", "images", "accuracy", "ci_lo", "ci_hi"]).set_index("group")
     return out.sort_values("accuracy", ascending=False)

@@ -18,7 +18,7 @@ centre. This module scores those predictions:
   country (open sea beyond the tolerance) counts as wrong.
 
 Every number has a percentile bootstrap 95 % CI (images resampled with replacement, the scheme of
-:func:`geoclip_utils.metrics.bootstrap_ci`; one set of resamples serves all metrics and partitionings).
+:func:`geoclip_utils.stats.bootstrap_ci`; one set of resamples serves all metrics and partitionings).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import functools
 import numpy as np
 import pandas as pd
 
-from . import data, geo, metrics
-from .errors import ConfigError, DataError
+from .. import data, experiments, geo, stats
+from ..errors import ConfigError, DataError
+from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
 #: GeoEstimation's partitionings, coarsest first; ``hierarchy`` combines the three.
 PARTITIONINGS: tuple[str, ...] = ("coarse", "middle", "fine", "hierarchy")
@@ -112,15 +113,14 @@ def _weighted_median_sorted(v: np.ndarray, w: np.ndarray) -> float:
 
 @functools.cache
 def _table_cached() -> pd.DataFrame:
-    pred = data.load_geoestimation()
-    coords = data.load_coordinates()
-    labels = data.load_labels("country100")
+    exp = experiments.get("country100_geoestimation")
+    pred = data.load_geoestimation(exp.results)
+    truth = experiments.load_coordinates(exp.label_set)[["image_id", "lat", "lon", "label", "iso3"]]
     unknown = sorted(set(pred["partitioning"]) - set(PARTITIONINGS))
     if unknown:
         raise DataError(
             f"GeoEstimation results: unknown partitionings {unknown}; expected {list(PARTITIONINGS)}"
         )
-    truth = coords.merge(labels[["image_id", "label", "iso3"]], on="image_id", how="inner", validate="1:1")
     df = pred.merge(truth, on="image_id", how="inner", validate="m:1")
     if len(df) != len(pred):
         missing = sorted(set(pred["image_id"]) - set(df["image_id"]))
@@ -186,9 +186,7 @@ def _batch_stats(w: np.ndarray, cols: np.ndarray, d_sorted: np.ndarray, order: n
     return np.column_stack([means[:, :k], med, means[:, k:]])
 
 
-def distance_metrics(
-    df: pd.DataFrame, *, n_boot: int = metrics.DEFAULT_N_BOOT, seed: int = metrics.DEFAULT_SEED
-) -> dict:
+def distance_metrics(df: pd.DataFrame, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
     """Distance and country metrics of each partitioning of a :func:`geoestimation_table`-like frame.
 
     Parameters
@@ -233,8 +231,8 @@ def distance_metrics(
     out: dict[str, dict] = {}
     boot: dict[str, list] = {p: [] for p in parts}
     if n_boot > 0:
-        # metrics.bootstrap_weights: the same resamples for every metric and partitioning
-        for w in metrics.bootstrap_weights(n, n_boot=n_boot, seed=seed):
+        # stats.bootstrap_weights: the same resamples for every metric and partitioning
+        for w in stats.bootstrap_weights(n, n_boot=n_boot, seed=seed):
             for p in parts:
                 d_sorted, order, cols = arrays[p]
                 boot[p].append(_batch_stats(w, cols, d_sorted, order))
@@ -252,7 +250,7 @@ def distance_metrics(
     return out
 
 
-def geoestimation_metrics(*, n_boot: int = metrics.DEFAULT_N_BOOT, seed: int = metrics.DEFAULT_SEED) -> dict:
+def geoestimation_metrics(*, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
     """Headline metrics of the authors' GeoEstimation run on country100, per partitioning.
 
     What ``geoclip metrics --experiment country100_geoestimation --json`` prints.
@@ -311,7 +309,7 @@ def clip_country_correct(df_clip: pd.DataFrame, image_ids) -> np.ndarray:
     Parameters
     ----------
     df_clip : a country predictions table with ``image_id``, ``gold_iso3``, ``pred_iso3``
-        (from :func:`geoclip_utils.data.load_results`).
+        (from :func:`geoclip_utils.experiments.load_results`).
     image_ids : the images, in the order wanted.
 
     Raises

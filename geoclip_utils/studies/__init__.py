@@ -1,0 +1,24 @@
+"""The book's studies: the analyses behind each chapter, one module per question.
+
+* :mod:`.countries` — which countries CLIP recognises (per-country scores, confusions);
+* :mod:`.regions` — region and two-stage runs, the UN M49 taxonomy;
+* :mod:`.prompts` — what the wording of the prompt changes;
+* :mod:`.places` — placing sub-country labels (states, regions, cities) at GeoNames coordinates;
+* :mod:`.calibration` — whether CLIP's confidence is meaningful;
+* :mod:`.geoestimation` — CLIP against a supervised geolocator;
+* :mod:`.climate` — accuracy by Köppen-Geiger climate;
+* :mod:`.label_frequency` — caption counts in LAION-400M against per-class F1.
+
+Import the module you need (``from geoclip_utils.studies import regions``).
+"""
+
+__all__ = [
+    "calibration",
+    "climate",
+    "countries",
+    "geoestimation",
+    "label_frequency",
+    "places",
+    "prompts",
+    "regions",
+]
