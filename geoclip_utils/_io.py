@@ -11,14 +11,24 @@ one of the inputs (the CLI does that before it computes anything).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "write_bytes", "write_text", "write_json", "write_csv", "write_npz", "sha256_of"]
+__all__ = [
+    "atomic_write",
+    "write_bytes",
+    "write_text",
+    "write_json",
+    "write_csv",
+    "write_npz",
+    "sha256_of",
+    "check_output",
+]
 
 
 def _umask() -> int:
@@ -51,12 +61,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     PosixPath('out.bin')
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # name the file the user asked for, not a temporary one
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}", str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -107,3 +122,46 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def check_output(
+    output: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None],
+    *,
+    option: str = "--out",
+    folder: bool = False,
+) -> Path:
+    """Refuse an output path that would destroy an input, before any work is done.
+
+    Parameters
+    ----------
+    output : the path a command will write (a file, or with ``folder=True`` a folder it writes into).
+    inputs : the paths it reads (``None`` entries are ignored); symlinks are followed on both sides.
+    option : the option's name, for the message.
+    folder : the output is a folder (it may hold the inputs) rather than a file.
+
+    Returns
+    -------
+    The output path.
+
+    Raises
+    ------
+    ConfigError
+        The output is one of the inputs, or a folder where a file is expected (or the reverse).
+    """
+    from .errors import ConfigError
+
+    out = Path(output)
+    target = out.resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        if Path(item).resolve() == target:
+            raise ConfigError(
+                f"{option} {out} is the input {item}: refusing to write over an input; choose another path"
+            )
+    if folder and out.exists() and not out.is_dir():
+        raise ConfigError(f"{option} {out} is a file; give a folder")
+    if not folder and out.is_dir():
+        raise ConfigError(f"{option} {out} is a folder; give a file name")
+    return out

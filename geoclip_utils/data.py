@@ -28,7 +28,6 @@ import functools
 import json
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -39,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import sha256_of
+from ._io import atomic_write, sha256_of
 from .errors import ConfigError, DataError
 from .names import country_converter
 from .schema import make_predictions
@@ -139,44 +138,48 @@ def _check(path: Path, entry: RegistryEntry) -> str | None:
 
 
 def _download(entry: RegistryEntry, target: Path, progress: bool) -> None:
+    """Download one registered file into ``target``, checking size and sha256 while it streams; the file
+    appears (atomically) only when it passed."""
+    import hashlib
+
     from tqdm.auto import tqdm
 
     url = entry.url()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                resp = urllib.request.urlopen(url, timeout=60)  # noqa: S310 (address from the registry)
-            except (urllib.error.URLError, OSError) as exc:
-                raise DataError(
-                    f"could not download {entry.path} from {url} ({exc}). Without network, set "
-                    f"GEOCLIP_DATA_MIRROR to a folder laid out like the {REPOSITORY} repository."
-                ) from exc
-            with (
-                resp,
-                tqdm(
-                    total=entry.size,
-                    unit="B",
-                    unit_scale=True,
-                    desc=entry.path,
-                    disable=not progress,
-                    leave=False,
-                ) as bar,
-            ):
-                while block := resp.read(1 << 16):
-                    out.write(block)
-                    bar.update(len(block))
-        problem = _check(Path(tmp), entry)
+
+    def write(out) -> None:
+        try:
+            resp = urllib.request.urlopen(url, timeout=60)  # noqa: S310 (address from the registry)
+        except (urllib.error.URLError, OSError) as exc:
+            raise DataError(
+                f"could not download {entry.path} from {url} ({exc}). Without network, set "
+                f"GEOCLIP_DATA_MIRROR to a folder laid out like the {REPOSITORY} repository."
+            ) from exc
+        digest, size = hashlib.sha256(), 0
+        bar = tqdm(
+            total=entry.size, unit="B", unit_scale=True, desc=entry.path, disable=not progress, leave=False
+        )
+        with resp, bar:
+            while block := resp.read(1 << 16):
+                out.write(block)
+                digest.update(block)
+                size += len(block)
+                bar.update(len(block))
+        problem = (
+            f"size {size} bytes, expected {entry.size}"
+            if size != entry.size
+            else (
+                f"sha256 {digest.hexdigest()[:12]}…, expected {entry.sha256[:12]}…"
+                if digest.hexdigest() != entry.sha256
+                else ""
+            )
+        )
         if problem:
             raise DataError(
                 f"downloaded {entry.path} from {url} but it fails its check ({problem}); "
                 "the file was not used. The public file may have changed: report it."
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_write(target, write)
 
 
 def fetch(path: str, *, progress: bool = True) -> Path:
@@ -219,6 +222,19 @@ def fetch(path: str, *, progress: bool = True) -> Path:
             )
         return local
     cached = cache_dir() / entry.commit / path
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(cached.parent, os.W_OK)
+    except OSError as exc:
+        raise ConfigError(
+            f"the download cache {cache_dir()} cannot be used ({exc.strerror or exc}); point GEOCLIP_CACHE at a "
+            "writable folder, or set GEOCLIP_DATA_MIRROR to a copy of the data"
+        ) from exc
+    if not writable and not cached.is_file():
+        raise ConfigError(
+            f"the download cache {cached.parent} is not writable; point GEOCLIP_CACHE at a writable folder, "
+            "or set GEOCLIP_DATA_MIRROR to a copy of the data"
+        )
     if cached.is_file():
         problem = _check(cached, entry)
         if problem is None:

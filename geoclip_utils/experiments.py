@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -58,6 +59,7 @@ __all__ = [
     "label_counts",
     "local_results_dir",
     "check_experiment",
+    "check_name",
     "experiment_metrics",
     "compare_experiments",
     "describe",
@@ -127,7 +129,35 @@ class Experiment:
         return bool(self.results)
 
 
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
+def check_name(name: str, what: str = "experiment") -> str:
+    """An experiment name is also a file name (``<results>/<name>.parquet``): letters, digits, ``_ . + -``,
+    not starting with a dot, never a path.
+
+    Raises
+    ------
+    ConfigError
+        For a name with a path separator, ``..``, or other characters.
+
+    Example
+    -------
+    >>> check_name("../../etc/x")
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: experiment name '../../etc/x' is not allowed: use letters, digits, '_', '.', '+' and '-' (it names a file in the results folder)
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"{what} name {name!r} is not allowed: use letters, digits, '_', '.', '+' and '-' "
+            "(it names a file in the results folder)"
+        )
+    return name
+
+
 def _make(cls, name: str, entry: dict, where: str):
+    check_name(name, f"{where}: {cls.__name__.lower()}")
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: entry {name!r} is not a table")
     known = {f.name for f in fields(cls)} - {"name", "source"}
@@ -382,7 +412,7 @@ def load_results(
             "or geoclip_utils.studies.geoestimation"
         )
     if source == "local":
-        df = read_predictions(local_results_dir(results_dir) / f"{experiment}.parquet")
+        df = read_predictions(local_results_dir(results_dir) / f"{check_name(experiment)}.parquet")
     else:
         if exp is None:
             get(experiment)  # raises with the list of known names

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .csvfiles import read_rows
 from .errors import ConfigError, InputError
 
 __all__ = ["read_labels", "validate_labels", "gold_frame", "read_gold_csv"]
@@ -155,26 +156,39 @@ def gold_frame(gold) -> pd.DataFrame:
 
 
 def read_gold_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a gold CSV: columns ``image_id`` (or ``id``) and ``label``; or two unnamed columns.
+    """Read a gold CSV: a header row naming ``image_id`` (or ``id``) and ``label`` (other columns ignored), or
+    no header and exactly two columns (image id, label), as the authors' label files.
 
     Raises
     ------
     InputError
-        Missing file, missing columns, blank labels, repeated ids.
+        Missing file; rows with more or fewer fields than the first (named by line); a headerless file
+        with other than two columns; blank ids or labels, repeated ids (named by line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"gold file {path} does not exist; give a CSV with image_id,label")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    cols = {c.lower().strip(): c for c in df.columns}
-    if "label" in cols and ("image_id" in cols or "id" in cols):
-        df = df.rename(columns={cols.get("image_id", cols.get("id")): "image_id", cols["label"]: "label"})
-    elif len(df.columns) >= 2:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, header=None).iloc[:, :2]
-        df.columns = ["image_id", "label"]
+    rows = read_rows(path, what="gold file", delimiters=(",",)).rows
+    lowered = [c.lower() for c in rows[0][1]]
+    if "label" in lowered and ("image_id" in lowered or "id" in lowered):
+        id_col = lowered.index("image_id") if "image_id" in lowered else lowered.index("id")
+        label_col, body = lowered.index("label"), rows[1:]
+    elif len(lowered) == 2:
+        id_col, label_col, body = 0, 1, rows
     else:
-        raise InputError(f"gold file {path} needs two columns (image_id, label)")
-    blank = df.index[df["label"].str.strip() == ""]
-    if len(blank):
-        raise InputError(f"gold file {path}: blank label in data row {int(blank[0]) + 1}")
-    return gold_frame(df[["image_id", "label"]])
+        raise InputError(
+            f"gold file {path}: line {rows[0][0]} has {len(lowered)} fields; give a header naming image_id "
+            "and label, or exactly two columns (image id, label)"
+        )
+    if not body:
+        raise InputError(f"gold file {path} has a header but no rows")
+    first: dict[str, int] = {}
+    for line, fields in body:
+        if not fields[id_col]:
+            raise InputError(f"gold file {path}: line {line} has a blank image id")
+        if not fields[label_col]:
+            raise InputError(f"gold file {path}: line {line} has a blank label")
+        if fields[id_col] in first:
+            raise InputError(
+                f"gold file {path}: image id {fields[id_col]!r} on line {line} repeats line {first[fields[id_col]]}"
+            )
+        first[fields[id_col]] = line
+    df = pd.DataFrame([(f[id_col], f[label_col]) for _, f in body], columns=["image_id", "label"])
+    return gold_frame(df)

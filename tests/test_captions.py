@@ -16,7 +16,7 @@ from geoclip_utils import captions as C
 from geoclip_utils.captions import ftfy_replay, matchers, search, tokens
 from geoclip_utils.captions.synthetic import COUNTRIES, generate_captions
 from geoclip_utils.cli import app
-from geoclip_utils.errors import ConfigError, GeoclipError, InputError
+from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.reference import authors_substring_counts, authors_token_counts
 
 LABELS = ["Guinea", "Papua New Guinea", "Equatorial Guinea", "Niger", "Nigeria", "Trinidad and Tobago",
@@ -321,15 +321,40 @@ def test_cli_errors(tmp_path):
         ),
         (["--captions", str(pqf), "--labels", str(labels), "--out", out, "--mode", "bogus"], "unknown mode"),
         (["--labels", str(labels), "--out", out], "no caption files"),
+        (
+            ["--captions", str(pqf), "--labels", str(labels), "--out", str(pqf)],
+            "refusing to write over an input",
+        ),
+        (
+            ["--captions", str(pqf), "--labels", str(labels), "--out", str(labels)],
+            "refusing to write over an input",
+        ),
+        (["--captions", str(pqf), "--labels", str(labels), "--out", str(tmp_path)], "is a folder"),
+        (
+            ["--captions", str(labels), "--labels", str(labels), "--out", out, "--caption-column", "x"],
+            "Parquet inputs only",
+        ),
+        (["--captions", str(pqf), "--labels", str(labels), "--out", out, "--workers", "0"], "--workers"),
     ]
     for args, needle in cases:
-        try:
-            res = runner.invoke(app, ["count-captions", *args, "-q"])
-        except GeoclipError as exc:  # own Typer app without the lead's error guard
-            assert needle in str(exc)
-            continue
+        res = runner.invoke(app, ["count-captions", *args, "-q"])
         assert res.exit_code == 2, (args, res.output)
-        assert needle in res.output, res.output
+        assert needle in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    link = tmp_path / "link.parquet"
+    link.symlink_to(pqf)
+    res = runner.invoke(
+        app, ["count-captions", "--captions", str(pqf), "--labels", str(labels), "--out", str(link)]
+    )
+    assert (
+        res.exit_code == 2 and "refusing to write over an input" in res.stderr
+    )  # a symlink to an input, too
+    assert pq.read_table(pqf).num_rows == 1
+
+
+def test_labels_differing_only_in_case_are_refused(tmp_path):
+    caps = write(tmp_path, "c.txt", b"France\n")
+    with pytest.raises(InputError, match="'France' and 'FRANCE' differ only in case"):
+        C.count_captions([caps], ["France", "FRANCE"], mode="substring", workers=1, progress=False)
 
 
 def test_fast_ftfy_equals_ftfy_fuzz():

@@ -83,3 +83,47 @@ def test_console_script_exit_status():
     exe = shutil.which("geoclip") or ".venv/bin/geoclip"
     p = subprocess.run([exe, "metrics", "--experiment", "nope"], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.startswith("error: unknown experiment")
+
+
+# --------------------------------------------------------------------------- the error contract
+def _one_line_exit_2(r, *needles):
+    err = r.stderr.strip()
+    assert r.exit_code == 2, (r.exit_code, r.output)
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["metrics", "--experiment", "country100", "--n-boot", "0"], "--n-boot"),
+        (["metrics", "--experiment", "country100", "--seed", "-1"], "--seed"),
+        (["metrics", "--experiment", "country100", "--n-boot", "many"], "--n-boot"),
+        (["compare", "--a", "country100", "--b", "country100_mixedprompt", "--n-boot", "-5"], "--n-boot"),
+        (["metrics", "--experiment", "country100", "--bogus"], "No such option: --bogus"),
+        (["metrics", "--experiment", "country100_geoestimation", "--source", "local"], "drop --source local"),
+        (["metrics", "--experiment", "../../etc/passwd", "--source", "local"], "is not allowed"),
+        (["metrics", "--experiment", "climates30k"], "published no result file"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, needle):
+    _one_line_exit_2(runner.invoke(app, args), needle)
+
+
+def test_misplaced_download_cache_is_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file, not a folder")
+    monkeypatch.delenv("GEOCLIP_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("GEOCLIP_CACHE", str(blocker))
+    _one_line_exit_2(runner.invoke(app, ["metrics", "--experiment", "country100"]), "GEOCLIP_CACHE")
+
+
+def test_experiments_lists_the_registry():
+    r = runner.invoke(app, ["experiments"])
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["experiment", "mode", "label"]
+    row = next(line for line in lines if line.startswith("country100 "))
+    assert row.split()[1:5] == ["flat", "country100", "11500", "115"]
+    assert any(line.startswith("climates30k") and "local runs only" in line for line in lines)

@@ -93,8 +93,6 @@ def test_classify_paper_experiment_with_patched_data(demo, cache, tmp_path, monk
         "country100",
         "--experiment",
         "country100_country_from_region",
-        "--experiment",
-        "country100_mixedprompt",
         "--out",
         tmp_path,
         "--device",
@@ -104,6 +102,11 @@ def test_classify_paper_experiment_with_patched_data(demo, cache, tmp_path, monk
         "--template",
         "A street view of {label}.",
     )
+    assert r.exit_code == 0, _err(r)
+    common = ["classify", "--cache", cache, "--experiment", "country100_mixedprompt", "--out", tmp_path]
+    r = run(*common, "--device", "cpu", "--template", "A street view of {label}.")
+    assert r.exit_code == 2 and "--template is not used by the mixed prompts" in _err(r)
+    r = run(*common, "--device", "cpu")
     assert r.exit_code == 0, _err(r)
     for name in ("country100", "country100_country_from_region", "country100_mixedprompt"):
         assert read_predictions(tmp_path / f"{name}.parquet").attrs["model_id"] == "random/tiny-seed0"
@@ -160,6 +163,14 @@ def test_embed_resumes_and_reports_skips(demo, tmp_path):
         ("no_experiment", "--experiment"),
         ("unknown_experiment", "give --gold"),
         ("missing_cache", "does not exist"),
+        ("escaping_name", "is not allowed"),
+        ("k_zero", "--k"),
+        ("batch_zero", "--batch-size"),
+        ("out_is_ids", "refusing to write over an input"),
+        ("mode_contradicts", "--mode flat contradicts experiment 'country100_region'"),
+        ("region_map_unused", "--region-map is not used by a flat experiment"),
+        ("ragged_gold", "line 2 has 3 fields"),
+        ("out_under_a_file", "cannot write"),
     ],
 )
 def test_clean_errors_exit_2(case, message, demo, cache, tmp_path):
@@ -202,12 +213,42 @@ def test_clean_errors_exit_2(case, message, demo, cache, tmp_path):
         args = ["classify", "--cache", cache, "--device", "cpu"]
     elif case == "unknown_experiment":
         args = ["classify", "--cache", cache, "--experiment", "mystery", "--device", "cpu"]
+    elif case == "escaping_name":
+        args = classify_args[:8] + ["../outside"] + classify_args[9:]
+    elif case == "k_zero":
+        args = classify_args + ["--k", "0"]
+    elif case == "batch_zero":
+        args = embed_args + ["--batch-size", "0"]
+    elif case == "out_is_ids":
+        args = embed_args[:8] + [ids] + embed_args[9:]
+    elif case == "mode_contradicts":
+        args = [
+            "classify",
+            "--cache",
+            cache,
+            "--experiment",
+            "country100_region",
+            "--mode",
+            "flat",
+            "--device",
+            "cpu",
+        ]
+    elif case == "region_map_unused":
+        region_map = tmp_path / "rm.json"
+        region_map.write_text('{"r": ["France"]}')
+        args = classify_args + ["--region-map", region_map]
+    elif case == "ragged_gold":
+        bad = tmp_path / "gold.csv"
+        bad.write_text("image_id,label\ndemo_france_00,France,extra\n")
+        args = classify_args[:6] + [bad] + classify_args[7:]
+    elif case == "out_under_a_file":
+        args = classify_args[:10] + [labels / "results"] + classify_args[11:]
     else:
         args = ["classify", "--cache", tmp_path / "nocache", "--experiment", "country100", "--device", "cpu"]
     r = run(*args)
     assert r.exit_code == 2, (r.exit_code, _err(r), r.exception)
     assert message in _err(r)
-    assert "Traceback" not in _err(r)
+    assert "Traceback" not in _err(r) and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 @pytest.mark.slow

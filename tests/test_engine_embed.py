@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -80,7 +81,7 @@ def test_read_ids_errors(tmp_path):
     with pytest.raises(InputError, match="empty"):
         images.read_ids(tmp_path / "empty.csv")
     (tmp_path / "dup.csv").write_text("id\na\nb\na\n")
-    with pytest.raises(InputError, match="duplicated"):
+    with pytest.raises(InputError, match="id 'a' on line 4 repeats line 2"):
         images.read_ids(tmp_path / "dup.csv")
     (tmp_path / "head.csv").write_text("image_id\n")
     with pytest.raises(InputError, match="no ids"):
@@ -455,3 +456,61 @@ def test_prefetch_raises_the_loader_error():
     gen = runner._prefetched(iter(range(100)), depth=1)
     assert next(gen) == 0
     gen.close()
+
+
+# --------------------------------------------------------------------------- the cache knows its settings
+def test_resume_with_other_settings_is_refused(tiny, photos, tmp_path):
+    model, preprocess, _ = tiny
+    d, ids = photos
+    cache = tmp_path / "c"
+    runner.embed_images(model, preprocess, d, ids[:8], cache, workers=0, progress=False, fast_decode=True)
+    manifest = emb_cache.cache_manifest(cache)
+    assert manifest["settings"]["preprocess"].endswith("JPEG draft >= 2x resolution")
+    assert manifest["settings"]["precision"] == "fp32" and manifest["settings"]["input_resolution"] == 64
+    with pytest.raises(
+        ConfigError, match="was made with preprocess=.*--exact-preprocess.*another --out folder"
+    ):
+        runner.embed_images(
+            model, preprocess, d, ids[:16], cache, workers=0, progress=False, fast_decode=False
+        )
+    ids_kept, _ = emb_cache.load_embeddings(cache)
+    assert ids_kept == ids[:8]  # nothing of the refused run was written
+    other = runner.embed_images(model, preprocess, d, ids[:16], cache, workers=0, progress=False)
+    assert (other["status"] == "ok").all()  # the same settings resume normally
+
+
+def test_skipped_images_are_retried_when_they_appear(tiny, photos, tmp_path):
+    model, preprocess, _ = tiny
+    d, ids = photos
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in ids[:6]:
+        shutil.copy(d / f"{i}.jpg", folder / f"{i}.jpg")
+    (folder / f"{ids[6]}.jpg").write_bytes(b"not a jpeg")
+    cache = tmp_path / "c"
+    first = runner.embed_images(model, preprocess, folder, ids[:8], cache, workers=0, progress=False)
+    assert first["status"].tolist().count("skipped") == 2 and first.attrs["retried"] == 0
+    shutil.copy(d / f"{ids[6]}.jpg", folder / f"{ids[6]}.jpg")  # repaired
+    shutil.copy(d / f"{ids[7]}.jpg", folder / f"{ids[7]}.jpg")  # appeared
+    second = runner.embed_images(model, preprocess, folder, ids[:8], cache, workers=0, progress=False)
+    assert (second["status"] == "ok").all()
+    assert second.attrs["retried"] == 2 and second.attrs["recovered"] == 2
+    got, feats = emb_cache.load_embeddings(cache)
+    assert sorted(got) == sorted(ids[:8]) and len(feats) == 8
+    report = emb_cache.load_report(cache).drop_duplicates("image_id", keep="last")
+    assert (report["status"] == "ok").all()
+    third = runner.embed_images(
+        model, preprocess, folder, ids[:8], cache, workers=0, progress=False, retry_skipped=False
+    )
+    assert third.attrs["retried"] == 0
+
+
+def test_files_keep_the_mode_of_a_plain_open(tiny, photos, tmp_path):
+    model, preprocess, model_id = tiny
+    d, ids = photos
+    runner.embed_images(model, preprocess, d, ids[:4], tmp_path / "c", workers=0, progress=False)
+    folder = emb_cache.model_cache_dir(tmp_path / "c", model_id)
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    for f in ("manifest.json", "report.csv", "chunk_00000.npz"):
+        assert (folder / f).stat().st_mode & 0o777 == probe.stat().st_mode & 0o777, f

@@ -73,6 +73,21 @@ def test_unknown_name_lists_models_without_network(monkeypatch):
         assert name in str(exc.value)
 
 
+def test_known_name_without_network_says_how_to_pass_a_checkpoint(monkeypatch):
+    import urllib.error
+
+    import clip
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(clip, "load", offline)
+    with pytest.raises(
+        ConfigError, match="Without network, copy the file ViT-L-14.pt there .* --model path/to/weights.pt"
+    ):
+        models.load_model("ViT-L/14", device="cpu")
+
+
 def test_known_name_goes_through_clip_load(monkeypatch):
     import clip
 

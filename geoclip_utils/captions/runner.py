@@ -7,6 +7,7 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -275,6 +276,15 @@ def count_captions_report(
     if not isinstance(chunk_bytes, int) or chunk_bytes < 1:
         raise ConfigError(f"chunk_bytes must be a positive integer, got {chunk_bytes!r}")
     labels = validate_labels(labels, "labels", strip=False)
+    folded: dict[str, str] = {}
+    for lab in labels:
+        key = unicodedata.normalize("NFC", lab).lower()
+        if key in folded:
+            raise InputError(
+                f"labels {folded[key]!r} and {lab!r} differ only in case; every counting mode ignores case, so "
+                "both would get the same count: keep one"
+            )
+        folded[key] = lab
     n_workers = _resolve_workers(workers)
     files = _check_files(paths, caption_column)
     total = sum(p.stat().st_size for p in files)

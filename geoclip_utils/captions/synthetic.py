@@ -12,6 +12,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._io import atomic_write
+
 __all__ = ["COUNTRIES", "generate_captions"]
 
 
@@ -344,14 +346,15 @@ def generate_captions(
     >>> generate_captions("caps.txt", 1000)  # doctest: +SKIP
     """
     rng = random.Random(seed)
-    out = Path(path)
-    with open(out, "w", encoding="utf-8", newline="\n") as fh:
+
+    def write(fh) -> None:
         batch = []
         for _ in range(n):
             batch.append(_caption(rng, labels, place_rate))
             if len(batch) >= 10_000:
-                fh.write("\n".join(batch) + "\n")
+                fh.write(("\n".join(batch) + "\n").encode("utf-8"))
                 batch = []
         if batch:
-            fh.write("\n".join(batch) + "\n")
-    return out
+            fh.write(("\n".join(batch) + "\n").encode("utf-8"))
+
+    return atomic_write(path, write)

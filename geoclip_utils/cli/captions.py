@@ -33,8 +33,10 @@ def count_captions_cmd(
         ),
     ] = "phrase",
     out: Annotated[Path | None, typer.Option(help="output JSON file: {label: count}")] = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes (default: all CPUs)")] = None,
-    caption_column: Annotated[str, typer.Option(help="caption column of Parquet inputs")] = "caption",
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default: all CPUs)")] = None,
+    caption_column: Annotated[
+        str | None, typer.Option(help="caption column of Parquet inputs [default: caption]")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Count the captions that mention each label; write {label: count} as JSON (atomically)."""
@@ -47,13 +49,19 @@ def count_captions_cmd(
         raise ConfigError("no labels: pass --labels FILE")
     if out is None:
         raise ConfigError("no output: pass --out counts.json")
+    from .._io import check_output
+    from ..captions.runner import PARQUET_SUFFIXES
+
+    check_output(out, [*files, labels])
+    if caption_column is not None and not any(f.suffix.lower() in PARQUET_SUFFIXES for f in files):
+        raise ConfigError("--caption-column is used for Parquet inputs only, and none was given; drop it")
     rep = count_captions_report(
         files,
         read_labels(labels),
         mode=mode,
         workers=workers,
         progress=not quiet,
-        caption_column=caption_column,
+        caption_column=caption_column or "caption",
     )
     write_counts_json(rep.counts, out)
     typer.echo(

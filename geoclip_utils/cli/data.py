@@ -40,8 +40,8 @@ def metrics(
     source: Annotated[str, typer.Option(help="paper (the authors' files) or local (our runs)")] = "paper",
     results_dir: Annotated[str | None, typer.Option(help="folder of local results (source=local)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    n_boot: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    n_boot: Annotated[int, typer.Option(min=1, help="bootstrap resamples for the 95% CIs")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="bootstrap seed")] = 0,
 ) -> None:
     """Headline metrics of one experiment (top-1, top-5, macro-F1, each with a bootstrap 95% CI)."""
     from .. import experiments
@@ -63,8 +63,8 @@ def compare(
     source: Annotated[str, typer.Option(help="paper or local (both experiments)")] = "paper",
     results_dir: Annotated[str | None, typer.Option(help="folder of local results (source=local)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    n_boot: Annotated[int, typer.Option(min=1, help="bootstrap resamples")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="bootstrap seed")] = 0,
 ) -> None:
     """Paired comparison of two experiments on the images both share (accuracy difference b − a,
     paired bootstrap 95% CI, exact McNemar p)."""

@@ -25,25 +25,33 @@ def embed(
         str, typer.Option("--model", help="CLIP name (ViT-L/14, ViT-B/32, ...), checkpoint path, or 'tiny'.")
     ] = "ViT-L/14",
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 64,
     workers: Annotated[
         int,
         typer.Option(
-            help="Decoding worker processes (-1: automatic, one per spare core, none on 2 cores or fewer)."
+            min=-1,
+            help="Decoding worker processes (-1: automatic, one per spare core, none on 2 cores or fewer).",
         ),
     ] = -1,
-    chunk_size: Annotated[int, typer.Option(help="Images per cache chunk (resume granularity).")] = 1024,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Images per cache chunk (resume granularity).")
+    ] = 1024,
     precision: Annotated[str, typer.Option(help="auto (fp16 on CUDA), fp16 or fp32.")] = "auto",
     exact_preprocess: Annotated[
         bool, typer.Option(help="Full JPEG decode (bit-exact openai preprocessing; slower on big photos).")
     ] = False,
+    retry_skipped: Annotated[
+        bool, typer.Option(help="Try again the images an earlier run into this cache skipped.")
+    ] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Embed images once (L2-normalised CLIP features) into a resumable cache."""
+    from .._io import check_output
     from ..engine import embed_images, load_model, read_ids
 
     if not images.is_dir():
         raise InputError(f"image folder {images} does not exist or is not a folder")
+    check_output(out, [ids, images], folder=True)
     id_list = read_ids(ids)
     m, preprocess, model_id = load_model(model, device=device, precision=precision)
     report = embed_images(
@@ -57,12 +65,18 @@ def embed(
         progress=progress,
         chunk_size=chunk_size,
         fast_decode=not exact_preprocess,
+        retry_skipped=retry_skipped,
     )
     skipped = report[report["status"] != "ok"]
     typer.echo(
         f"{model_id}: {int((report['status'] == 'ok').sum())} images embedded, {len(skipped)} skipped; "
         f"cache {report.attrs['cache']}"
     )
+    if report.attrs["retried"]:
+        typer.echo(
+            f"  retried {report.attrs['retried']} images skipped by an earlier run: "
+            f"{report.attrs['recovered']} now embedded"
+        )
     for row in skipped.head(10).itertuples():
         typer.echo(f"  skipped {row.image_id}: {row.reason}")
     if len(skipped) > 10:
@@ -108,7 +122,7 @@ def classify(
         str | None, typer.Option("--model", help="Model that made the cache (default: read from the cache).")
     ] = None,
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto (text encoding only).")] = "auto",
-    k: Annotated[int, typer.Option(help="Top-k labels stored.")] = 5,
+    k: Annotated[int, typer.Option(min=1, help="Top-k labels stored.")] = 5,
 ) -> None:
     """Zero-shot classify cached embeddings; write one predictions table per experiment."""
     from .. import experiments as registry
@@ -123,6 +137,30 @@ def classify(
         raise ConfigError("with --labels give exactly one --experiment NAME (the name of the results file)")
     if not names:
         raise ConfigError("give --experiment NAME (a paper experiment, or your name with --labels/--gold)")
+    from .._io import check_output
+    from ..engine.zeroshot import MODES
+
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"--mode {mode!r} is not one of {MODES}")
+    exps = registry.experiments()
+    for name in names:
+        registry.check_name(name)
+        check_output(out / f"{name}.parquet", [gold, labels, region_map, cache], option="--out")
+        spec = exps.get(name)
+        used = mode or (spec.mode if spec else "flat")
+        if spec is not None and mode is not None and mode != spec.mode:
+            raise ConfigError(
+                f"--mode {mode} contradicts experiment {name!r}, a {spec.mode} experiment; drop --mode, "
+                "or give your own experiment name with --gold"
+            )
+        if template is not None and used == "mixed":
+            raise ConfigError(f"--template is not used by the mixed prompts of {name!r}; drop it")
+        if kind is not None and used in ("region", "mixed", "climate"):
+            raise ConfigError(f"--kind is not used by a {used} experiment ({name!r}); drop it")
+        if region_map is not None and used in ("flat", "climate"):
+            raise ConfigError(f"--region-map is not used by a {used} experiment ({name!r}); drop it")
+        if labels is not None and used != "flat":
+            raise ConfigError(f"--labels is used by flat experiments only, not by {used} ({name!r}); drop it")
     if template is not None:
         from ..engine.prompts import validate_templates
 
@@ -130,10 +168,8 @@ def classify(
     label_list = read_labels(labels) if labels is not None else None
     gold_df = read_gold_csv(gold) if gold is not None else None
     for name in names:
-        if name not in registry.experiments() and gold_df is None:
-            raise ConfigError(
-                f"experiment {name!r} is not registered ({', '.join(registry.experiments())}); give --gold"
-            )
+        if name not in exps and gold_df is None:
+            raise ConfigError(f"experiment {name!r} is not registered ({', '.join(exps)}); give --gold")
     rmap = None
     if region_map is not None:
         if not region_map.is_file():

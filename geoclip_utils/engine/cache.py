@@ -165,6 +165,58 @@ def write_manifest(folder: Path, model_id: str, dim: int | None, extra: dict, do
     return manifest
 
 
+def cache_settings(info, *, fast_decode: bool, max_pixels: int) -> dict:
+    """Every setting of an embedding run that changes the features (or which images get features).
+
+    Recorded in the manifest; a later run into the same cache must have the same ones
+    (:func:`check_settings`), so one cache never mixes two kinds of rows.
+    """
+    return {
+        "model_id": info.model_id,
+        "model_checksum": info.checksum,
+        "precision": info.precision,
+        "input_resolution": info.input_resolution,
+        "preprocess": "clip._transform" + (" + JPEG draft >= 2x resolution" if fast_decode else ""),
+        "max_pixels": max_pixels,
+        "format": FORMAT_VERSION,
+    }
+
+
+#: How each setting is chosen on the command line, for the message of :func:`check_settings`.
+_SETTING_OPTION = {
+    "model_id": "--model",
+    "model_checksum": "--model (the weights file changed)",
+    "precision": "--precision / --device",
+    "input_resolution": "--model",
+    "preprocess": "--exact-preprocess",
+    "max_pixels": "max_pixels",
+    "format": "the geoclip version",
+}
+
+
+def check_settings(folder: Path, manifest: dict, settings: dict) -> None:
+    """Refuse to add rows to a cache made with other settings (names the setting and how to proceed).
+
+    Settings a cache written by an older version did not record are not compared.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first setting that differs, the cache's value and this run's value.
+    """
+    recorded = {**{k: manifest[k] for k in settings if k in manifest}, **manifest.get("settings", {})}
+    if "preprocess" in manifest:
+        recorded.setdefault("preprocess", manifest["preprocess"])
+    for key, value in settings.items():
+        old = recorded.get(key)
+        if old is not None and old != "" and value != "" and old != value:
+            raise ConfigError(
+                f"embedding cache {folder} was made with {key}={old!r} but this run has {key}={value!r} "
+                f"({_SETTING_OPTION.get(key, key)}); features of the two would be mixed in one cache. "
+                f"Give this run another --out folder, or delete {folder} to start the cache over"
+            )
+
+
 def _resolve_model_dir(cache_dir: str | os.PathLike, model_id: str | None) -> Path:
     cache_dir = Path(cache_dir)
     if not cache_dir.is_dir():

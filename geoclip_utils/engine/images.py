@@ -8,7 +8,6 @@ crash: missing file, not an image / corrupt, truncated, zero-sized, or larger th
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from ..csvfiles import read_rows
 from ..errors import InputError
 
 __all__ = [
@@ -61,30 +61,16 @@ def read_ids(path: str | os.PathLike) -> list[str]:
     Raises
     ------
     InputError
-        Missing or unreadable file, empty list, blank or duplicated ids (named).
+        Missing or unreadable file, empty list, a row with more or fewer fields than the first, another
+        delimiter, blank or duplicated ids (each named with its line, as an editor counts it).
 
     Example
     -------
     >>> read_ids("ids.csv")  # doctest: +SKIP
     ['I2bZIA3vJauI6rm_OV3Z7w', ...]
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"id list {path} does not exist; give a CSV with a column 'id' or 'image_id'")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"id list {path} is not readable UTF-8 text ({exc})") from exc
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        raise InputError(f"id list {path} is empty; it needs one image id per row")
-    try:
-        dialect = csv.Sniffer().sniff(lines[0], delimiters=",\t;")
-        delim = dialect.delimiter
-    except csv.Error:
-        delim = ","
-    rows = list(csv.reader(lines, delimiter=delim))
-    header = [c.strip() for c in rows[0]]
+    rows = read_rows(path, what="id list", delimiters=(",", "\t", ";")).rows
+    header = rows[0][1]
     lowered = [c.lower() for c in header]
     if "image_id" in lowered:
         col, body = lowered.index("image_id"), rows[1:]
@@ -94,18 +80,20 @@ def read_ids(path: str | os.PathLike) -> list[str]:
         col, body = 0, rows[1:]
     else:
         col, body = 0, rows
-    ids = []
-    for lineno, row in enumerate(body, start=len(rows) - len(body) + 1):
-        value = row[col].strip() if len(row) > col else ""
-        if not value:
-            raise InputError(f"id list {path}: row {lineno} has a blank id")
-        ids.append(value)
-    if not ids:
+    if not body:
         raise InputError(f"id list {path} has a header but no ids")
-    seen: set[str] = set()
-    dups = [i for i in ids if i in seen or seen.add(i)]
-    if dups:
-        raise InputError(f"id list {path}: {len(dups)} duplicated ids, e.g. {dups[:3]}; remove the repeats")
+    ids: list[str] = []
+    first: dict[str, int] = {}
+    for line, fields in body:
+        value = fields[col]
+        if not value:
+            raise InputError(f"id list {path}: line {line} has a blank id")
+        if value in first:
+            raise InputError(
+                f"id list {path}: id {value!r} on line {line} repeats line {first[value]}; remove the repeats"
+            )
+        first[value] = line
+        ids.append(value)
     return ids
 
 

@@ -73,6 +73,7 @@ class ModelInfo:
     precision: str
     input_resolution: int
     source: str = ""  # what load_model() accepts to rebuild it ("ViT-L/14", a path, "tiny"); "" if none
+    checksum: str = ""  # sha256 of the weights file (openai: from clip's download address; files: computed)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -130,7 +131,9 @@ def _resolve_precision(dev: torch.device, precision: str | None) -> str:
     return precision
 
 
-def _finish(model: CLIP, dev: torch.device, precision: str, model_id: str, source: str = ""):
+def _finish(
+    model: CLIP, dev: torch.device, precision: str, model_id: str, source: str = "", checksum: str = ""
+):
     if precision == "fp32" or dev.type != "cuda":
         model = model.float()
     model = model.to(dev).eval()
@@ -138,7 +141,12 @@ def _finish(model: CLIP, dev: torch.device, precision: str, model_id: str, sourc
         p.requires_grad_(False)
     res = int(model.visual.input_resolution)
     model.geoclip = ModelInfo(
-        model_id=model_id, device=str(dev), precision=precision, input_resolution=res, source=source
+        model_id=model_id,
+        device=str(dev),
+        precision=precision,
+        input_resolution=res,
+        source=source,
+        checksum=checksum,
     )
     return model, _transform(res), model_id
 
@@ -191,8 +199,18 @@ def load_model(
     if name in clip.available_models():
         model_id = "openai/" + name.replace("/", "-").replace("@", "-")
         # clip.load keeps fp16 weights on CUDA and converts to fp32 on CPU; _finish applies `prec`.
-        model, _ = clip.load(name, device=str(dev) if dev.type != "mps" else "cpu", jit=False)
-        return _finish(model, dev, prec, model_id, name)
+        try:
+            model, _ = clip.load(name, device=str(dev) if dev.type != "mps" else "cpu", jit=False)
+        except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad download a RuntimeError
+            cache = Path("~/.cache/clip").expanduser()
+            raise ConfigError(
+                f"could not load the openai weights of {name} ({type(exc).__name__}: {exc}); clip downloads them "
+                f"once into {cache}. Without network, copy the file {Path(clip.clip._MODELS[name]).name} there "
+                "from a machine that has it, or pass a local checkpoint: --model path/to/weights.pt "
+                "(a state dict saved with torch.save(model.state_dict(), path))"
+            ) from exc
+        checksum = clip.clip._MODELS[name].split("/")[-2]  # clip verifies this sha256 on download
+        return _finish(model, dev, prec, model_id, name, checksum)
     path = Path(name).expanduser()
     if path.is_file():
         try:
@@ -216,8 +234,8 @@ def load_model(
             )
         except Exception as exc:
             raise DataError(f"model checkpoint {path} does not match the CLIP architecture ({exc})") from exc
-        model_id = f"file/{path.stem}-{sha256_of(path)[:12]}"
-        return _finish(model, dev, prec, model_id, str(path.resolve()))
+        digest = sha256_of(path)
+        return _finish(model, dev, prec, f"file/{path.stem}-{digest[:12]}", str(path.resolve()), digest)
     raise ConfigError(
         f"model {name!r} is neither a known CLIP model nor an existing checkpoint file; "
         f"known models: {', '.join(clip.available_models())} (or 'tiny' for the random-weight demo model)"

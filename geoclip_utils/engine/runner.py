@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .._io import write_npz, write_text
-from ..errors import ConfigError, DataError, InputError
+from ..errors import ConfigError, InputError
 from .cache import (
     CHUNK_RE,
     Lock,
+    cache_settings,
+    check_settings,
     chunk_paths,
     load_embeddings,
     model_cache_dir,
@@ -109,6 +111,7 @@ def embed_images(
     fast_decode: bool = True,
     max_chunks: int | None = None,
     prefetch: bool = True,
+    retry_skipped: bool = True,
 ) -> pd.DataFrame:
     """Embed images into the cache, resuming where an earlier run stopped.
 
@@ -128,19 +131,25 @@ def embed_images(
         :func:`open_rgb`); ``False`` gives exactly the openai reference preprocessing.
     max_chunks : stop after writing this many new chunks (for tests and time-boxed jobs).
     prefetch : with ``workers=0``, decode the next batches in a background thread while the model runs.
+    retry_skipped : images an earlier run skipped (missing, corrupt, …) are tried again, so a file that
+        appeared or was repaired since gets embedded; ``False`` keeps the earlier verdict.
 
     Returns
     -------
     pandas.DataFrame
         The report: ``image_id``, ``status`` (``ok`` or ``skipped``), ``reason``, one row per requested
         id in input order (ids finished by an earlier run included). Also written to ``report.csv``.
+        ``attrs``: ``model_id``, ``cache`` (the model's folder), ``retried`` (earlier skips tried again),
+        ``recovered`` (of those, now embedded).
 
     Raises
     ------
     InputError
         Missing image folder, empty id list.
     ConfigError
-        Another process is writing the same cache; bad batch size / workers; device mismatch.
+        Another process is writing the same cache; the cache was made with other settings (model weights,
+        precision, preprocessing, resolution, pixel limit: see :func:`geoclip_utils.engine.cache.check_settings`);
+        bad batch size / workers; device mismatch.
 
     Example
     -------
@@ -176,29 +185,30 @@ def embed_images(
     folder = model_cache_dir(cache_dir, info.model_id)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(folder)
-    if manifest and manifest.get("model_id") != info.model_id:
-        raise DataError(
-            f"embedding cache {folder} belongs to model {manifest.get('model_id')!r}, not {info.model_id!r}"
-        )
+    settings = cache_settings(info, fast_decode=fast_decode, max_pixels=max_pixels)
+    if manifest:
+        check_settings(folder, manifest, settings)
     extra = {
         "model_source": info.source,
         "input_resolution": info.input_resolution,
-        "preprocess": "clip._transform" + (" + JPEG draft >= 2x resolution" if fast_decode else ""),
+        "preprocess": settings["preprocess"],
         "max_pixels": max_pixels,
+        "settings": settings,
     }
     with Lock(folder):
         for p in folder.glob(".*.tmp"):  # leftovers of an interrupted write
             p.unlink(missing_ok=True)
         done: dict[str, tuple[str, str]] = {}
         chunks = chunk_paths(folder)
-        for p in chunks:
+        for p in chunks:  # in order: a later chunk's status of an id (a retry) wins
             c = read_chunk(p)
             for i in c["ids"].tolist():
                 done[i] = ("ok", "")
             for i, r in zip(c["skipped_ids"].tolist(), c["skipped_reasons"].tolist(), strict=True):
                 done[i] = ("skipped", r)
         next_chunk = int(CHUNK_RE.match(chunks[-1].name).group(1)) + 1 if chunks else 0
-        todo = [i for i in ids if i not in done]
+        retried = [i for i in ids if retry_skipped and done.get(i, ("",))[0] == "skipped"]
+        todo = [i for i in ids if i not in done or (retry_skipped and done[i][0] == "skipped")]
 
         if todo:
             dataset = ImageSet(
@@ -289,5 +299,10 @@ def embed_images(
             [(i, s, r) for i, (s, r) in done.items()], columns=["image_id", "status", "reason"]
         )
         write_text(folder / "report.csv", all_rows.to_csv(index=False))
-    report.attrs.update(model_id=info.model_id, cache=str(folder))
+    report.attrs.update(
+        model_id=info.model_id,
+        cache=str(folder),
+        retried=len(retried),
+        recovered=sum(done[i][0] == "ok" for i in retried if i in done),
+    )
     return report

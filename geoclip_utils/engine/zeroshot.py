@@ -277,8 +277,16 @@ def predictions_table(
 
 
 def write_predictions(df: pd.DataFrame, results_dir: str | os.PathLike) -> Path:
-    """Save a table as ``<results_dir>/<experiment>.parquet`` (atomic); return the path."""
-    return save_predictions(df, Path(results_dir) / f"{df.attrs['experiment']}.parquet")
+    """Save a table as ``<results_dir>/<experiment>.parquet`` (atomic); return the path.
+
+    Raises
+    ------
+    ConfigError
+        An experiment name that is not a plain file name (``../x`` would write outside the folder).
+    """
+    from ..experiments import check_name
+
+    return save_predictions(df, Path(results_dir) / f"{check_name(df.attrs['experiment'])}.parquet")
 
 
 #: Modes the engine runs (see :mod:`geoclip_utils.experiments`).
