@@ -278,3 +278,30 @@ def test_bench_inference_json_quick():
     assert out["cached_way_s"] == pytest.approx(
         out["one_pass_s"] + out["text_s"] + out["classify_s"], abs=0.01
     )
+
+
+def test_dedupe_embeddings_wires_the_authors_cosine_rule(demo, cache, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from geoclip_utils.engine import load_embeddings
+
+    out = tmp_path / "kept.csv"
+    r = run(
+        "dedupe-embeddings", "--cache", cache, "--out", out, "--groups", demo.ids_csv, "--threshold", 0.99
+    )
+    assert r.exit_code == 0, _err(r)
+    kept = pd.read_csv(out, keep_default_na=False)
+    ids, feats = load_embeddings(cache)
+    assert kept["image_id"].tolist() == ids
+    # brute force: walk in cache order within a label, drop an image too similar to a kept one
+    gold = pd.read_csv(demo.ids_csv).set_index("image_id")["label"]
+    f = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    keep = []
+    for i, image in enumerate(ids):
+        similar = [j for j in keep if gold[ids[j]] == gold[image] and float(f[i] @ f[j]) > 0.99]
+        if not similar:
+            keep.append(i)
+    assert kept["keep"].tolist() == [i in keep for i in range(len(ids))]
+    r = run("dedupe-embeddings", "--cache", cache, "--out", demo.ids_csv, "--groups", demo.ids_csv)
+    assert r.exit_code == 2 and "refusing to write over an input" in r.stderr

@@ -214,3 +214,48 @@ def classify(
         )
     if not ran:
         raise InputError(f"no experiment has images in the cache {cache}; run `geoclip embed` first")
+
+
+@app.command("dedupe-embeddings")
+def dedupe_embeddings(
+    cache: Annotated[Path, typer.Option("--cache", help="Cache folder written by `geoclip embed`.")],
+    out: Annotated[Path, typer.Option("--out", help="Output CSV: image_id, keep, duplicate_of.")],
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="Gold CSV (image_id,label): compare images of the same label only."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(min=-1.0, max=1.0, help="Cosine similarity above which an image is a duplicate.")
+    ] = 0.9,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id in the cache (when it holds several).")
+    ] = None,
+) -> None:
+    """The authors' near-duplicate rule on image embeddings: in cache order (within a label with --groups),
+    drop an image whose cosine similarity to one already kept exceeds the threshold (default 0.9)."""
+    import pandas as pd
+
+    from .._io import check_output, write_csv
+    from ..engine import load_embeddings
+    from ..geo import dedupe_by_cosine
+    from ..labels import read_gold_csv
+
+    check_output(out, [groups, cache])
+    ids, feats = load_embeddings(cache, model_id=model)
+    if not ids:
+        raise InputError(f"the cache {cache} holds no embedded image")
+    group_of = None
+    if groups is not None:
+        gold = read_gold_csv(groups).set_index("image_id")["label"]
+        missing = [i for i in ids if i not in gold.index]
+        if missing:
+            raise InputError(
+                f"{len(missing)} cached images have no label in {groups}, e.g. {missing[0]!r}; "
+                "give a label to every image or drop --groups"
+            )
+        group_of = gold.loc[ids].to_numpy()
+    res = dedupe_by_cosine(ids, feats, group_of, threshold=threshold)
+    write_csv(
+        pd.DataFrame({"image_id": res["id"], "keep": res["keep"], "duplicate_of": res["duplicate_of"]}), out
+    )
+    typer.echo(f"kept {int(res['keep'].sum())} of {len(res)} images -> {out}")
