@@ -46,7 +46,9 @@ def _glue(cell) -> dict[str, str]:
     for o in cell.get("outputs", []):
         meta = o.get("metadata", {}).get("scrapbook")
         if meta and "name" in meta:
-            found[meta["name"]] = o.get("data", {}).get("text/plain", "")
+            data = o.get("data", {})
+            prefix = meta.get("mime_prefix", "")
+            found[meta["name"]] = data.get(prefix + "text/plain", data.get("text/plain"))
     return found
 
 
@@ -75,7 +77,9 @@ def diff(a: dict, b: dict) -> list[str]:
             continue  # a new chapter: nothing to compare
         ga, gb = a[chapter]["glue"], b[chapter]["glue"]
         for key in sorted(ga):
-            if key not in gb:
+            if ga[key] is None:
+                problems.append(f"{chapter}: glue {key} has no text value in the first build")
+            elif key not in gb:
                 problems.append(f"{chapter}: glue {key} = {ga[key]} disappeared")
             elif ga[key] != gb[key]:
                 problems.append(f"{chapter}: glue {key}: {ga[key]} -> {gb[key]}")
