@@ -228,3 +228,93 @@ def test_top1_confidence_without_probabilities():
     df["top_probs"] = [(np.nan,)]
     with pytest.raises(DataError):
         calibration.top1_confidence(df)
+
+
+# =========================================================================== chapter helpers (notebook.py)
+def test_format_interval_and_share_in_words():
+    assert notebook.format_interval(0.5083, 0.527) == "50.8% – 52.7%"
+    assert notebook.format_interval(0.0712, 0.0931, ".3f") == "0.071 – 0.093"
+    words = {
+        x: notebook.share_in_words(x)
+        for x in (0.0, 0.04, 0.1, 0.25, 0.33, 0.505, 0.517, 0.65, 0.84, 0.9, 0.97)
+    }
+    assert words[0.0] == words[0.04] == "almost none"
+    assert (
+        words[0.1] == "about a tenth" and words[0.25] == "about a quarter" and words[0.33] == "about a third"
+    )
+    assert words[0.505] == words[0.517] == "about half"
+    assert words[0.65] == "about two thirds" and words[0.84] == "about four fifths"
+    assert words[0.9] == "about nine tenths" and words[0.97] == "almost all"
+    for bad in (-0.1, 1.2, "half", float("nan")):
+        with pytest.raises(ConfigError):
+            notebook.share_in_words(bad)
+
+
+def test_word_for_interval():
+    w = ("hurts", "unclear", "helps")
+    assert notebook.word_for_interval(-0.3, -0.1, *w) == "hurts"
+    assert notebook.word_for_interval(0.1, 0.3, *w) == "helps"
+    assert notebook.word_for_interval(-0.1, 0.3, *w) == "unclear"
+    assert notebook.word_for_interval(0.0, 0.3, *w) == "unclear"  # an interval touching zero is not clear
+    assert notebook.word_for_interval(float("nan"), float("nan"), *w) == "unclear"
+
+
+def test_check_results_dir_and_run_parameters(tmp_path):
+    assert notebook.check_results_dir(None, "paper") is None
+    assert notebook.check_results_dir(str(tmp_path), "local") == str(tmp_path)
+    with pytest.raises(ConfigError, match="read only with source='local'"):
+        notebook.check_results_dir(str(tmp_path), "paper")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        notebook.check_results_dir(str(tmp_path / "missing"), "local")
+    ok = {"source": "paper", "results_dir": None, "n_boot": 1000, "seed": 0}
+    assert notebook.check_run_parameters(**ok) is None
+    for change, match in [
+        ({"source": "cloud"}, r"^source='cloud' is not allowed: choose one of \['paper', 'local'\]"),
+        ({"n_boot": -5}, r"^n_boot=-5 is not allowed: use an integer of at least 1$"),
+        ({"n_boot": 10.5}, r"^n_boot=10.5 is not allowed"),
+        ({"seed": -1}, r"^seed=-1 is not allowed: use an integer of at least 0$"),
+        ({"results_dir": "x"}, r"^results_dir='x' is read only"),
+    ]:
+        with pytest.raises(ConfigError, match=match) as err:
+            notebook.check_run_parameters(**(ok | change))
+        assert "\n" not in str(err.value)
+
+
+def test_check_experiment_parameter_names_the_parameter():
+    with pytest.raises(ConfigError) as err:
+        notebook.check_experiment_parameter(
+            "standard", "nonsense", chapter="prompts", modes=("flat",), countries=True
+        )
+    msg = str(err.value)
+    assert msg.startswith("standard='nonsense' is not a registered experiment; the prompts chapter takes [")
+    assert "'country100'" in msg and "experiment=" not in msg
+    with pytest.raises(ConfigError, match=r"^mixed='US_states_max100' is a US state experiment"):
+        notebook.check_experiment_parameter("mixed", "US_states_max100", modes=("mixed",), countries=True)
+    with pytest.raises(ConfigError, match=r"^mixed=3 is not allowed"):
+        notebook.check_experiment_parameter("mixed", 3)
+    assert (
+        notebook.check_experiment_parameter("mixed", "country100_mixedprompt", modes=("mixed",)).mode
+        == "mixed"
+    )
+
+
+# =========================================================================== stats.paired_predictions
+def test_paired_predictions_pairs_by_image_id():
+    a = make_predictions(
+        list("1234"),
+        list("XYXY"),
+        [("X", "Y"), ("X", "Y"), ("Y", "X"), ("Y", "X")],
+        experiment="a",
+        source="local",
+    )
+    # b lists the same images in another order, plus one image a lacks
+    b = make_predictions(
+        list("54321"), list("XYXYX"), [("X",), ("Y",), ("X",), ("Y",), ("Y",)], experiment="b", source="local"
+    )
+    r = stats.paired_predictions(a, b, n_boot=50)
+    # shared images 1-4: a right on 1 and 4 (top-1), b right on 2, 3 and 4
+    assert (r.n, r.accuracy_a, r.accuracy_b, r.only_a, r.only_b) == (4, 0.5, 0.75, 1, 2)
+    r5 = stats.paired_predictions(a, a, k=2, n_boot=50)
+    assert r5.accuracy_a == 1.0 and r5.diff == 0.0
+    with pytest.raises(ConfigError):
+        stats.paired_predictions(a, b, k=2)  # b stores top-1 only
