@@ -422,3 +422,142 @@ def test_check_country_experiment(tmp_path):
         countries.check_country_experiment("states", source="local", results_dir=tmp_path)
     with pytest.raises(ConfigError, match="no local results"):
         countries.check_country_experiment("absent", source="local", results_dir=tmp_path)
+
+
+# =========================================================================== studies.regions (chapter numbers)
+def test_region_rules_table(two_stage):
+    region, _ = two_stage
+    # gold A, A, D, B; top-1 west, east, east, west; gold sets (authors) as in the fixture
+    t = regions.region_rules_table(region, MAP, subregion_of=SUB, n_boot=50)
+    assert list(t.index) == list(regions.RULES)
+    # authors: west∈{west,all} ✓, east∉{west,all}, east∈{east,all} ✓, west∈{west,all} ✓
+    assert t.loc["authors' lists", "top1"] == pytest.approx(0.75)
+    # majority: A→X (west, all), D→Y (east), B→X: west ✓, east ✗, east ✓, west ✓
+    assert t.loc["UN, majority", "top1"] == pytest.approx(0.75)
+    # any: A, B → X: west, all; D → Y: west, east, all — still 3 of 4
+    assert t.loc["UN, any", "top1"] == pytest.approx(0.75)
+    # candidates seen: all, east, west; chance under the authors' lists = mean over answers
+    assert t.loc["authors' lists", "chance"] == pytest.approx((1.0 + 0.25 + 0.75) / 3)
+    assert t.loc["authors' lists", "majority"] == pytest.approx(1.0)
+    assert (t["ci_lo"] <= t["top1"]).all() and (t["top1"] <= t["ci_hi"]).all()
+
+
+def test_conditional_comparison_and_breakdown_numbers(two_stage):
+    region, stage2 = two_stage
+    b = regions.two_stage_breakdown(region, stage2)
+    # direct run: right on i1 and i4 only
+    direct = make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+    cond = regions.conditional_comparison(b, direct, n_boot=50)
+    # region right for i1, i3, i4; stage 2 right on i1, i3; direct on i1, i4
+    assert (cond.n, cond.accuracy_a, cond.accuracy_b, cond.only_a, cond.only_b) == (3, 2 / 3, 2 / 3, 1, 1)
+    n = regions.breakdown_numbers(regions.outcome_table(b), cond)
+    assert (
+        n["share_region_wrong"] == 0.25 and n["share_country_wrong"] == 0.25 and n["share_both_right"] == 0.5
+    )
+    assert n["stage2_given_region"] == pytest.approx(2 / 3) and n["cond_diff"] == 0.0
+    with pytest.raises(DataError, match="not in the direct run"):
+        regions.conditional_comparison(b, direct.iloc[:2], n_boot=50)
+
+
+def test_region_and_two_stage_numbers(two_stage):
+    region, stage2 = two_stage
+    summary = {"n": 4, "top1": 0.75, "top1_ci95": [0.5, 1.0], "chance": 0.5, "majority": 1.0}
+    n = regions.region_numbers(region, {"west": ["A", "B"], "east": ["D"]}, summary)
+    assert n["n_regions"] == 2 and n["unlisted"] == "none" and n["n_unlisted_images"] == 0
+    assert n["unlisted_sentence"].startswith("Every country") and n["single_regions"] == "East"
+    assert np.isnan(n["region_top5"])
+    n = regions.region_numbers(region, {"west": ["B", "C"], "east": ["C", "E"]}, summary)
+    assert n["unlisted"] == "A, D" and n["n_unlisted_images"] == 3
+    assert n["unlisted_sentence"].startswith("A, D are in none of the authors' regions, so their 3 photos")
+    direct = make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+    stage2 = stage2.assign(top_labels=[("other",), ("D",), ("D",), ("A",)])
+    p = stats.paired_predictions(direct, stage2, n_boot=50)
+    t = regions.two_stage_numbers(p, direct, stage2)
+    assert t["n_paired"] == 4 and t["country_chance"] == pytest.approx(1 / 3) and t["n_other"] == 1
+    assert t["direct_top1"] == 0.5 and t["better_or_worse"] == ("better" if p.diff > 0 else "worse")
+    assert t["two_stage_diff_abs"] == abs(p.diff) and t["only_direct"] == p.only_a
+
+
+def test_broad_regions_and_absorption_numbers(two_stage):
+    region, _ = two_stage
+    assert regions.broad_regions(MAP, n=2) == ["all", "west"]
+    assert regions.broad_regions({"b": ["X"], "a": ["Y"]}, n=1) == ["a"]  # ties alphabetical
+    absorb = regions.region_absorption(region)
+    n = regions.absorption_numbers(absorb, ["all"])
+    # "all" is right for 4 photos and never answered
+    assert n["broad_answers"] == 0 and n["broad_ratio"] == 0.0
+    assert n["broad_words"] == "far fewer than the 4 photos they would be right for"
+    n = regions.absorption_numbers(absorb, ["east"])  # answered twice, right for 1
+    assert n["broad_words"].startswith("at least as many as the 1 photos") and n["broad_share"] == 0.5
+    n = regions.absorption_numbers(absorb, ["west", "east"])  # 4 answers, right for 4
+    assert n["broad_ratio"] == 1.0
+    n = regions.absorption_numbers(absorb, ["nowhere"])
+    assert np.isnan(n["broad_ratio"]) and "none of the photos" in n["broad_words"]
+    assert n["top_absorber"] == "east" and n["most_predicted"] == "west"  # ties by photos covered
+
+
+def test_regions_headline_text():
+    summary = {
+        "top1": 0.703,
+        "top1_ci95": [0.694, 0.711],
+        "top5": 0.941,
+        "top5_ci95": [0.936, 0.945],
+        "chance": 0.084,
+        "majority": 0.322,
+    }
+    rules = pd.DataFrame(
+        {
+            "top1": [0.703, 0.527, 0.767],
+            "ci_lo": [0.694, 0.517, 0.759],
+            "ci_hi": [0.711, 0.537, 0.774],
+            "chance": [0.084, 0.055, 0.2],
+            "majority": [0.322, 0.2, 0.3],
+        },
+        index=list(regions.RULES),
+    )
+    p = stats.paired([1, 1, 0, 1] * 25, [1, 0, 0, 1] * 25, n_boot=20)
+    text = regions.headline_text(summary, rules, p)
+    lines = text.split("\n")
+    assert lines[0] == "region, authors' lists : top-1 70.30%  (95% CI 69.40% – 71.10%)"
+    assert lines[1] == " " * 25 + "top-5 94.10%  (95% CI 93.60% – 94.50%)"
+    assert lines[3] == "region, UN, majority   : top-1 52.70%  (95% CI 51.70% – 53.70%)"
+    assert lines[7].startswith("country, direct        : top-1 75.00%  (95% CI ") and lines[7].endswith(
+        "(100 images)"
+    )
+    assert lines[10] == "discordant images      : direct only 25, two-stage only 0"
+    assert text.endswith("\n") and len(lines) == 12
+
+
+def test_regions_conclusions_follow_the_numbers():
+    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
+    worse = stats.paired([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25, n_boot=50)
+    better = stats.paired([1, 0, 0, 0] * 25, [1, 1, 1, 0] * 25, n_boot=50)
+    c = regions.conclusions(rules, worse, worse)
+    assert c["lists_words"] == "generous" and c["taxonomy_words"] == "a less flattering picture"
+    assert c["first_step"].startswith("but it is a poor first step") and c["cond_words"] == "hurts"
+    assert c["region_vs_country"].startswith("CLIP names a right region no more often")  # 0.7 against 0.75
+    c = regions.conclusions(rules.assign(top1=[0.4, 0.5, 0.6]), better, better)
+    assert (
+        c["lists_words"].startswith("no more generous")
+        and c["taxonomy_words"] == "no less flattering a picture"
+    )
+    assert c["first_step"].startswith("and it is a useful first step") and c["cond_words"] == "helps"
+    assert c["region_vs_country"].startswith("CLIP names a right region more often")  # 0.4 against 0.25
+    assert "those photos are no easier than the average photo" in c["cond_sentence"]
+    assert "stage 2 finds the country for 75.0%" in c["cond_sentence"]
+    empty = stats.paired([], [], n_boot=50)
+    assert regions.conclusions(rules, worse, empty)["cond_sentence"].startswith(
+        "No photo got its region right"
+    )
