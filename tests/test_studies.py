@@ -799,3 +799,111 @@ def test_check_calibration_experiment_and_paper_runs():
     # the paper runs the chapter shows are exactly the published runs with probabilities
     published = {n for n, e in experiments.experiments().items() if e.published and e.probabilities}
     assert set(calibration.PAPER_RUNS) == published and len(calibration.PAPER_RUNS) == len(published)
+
+
+# =========================================================================== studies.places (chapter numbers)
+def _head(top1, chance, majority=None, top5=None, classes=10):
+    h = {
+        "n": 100,
+        "classes": classes,
+        "top1": top1,
+        "top1_ci95": [top1 - 0.01, top1 + 0.01],
+        "chance": chance,
+    }
+    h |= {"majority": chance if majority is None else majority, "macro_f1": top1, "macro_f1_ci95": [0.1, 0.2]}
+    if top5 is not None:
+        h |= {"top5": top5, "top5_ci95": [top5 - 0.01, top5 + 0.01]}
+    return h
+
+
+def test_places_summary_table_and_headline():
+    heads = {"US_states_max100": _head(0.43, 0.02, top5=0.8), "city100": _head(0.2, 0.002)}
+    t = places.summary_table(heads)
+    assert (
+        t.loc["US_states_max100", "level"] == "US state"
+        and t.loc["US_states_max100", "top1 CI"] == "42.0% – 44.0%"
+    )
+    assert t.loc["city100", "top5"] is None and t.loc["city100", "top1 / chance"] == pytest.approx(100)
+    lines = places.headline_text(heads).split("\n")
+    assert lines[0] == "US_states_max100 (100 images, 10 labels)"
+    assert (
+        lines[1]
+        == "    top1 43.00% (42.00% – 44.00%); top5 80.00% (79.00% – 81.00%); macro_f1 43.00% (10.00% – 20.00%)"
+    )
+    assert lines[2] == "    chance 2.00%, majority 2.00%"
+    assert lines[4] == "    top1 20.00% (19.00% – 21.00%); top5: n/a; macro_f1 20.00% (10.00% – 20.00%)"
+
+
+def test_places_summary_numbers_follow_the_numbers():
+    heads = {
+        "US_states_max100": _head(0.4, 0.02, top5=0.8),
+        "France_states_max100": _head(0.3, 0.05, top5=0.7),
+        "UScity100": _head(0.4, 0.013, top5=0.7),
+        "city100": _head(0.2, 0.0015),
+        "city300": _head(0.3, 0.004),
+    }
+    n = places.summary_numbers(heads)
+    assert (
+        n["lift_us"] == pytest.approx(20)
+        and n["lift_fr"] == pytest.approx(6)
+        and n["lift_join"] == "but only"
+    )
+    assert n["US_states_max100_lo"] == pytest.approx(0.39) and n["classes_city300"] == 10
+    assert n["top5_note"] == "city100 and city300 store only CLIP's first answer, so they have no top-5."
+    assert n["balance_words"].startswith("Every label set is nearly balanced")
+    assert n["city_words"].startswith("The worldwide city run gains the most")
+    assert n["summary_words"].startswith(
+        "Below the country CLIP's answers are well above chance in every run (at least 6.0"
+    )
+    # French regions gaining more than US states, cities gaining little, one set unbalanced, one run near chance
+    heads["France_states_max100"] = _head(0.9, 0.04, majority=0.2, top5=0.99)
+    heads["city100"] = _head(0.003, 0.002, top5=0.01)
+    heads["city300"] = _head(0.003, 0.004, top5=0.01)
+    n = places.summary_numbers(heads)
+    assert n["lift_join"] == "and" and n["top5_note"] == "Every run stores five answers."
+    assert n["balance_words"].startswith("Not every label set is balanced: on France_states_max100")
+    assert n["city_words"].startswith("The worldwide city run gains no more")
+    assert n["summary_words"].startswith("Below the country CLIP's answers are not above chance on city300")
+    heads["city300"] = _head(0.006, 0.004, top5=0.01)
+    assert "but only 1.5 times on city100" in places.summary_numbers(heads)["summary_words"]
+
+
+def test_places_reports_locations_and_numbers(gazetteer):
+    def run(labels, pred):
+        return make_predictions(
+            [str(i) for i in range(len(labels))], labels, [(p,) for p in pred], experiment="t", source="local"
+        )
+
+    tables = {
+        "US_states_max100": run(
+            ["Ohio", "Ohio", "Illinois", "Texas"], ["Ohio", "Illinois", "Illinois", "Ohio"]
+        ),
+        "France_states_max100": run(
+            ["Auvergne-Rhône-Alpes", "Mayotte"], ["Auvergne-Rhône-Alpes", "Auvergne-Rhône-Alpes"]
+        ),
+        "UScity100": run(["Springfield", "Town"], ["Town", "Town"]),
+        "city100": run(
+            ["Springfield", "Cordoba", "Nowhere", "Atlantis"],
+            ["Springfield", "Cordoba", "Cordoba", "Cordoba"],
+        ),
+    }
+    reports = places.label_reports(tables)
+    assert reports["US_states_max100"].index[0] == "Illinois"  # F1 2/3 beats Ohio's 1/2
+    n = places.label_numbers(reports)
+    assert (
+        n["best_state"] == "Illinois"
+        and n["worst_state"] == "Texas"
+        and n["best_fr"] == "Auvergne-Rhône-Alpes"
+    )
+    located = places.locate_labels(reports, gazetteer)
+    assert located["France_states_max100"].set_index("label").loc["Auvergne-Rhône-Alpes", "places"] == 1
+    counts = places.match_counts(located)
+    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 2
+    m = places.match_numbers(counts, located, examples=1)
+    assert m["city100_not_found"] == 2 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
+    assert m["city100_unplaced_examples"] in ("Nowhere", "Atlantis")
+    pts = places.recall_points(located["city100"], reports["city100"])
+    assert set(pts["label"]) == {"Springfield", "Cordoba"} and {"recall", "f1", "support", "lat"} <= set(
+        pts.columns
+    )
+    assert pts.set_index("label").loc["Cordoba", "recall"] == 1.0
