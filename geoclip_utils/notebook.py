@@ -174,3 +174,185 @@ def sortable_html(df: pd.DataFrame, table_id: str, formats: Mapping[str, str] | 
         shown[col] = [fmt.format(v) for v in shown[col]]
     html = shown.reset_index().to_html(table_id=table_id, index=False, border=0, classes="dataframe sortable")
     return html + _SORT_JS % {"id": table_id}
+
+
+# --------------------------------------------------------------------------- chapter helpers (part 2)
+def format_interval(lo: float, hi: float, fmt: str = ".1%") -> str:
+    """A 95 % interval alone, for a table column next to its estimate: ``"50.8% – 52.7%"``.
+
+    Parameters
+    ----------
+    lo, hi : the interval.
+    fmt : format spec of both ends.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> format_interval(0.5083, 0.527)
+    '50.8% – 52.7%'
+    >>> format_interval(0.0712, 0.0931, ".3f")
+    '0.071 – 0.093'
+    """
+    return f"{lo:{fmt}} – {hi:{fmt}}"
+
+
+#: (upper bound, words) for :func:`share_in_words`; each share gets the words of the first bound above it.
+_SHARE_WORDS = (
+    (0.05, "almost none"),
+    (0.15, "about a tenth"),
+    (0.225, "about a fifth"),
+    (0.29, "about a quarter"),
+    (0.42, "about a third"),
+    (0.58, "about half"),
+    (0.71, "about two thirds"),
+    (0.775, "about three quarters"),
+    (0.85, "about four fifths"),
+    (0.95, "about nine tenths"),
+)
+
+
+def share_in_words(share: float) -> str:
+    """A share in plain words (``0.517`` → ``"about half"``), for a conclusion the numbers choose.
+
+    Parameters
+    ----------
+    share : a number between 0 and 1.
+
+    Returns
+    -------
+    str
+        ``"almost none"``, ``"about a tenth"``, ``"about a fifth"``, ``"about a quarter"``, ``"about a third"``,
+        ``"about half"``, ``"about two thirds"``, ``"about three quarters"``, ``"about four fifths"``,
+        ``"about nine tenths"`` or ``"almost all"``.
+
+    Raises
+    ------
+    ConfigError
+        If ``share`` is not a number between 0 and 1.
+
+    Example
+    -------
+    >>> share_in_words(0.517), share_in_words(0.31), share_in_words(0.98)
+    ('about half', 'about a third', 'almost all')
+    """
+    if not isinstance(share, numbers.Real) or not 0 <= share <= 1:
+        raise ConfigError(f"share_in_words takes a number between 0 and 1, got {share!r}")
+    for bound, words in _SHARE_WORDS:
+        if share < bound:
+            return words
+    return "almost all"
+
+
+def word_for_interval(lo: float, hi: float, below: str, overlap: str, above: str) -> str:
+    """The words a 95 % interval of a difference supports: ``below`` when it lies wholly below zero,
+    ``above`` when wholly above, ``overlap`` when it contains zero (or is undefined).
+
+    Example
+    -------
+    >>> word_for_interval(-0.05, -0.01, "hurts", "makes no clear difference", "helps")
+    'hurts'
+    >>> word_for_interval(-0.01, 0.02, "hurts", "makes no clear difference", "helps")
+    'makes no clear difference'
+    """
+    if hi < 0:
+        return below
+    if lo > 0:
+        return above
+    return overlap
+
+
+def check_results_dir(results_dir, source: str):
+    """Check the ``results_dir`` parameter of a chapter against its ``source`` (one sentence on failure).
+
+    ``None`` is always allowed (``$GEOCLIP_RESULTS`` or ``results/``); a folder is read only with
+    ``source="local"`` and must exist.
+
+    Raises
+    ------
+    ConfigError
+
+    Example
+    -------
+    >>> check_results_dir(None, "paper") is None
+    True
+    >>> check_results_dir("somewhere", "paper")
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: results_dir='somewhere' is read only with source='local': drop it, or set source='local'
+    """
+    from pathlib import Path
+
+    if results_dir is None:
+        return None
+    if source != "local":
+        raise ConfigError(
+            f"results_dir={results_dir!r} is read only with source='local': drop it, or set source='local'"
+        )
+    if not isinstance(results_dir, str | Path) or not Path(results_dir).expanduser().is_dir():
+        raise ConfigError(
+            f"results_dir={results_dir!r} is not a folder: give the folder `geoclip classify` wrote its results to"
+        )
+    return results_dir
+
+
+def check_experiment_parameter(name: str, value, **kwargs):
+    """:func:`geoclip_utils.experiments.check_experiment` for a chapter parameter not called ``experiment``
+    (the prompts chapter's ``standard`` and ``mixed``): the one-sentence message names ``name``.
+
+    Parameters
+    ----------
+    name : the parameter's name.
+    value : its value.
+    **kwargs : passed on (``source``, ``results_dir``, ``chapter``, ``modes``, ``countries``).
+
+    Returns
+    -------
+    The registry record, or ``None`` for an unregistered local experiment.
+
+    Raises
+    ------
+    ConfigError
+        The message of :func:`~geoclip_utils.experiments.check_experiment`, with ``name=`` in place of
+        ``experiment=``.
+    """
+    from .experiments import check_experiment
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}={value!r} is not allowed: give an experiment name (a string)")
+    try:
+        return check_experiment(value, **kwargs)
+    except ConfigError as exc:
+        text = str(exc)
+        prefix = f"experiment={value!r}"
+        if name != "experiment" and text.startswith(prefix):
+            raise ConfigError(f"{name}={value!r}{text[len(prefix) :]}") from None
+        raise
+
+
+def check_run_parameters(*, source: str, results_dir, n_boot, seed) -> None:
+    """Check the parameters most chapters share, in the order a reader would fix them: ``source``
+    (``"paper"`` or ``"local"``), ``results_dir`` (:func:`check_results_dir`), ``n_boot`` (an integer ≥ 1)
+    and ``seed`` (an integer ≥ 0).
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the first parameter that is wrong.
+
+    Example
+    -------
+    >>> check_run_parameters(source="paper", results_dir=None, n_boot=1000, seed=0)
+    >>> check_run_parameters(source="paper", results_dir=None, n_boot=-5, seed=0)
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: n_boot=-5 is not allowed: use an integer of at least 1
+    """
+    check_choice(
+        "source", source, ["paper", "local"], hint="'paper' reads the authors' files, 'local' your runs"
+    )
+    check_results_dir(results_dir, source)
+    check_number("n_boot", n_boot, minimum=1, integer=True)
+    check_number("seed", seed, minimum=0, integer=True)

@@ -9,7 +9,7 @@ import pytest
 from geoclip_utils import notebook, stats
 from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
-from geoclip_utils.studies import calibration, places, prompts, regions
+from geoclip_utils.studies import calibration, countries, places, prompts, regions
 
 MAP = {"west": ["A", "B", "C"], "east": ["C", "D"], "all": ["A", "B", "C", "D"]}
 SUB = {"A": "X", "B": "X", "C": "Y", "D": "Y"}
@@ -228,3 +228,682 @@ def test_top1_confidence_without_probabilities():
     df["top_probs"] = [(np.nan,)]
     with pytest.raises(DataError):
         calibration.top1_confidence(df)
+
+
+# =========================================================================== chapter helpers (notebook.py)
+def test_format_interval_and_share_in_words():
+    assert notebook.format_interval(0.5083, 0.527) == "50.8% – 52.7%"
+    assert notebook.format_interval(0.0712, 0.0931, ".3f") == "0.071 – 0.093"
+    words = {
+        x: notebook.share_in_words(x)
+        for x in (0.0, 0.04, 0.1, 0.25, 0.33, 0.505, 0.517, 0.65, 0.84, 0.9, 0.97)
+    }
+    assert words[0.0] == words[0.04] == "almost none"
+    assert (
+        words[0.1] == "about a tenth" and words[0.25] == "about a quarter" and words[0.33] == "about a third"
+    )
+    assert words[0.505] == words[0.517] == "about half"
+    assert words[0.65] == "about two thirds" and words[0.84] == "about four fifths"
+    assert words[0.9] == "about nine tenths" and words[0.97] == "almost all"
+    for bad in (-0.1, 1.2, "half", float("nan")):
+        with pytest.raises(ConfigError):
+            notebook.share_in_words(bad)
+
+
+def test_word_for_interval():
+    w = ("hurts", "unclear", "helps")
+    assert notebook.word_for_interval(-0.3, -0.1, *w) == "hurts"
+    assert notebook.word_for_interval(0.1, 0.3, *w) == "helps"
+    assert notebook.word_for_interval(-0.1, 0.3, *w) == "unclear"
+    assert notebook.word_for_interval(0.0, 0.3, *w) == "unclear"  # an interval touching zero is not clear
+    assert notebook.word_for_interval(float("nan"), float("nan"), *w) == "unclear"
+
+
+def test_check_results_dir_and_run_parameters(tmp_path):
+    assert notebook.check_results_dir(None, "paper") is None
+    assert notebook.check_results_dir(str(tmp_path), "local") == str(tmp_path)
+    with pytest.raises(ConfigError, match="read only with source='local'"):
+        notebook.check_results_dir(str(tmp_path), "paper")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        notebook.check_results_dir(str(tmp_path / "missing"), "local")
+    ok = {"source": "paper", "results_dir": None, "n_boot": 1000, "seed": 0}
+    assert notebook.check_run_parameters(**ok) is None
+    for change, match in [
+        ({"source": "cloud"}, r"^source='cloud' is not allowed: choose one of \['paper', 'local'\]"),
+        ({"n_boot": -5}, r"^n_boot=-5 is not allowed: use an integer of at least 1$"),
+        ({"n_boot": 10.5}, r"^n_boot=10.5 is not allowed"),
+        ({"seed": -1}, r"^seed=-1 is not allowed: use an integer of at least 0$"),
+        ({"results_dir": "x"}, r"^results_dir='x' is read only"),
+    ]:
+        with pytest.raises(ConfigError, match=match) as err:
+            notebook.check_run_parameters(**(ok | change))
+        assert "\n" not in str(err.value)
+
+
+def test_check_experiment_parameter_names_the_parameter():
+    with pytest.raises(ConfigError) as err:
+        notebook.check_experiment_parameter(
+            "standard", "nonsense", chapter="prompts", modes=("flat",), countries=True
+        )
+    msg = str(err.value)
+    assert msg.startswith("standard='nonsense' is not a registered experiment; the prompts chapter takes [")
+    assert "'country100'" in msg and "experiment=" not in msg
+    with pytest.raises(ConfigError, match=r"^mixed='US_states_max100' is a US state experiment"):
+        notebook.check_experiment_parameter("mixed", "US_states_max100", modes=("mixed",), countries=True)
+    with pytest.raises(ConfigError, match=r"^mixed=3 is not allowed"):
+        notebook.check_experiment_parameter("mixed", 3)
+    assert (
+        notebook.check_experiment_parameter("mixed", "country100_mixedprompt", modes=("mixed",)).mode
+        == "mixed"
+    )
+
+
+# =========================================================================== stats.paired_predictions
+def test_paired_predictions_pairs_by_image_id():
+    a = make_predictions(
+        list("1234"),
+        list("XYXY"),
+        [("X", "Y"), ("X", "Y"), ("Y", "X"), ("Y", "X")],
+        experiment="a",
+        source="local",
+    )
+    # b lists the same images in another order, plus one image a lacks
+    b = make_predictions(
+        list("54321"), list("XYXYX"), [("X",), ("Y",), ("X",), ("Y",), ("Y",)], experiment="b", source="local"
+    )
+    r = stats.paired_predictions(a, b, n_boot=50)
+    # shared images 1-4: a right on 1 and 4 (top-1), b right on 2, 3 and 4
+    assert (r.n, r.accuracy_a, r.accuracy_b, r.only_a, r.only_b) == (4, 0.5, 0.75, 1, 2)
+    r5 = stats.paired_predictions(a, a, k=2, n_boot=50)
+    assert r5.accuracy_a == 1.0 and r5.diff == 0.0
+    with pytest.raises(ConfigError):
+        stats.paired_predictions(a, b, k=2)  # b stores top-1 only
+
+
+# =========================================================================== studies.countries
+def _countries_df():
+    gold = ["France", "France", "France", "Spain", "Spain", "Japan", "Japan", "Japan"]
+    pred = ["France", "Spain", "Japan", "Spain", "France", "Japan", "Japan", "China"]
+    return make_predictions(
+        [str(i) for i in range(8)], gold, [(p,) for p in pred], experiment="c100", source="local"
+    )
+
+
+def test_confusion_share_and_region_f1():
+    counts = stats.confusion_matrix(_countries_df())
+    assert countries.confusion_share(counts, "France", "Spain") == pytest.approx(1 / 3)
+    assert countries.confusion_share(counts, "Japan", "Japan") == pytest.approx(2 / 3)
+    assert countries.confusion_share(counts, "Namibia", "Japan") == 0.0
+    assert countries.confusion_share(counts, "China", "Japan") == 0.0  # predicted only: no photo of its own
+    table = pd.DataFrame({"region": ["X", "X", "X", "Y", "Y"], "f1": [0.2, 0.4, 0.6, 0.9, 0.7]})
+    r = countries.region_f1(table)
+    assert r.index.tolist() == ["X"] and r.loc["X", "mean"] == pytest.approx(0.4)
+    r = countries.region_f1(table, min_countries=4)  # no region that large: all kept, worst first
+    assert r.index.tolist() == ["X", "Y"] and r["size"].tolist() == [3, 2]
+
+
+def test_mistakes_within_region():
+    region_of = {"France": "W", "Spain": "S", "Japan": "E", "China": "E"}
+    w = countries.mistakes_within_region(_countries_df(), region_of)
+    # wrong: France→Spain (W→S), France→Japan, Spain→France, Japan→China (E→E)
+    assert w == {"wrong": 4, "within": 1, "share": 0.25}
+    region_of["Spain"] = "W"
+    assert countries.mistakes_within_region(_countries_df(), region_of)["within"] == 3
+    # an unknown region never counts as shared
+    unknown = {"France": "unknown", "Spain": "unknown", "Japan": "E", "China": "E"}
+    assert countries.mistakes_within_region(_countries_df(), unknown)["within"] == 1
+    right = make_predictions(["1"], ["A"], [("A",)], experiment="t", source="local")
+    assert countries.mistakes_within_region(right, {}) == {"wrong": 0, "within": 0, "share": 0.0}
+
+
+def test_countries_headline_text():
+    s = {
+        "experiment": "country100",
+        "source": "paper",
+        "n": 11500,
+        "classes": 115,
+        "top1": 0.5174,
+        "top1_ci95": [0.5083, 0.527],
+        "top5": None,
+        "macro_f1": 0.503,
+        "macro_f1_ci95": [0.4936, 0.5104],
+        "chance": 1 / 115,
+    }
+    assert countries.headline_text(s) == (
+        "country100 (paper): 11500 images, 115 classes\n"
+        "     top1: 51.74%  (95% CI 50.83% – 52.70%)\n"
+        "     top5: n/a\n"
+        " macro_f1: 50.30%  (95% CI 49.36% – 51.04%)\n"
+        "   chance: 0.87%\n"
+    )
+
+
+def test_countries_conclusions_follow_the_numbers():
+    c = countries.conclusions(
+        {"top1_ci95": [0.50, 0.52]}, within={"share": 0.505}, experiment="country100", source="paper"
+    )
+    assert c["ci_width_words"] == "narrow" and c["within_words"] == "about half"
+    assert c["map_relation"].startswith("from the same result file")
+    c = countries.conclusions(
+        {"top1_ci95": [0.18, 0.44]}, within={"share": 0.8}, experiment="country100", source="local"
+    )
+    assert c["ci_width_words"] == "wide" and c["within_words"] == "about four fifths"
+    assert (
+        "country100 (local)" in c["map_relation"] and "agree only as far as the runs do" in c["map_relation"]
+    )
+    c = countries.conclusions(
+        {"top1_ci95": [0.5, 0.52]}, within={"share": 0.0}, experiment="filtered_country100", source="paper"
+    )
+    assert c["within_words"] == "almost none" and "filtered_country100 (paper)" in c["map_relation"]
+
+
+def test_check_country_experiment(tmp_path):
+    from geoclip_utils.schema import save_predictions
+
+    assert countries.check_country_experiment("filtered_country100").name == "filtered_country100"
+    assert countries.check_country_experiment("country100_mixedprompt").mode == "mixed"
+    with pytest.raises(ConfigError) as err:
+        countries.check_country_experiment("US_states_max100")
+    msg = str(err.value)
+    assert msg.startswith(
+        "experiment='US_states_max100' is a US state experiment; the countries chapter takes ["
+    )
+    assert "below_country chapter analyses it" in msg and "Alabama" not in msg
+    with pytest.raises(ConfigError, match="is a region experiment"):
+        countries.check_country_experiment("country100_region")
+    # unregistered local runs: accepted over a label set of countries, refused otherwise
+    df = make_predictions(["1"], ["France"], [("France",)], [(0.9,)], experiment="mine", source="local")
+    df.attrs.update(label_set="country100", mode="flat")
+    save_predictions(df, tmp_path / "mine.parquet")
+    assert countries.check_country_experiment("mine", source="local", results_dir=tmp_path) is None
+    df.attrs.update(label_set="US_states_max100")
+    save_predictions(df, tmp_path / "states.parquet")
+    with pytest.raises(ConfigError, match=r"^experiment='states': .* holds a US state run"):
+        countries.check_country_experiment("states", source="local", results_dir=tmp_path)
+    with pytest.raises(ConfigError, match="no local results"):
+        countries.check_country_experiment("absent", source="local", results_dir=tmp_path)
+
+
+# =========================================================================== studies.regions (chapter numbers)
+def test_region_rules_table(two_stage):
+    region, _ = two_stage
+    # gold A, A, D, B; top-1 west, east, east, west; gold sets (authors) as in the fixture
+    t = regions.region_rules_table(region, MAP, subregion_of=SUB, n_boot=50)
+    assert list(t.index) == list(regions.RULES)
+    # authors: west∈{west,all} ✓, east∉{west,all}, east∈{east,all} ✓, west∈{west,all} ✓
+    assert t.loc["authors' lists", "top1"] == pytest.approx(0.75)
+    # majority: A→X (west, all), D→Y (east), B→X: west ✓, east ✗, east ✓, west ✓
+    assert t.loc["UN, majority", "top1"] == pytest.approx(0.75)
+    # any: A, B → X: west, all; D → Y: west, east, all — still 3 of 4
+    assert t.loc["UN, any", "top1"] == pytest.approx(0.75)
+    # candidates seen: all, east, west; chance under the authors' lists = mean over answers
+    assert t.loc["authors' lists", "chance"] == pytest.approx((1.0 + 0.25 + 0.75) / 3)
+    assert t.loc["authors' lists", "majority"] == pytest.approx(1.0)
+    assert (t["ci_lo"] <= t["top1"]).all() and (t["top1"] <= t["ci_hi"]).all()
+
+
+def test_conditional_comparison_and_breakdown_numbers(two_stage):
+    region, stage2 = two_stage
+    b = regions.two_stage_breakdown(region, stage2)
+    # direct run: right on i1 and i4 only
+    direct = make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+    cond = regions.conditional_comparison(b, direct, n_boot=50)
+    # region right for i1, i3, i4; stage 2 right on i1, i3; direct on i1, i4
+    assert (cond.n, cond.accuracy_a, cond.accuracy_b, cond.only_a, cond.only_b) == (3, 2 / 3, 2 / 3, 1, 1)
+    n = regions.breakdown_numbers(regions.outcome_table(b), cond)
+    assert (
+        n["share_region_wrong"] == 0.25 and n["share_country_wrong"] == 0.25 and n["share_both_right"] == 0.5
+    )
+    assert n["stage2_given_region"] == pytest.approx(2 / 3) and n["cond_diff"] == 0.0
+    with pytest.raises(DataError, match="not in the direct run"):
+        regions.conditional_comparison(b, direct.iloc[:2], n_boot=50)
+
+
+def test_region_and_two_stage_numbers(two_stage):
+    region, stage2 = two_stage
+    summary = {"n": 4, "top1": 0.75, "top1_ci95": [0.5, 1.0], "chance": 0.5, "majority": 1.0}
+    n = regions.region_numbers(region, {"west": ["A", "B"], "east": ["D"]}, summary)
+    assert n["n_regions"] == 2 and n["unlisted"] == "none" and n["n_unlisted_images"] == 0
+    assert n["unlisted_sentence"].startswith("Every country") and n["single_regions"] == "East"
+    assert np.isnan(n["region_top5"])
+    n = regions.region_numbers(region, {"west": ["B", "C"], "east": ["C", "E"]}, summary)
+    assert n["unlisted"] == "A, D" and n["n_unlisted_images"] == 3
+    assert n["unlisted_sentence"].startswith("A, D are in none of the authors' regions, so their 3 photos")
+    direct = make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+    stage2 = stage2.assign(top_labels=[("other",), ("D",), ("D",), ("A",)])
+    p = stats.paired_predictions(direct, stage2, n_boot=50)
+    t = regions.two_stage_numbers(p, direct, stage2)
+    assert t["n_paired"] == 4 and t["country_chance"] == pytest.approx(1 / 3) and t["n_other"] == 1
+    assert t["direct_top1"] == 0.5 and t["better_or_worse"] == ("better" if p.diff > 0 else "worse")
+    assert t["two_stage_diff_abs"] == abs(p.diff) and t["only_direct"] == p.only_a
+
+
+def test_broad_regions_and_absorption_numbers(two_stage):
+    region, _ = two_stage
+    assert regions.broad_regions(MAP, n=2) == ["all", "west"]
+    assert regions.broad_regions({"b": ["X"], "a": ["Y"]}, n=1) == ["a"]  # ties alphabetical
+    absorb = regions.region_absorption(region)
+    n = regions.absorption_numbers(absorb, ["all"])
+    # "all" is right for 4 photos and never answered
+    assert n["broad_answers"] == 0 and n["broad_ratio"] == 0.0
+    assert n["broad_words"] == "far fewer than the 4 photos they would be right for"
+    n = regions.absorption_numbers(absorb, ["east"])  # answered twice, right for 1
+    assert n["broad_words"].startswith("at least as many as the 1 photos") and n["broad_share"] == 0.5
+    n = regions.absorption_numbers(absorb, ["west", "east"])  # 4 answers, right for 4
+    assert n["broad_ratio"] == 1.0
+    n = regions.absorption_numbers(absorb, ["nowhere"])
+    assert np.isnan(n["broad_ratio"]) and "none of the photos" in n["broad_words"]
+    assert n["top_absorber"] == "east" and n["most_predicted"] == "west"  # ties by photos covered
+
+
+def test_regions_headline_text():
+    summary = {
+        "top1": 0.703,
+        "top1_ci95": [0.694, 0.711],
+        "top5": 0.941,
+        "top5_ci95": [0.936, 0.945],
+        "chance": 0.084,
+        "majority": 0.322,
+    }
+    rules = pd.DataFrame(
+        {
+            "top1": [0.703, 0.527, 0.767],
+            "ci_lo": [0.694, 0.517, 0.759],
+            "ci_hi": [0.711, 0.537, 0.774],
+            "chance": [0.084, 0.055, 0.2],
+            "majority": [0.322, 0.2, 0.3],
+        },
+        index=list(regions.RULES),
+    )
+    p = stats.paired([1, 1, 0, 1] * 25, [1, 0, 0, 1] * 25, n_boot=20)
+    text = regions.headline_text(summary, rules, p)
+    lines = text.split("\n")
+    assert lines[0] == "region, authors' lists : top-1 70.30%  (95% CI 69.40% – 71.10%)"
+    assert lines[1] == " " * 25 + "top-5 94.10%  (95% CI 93.60% – 94.50%)"
+    assert lines[3] == "region, UN, majority   : top-1 52.70%  (95% CI 51.70% – 53.70%)"
+    assert lines[7].startswith("country, direct        : top-1 75.00%  (95% CI ") and lines[7].endswith(
+        "(100 images)"
+    )
+    assert lines[10] == "discordant images      : direct only 25, two-stage only 0"
+    assert text.endswith("\n") and len(lines) == 12
+
+
+def test_regions_conclusions_follow_the_numbers():
+    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
+    worse = stats.paired([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25, n_boot=50)
+    better = stats.paired([1, 0, 0, 0] * 25, [1, 1, 1, 0] * 25, n_boot=50)
+    c = regions.conclusions(rules, worse, worse)
+    assert c["lists_words"] == "generous" and c["taxonomy_words"] == "a less flattering picture"
+    assert c["first_step"].startswith("but it is a poor first step") and c["cond_words"] == "hurts"
+    assert c["region_vs_country"].startswith("CLIP names a right region no more often")  # 0.7 against 0.75
+    c = regions.conclusions(rules.assign(top1=[0.4, 0.5, 0.6]), better, better)
+    assert (
+        c["lists_words"].startswith("no more generous")
+        and c["taxonomy_words"] == "no less flattering a picture"
+    )
+    assert c["first_step"].startswith("and it is a useful first step") and c["cond_words"] == "helps"
+    assert c["region_vs_country"].startswith("CLIP names a right region more often")  # 0.4 against 0.25
+    assert "those photos are no easier than the average photo" in c["cond_sentence"]
+    assert "stage 2 finds the country for 75.0%" in c["cond_sentence"]
+    empty = stats.paired([], [], n_boot=50)
+    assert regions.conclusions(rules, worse, empty)["cond_sentence"].startswith(
+        "No photo got its region right"
+    )
+
+
+# =========================================================================== studies.prompts (chapter numbers)
+@pytest.fixture
+def prompt_runs():
+    ids = [str(i) for i in range(8)]
+    gold = ["France", "France", "Spain", "Spain", "Japan", "Japan", "Japan", "Japan"]
+    a_top = [
+        ("France", "Spain"),
+        ("Spain", "France"),
+        ("Spain", "Japan"),
+        ("France", "Spain"),
+        ("Japan", "Spain"),
+        ("Japan", "France"),
+        ("Spain", "Japan"),
+        ("Japan", "Spain"),
+    ]
+    # B: different answers on 0, 1, 3, 6; its top-2 repeats a country on 2 (several prompts per country)
+    b_top = [
+        ("Spain", "France"),
+        ("France", "Spain"),
+        ("Spain", "Spain"),
+        ("Spain", "France"),
+        ("Japan", "Spain"),
+        ("Japan", "Spain"),
+        ("France", "Japan"),
+        ("Japan", "France"),
+    ]
+    a = make_predictions(ids, gold, a_top, experiment="std", source="local")
+    b = make_predictions(ids[::-1], gold[::-1], b_top[::-1], experiment="mix", source="local")
+    for t in (a, b):
+        t["gold_iso3"] = t["gold"].map({"France": "FRA", "Spain": "ESP", "Japan": "JPN"})
+    return a, b
+
+
+def test_compare_prompts_by_hand(prompt_runs):
+    a, b = prompt_runs
+    r = prompts.compare_prompts(a, b, n_boot=50)
+    # A right on 0, 2, 4, 5, 7; B right on 1, 2, 3, 4, 5, 7
+    assert r.top1.n == 8 and r.top1.accuracy_a == 5 / 8 and r.top1.accuracy_b == 6 / 8
+    assert (r.top1.only_a, r.top1.only_b) == (1, 2)
+    assert r.summary_a["top1"] == r.top1.accuracy_a and r.summary_b["top1_ci95"] == list(
+        r.top1.accuracy_b_ci95
+    )
+    assert r.summary_a["classes"] == 3 and r.summary_a["majority"] == 0.5
+    assert r.top5 is None  # two answers stored: no top-5 comparison
+    assert r.dup_top5 == 1 / 8 and r.changed == 4 / 8
+    n = prompts.comparison_numbers(r)
+    assert n["n_images"] == 8 and n["only_b"] == 2 and np.isnan(n["diff5"]) and n["dup_top5"] == 1 / 8
+    assert n["f1_diff"] == pytest.approx(r.summary_b["macro_f1"] - r.summary_a["macro_f1"])
+    assert n["dup_words"].startswith("which leaves fewer than five")
+    assert n["balance_words"] in ("hurts", "makes no clear difference", "helps")
+    lo, hi = r.top1.diff_ci95
+    assert n["balance_words"] == ("helps" if lo > 0 else "hurts" if hi < 0 else "makes no clear difference")
+    text = prompts.headline_text(r, ("std", "mix"))
+    lines = text.split("\n")
+    assert lines[0] == "8 paired images, 3 countries; chance 33.33%, majority 50.00%"
+    assert lines[1].startswith("std                      top-1 62.50%  (95% CI ")
+    assert lines[2] == " " * 24 + " top-5 n/a"
+    assert (
+        lines[7].startswith("mixed − standard, top-1: +12.50%") is False
+    )  # the diff is printed without sign
+    assert lines[7].startswith("mixed − standard, top-1: 12.50%  (95% CI ")
+    assert lines[8] == "discordant images: standard only 1, mixed only 2" and text.endswith("\n")
+
+
+def test_compare_prompts_top5_and_no_duplicates():
+    ids = [str(i) for i in range(4)]
+    gold = ["A", "B", "C", "D"]
+    tops = [
+        ("A", "B", "C", "D", "E"),
+        ("A", "C", "D", "E", "B"),
+        ("A", "B", "D", "E", "F"),
+        ("D", "A", "B", "C", "E"),
+    ]
+    a = make_predictions(ids, gold, tops, experiment="a", source="local")
+    b = make_predictions(ids, gold, [t[::-1] for t in tops], experiment="b", source="local")
+    r = prompts.compare_prompts(a, b, n_boot=50)
+    assert r.top5 is not None and r.top5.accuracy_a == 0.75 and r.top5.diff == 0.0
+    assert r.dup_top5 == 0.0
+    n = prompts.comparison_numbers(r)
+    assert n["dup_words"].startswith("so the comparison at top-5 is not handicapped") and n["p5"] == 1.0
+    assert "mixed − standard, top-5: 0.00%" in prompts.headline_text(r, ("a", "b"))
+
+
+def test_by_subregion_and_subregion_numbers(prompt_runs):
+    a, b = prompt_runs
+    r = prompts.compare_prompts(a, b, n_boot=50)
+    t = prompts.by_subregion(r, n_boot=50)
+    # France, Spain: Western / Southern Europe; Japan: Eastern Asia
+    assert set(t.index) == {"Western Europe", "Southern Europe", "Eastern Asia"}
+    assert t.loc["Southern Europe", "diff"] == 0.5 and t.loc["Eastern Asia", "diff"] == 0.0
+    n = prompts.subregion_numbers(t)
+    assert n["n_subregions"] == 3 and n["best_region"] == "Southern Europe" and n["worst_region_diff"] <= 0
+    table = pd.DataFrame(
+        {"diff": [-0.2, -0.1, 0.1, 0.3], "mcnemar_p": [0.01, 0.5, 0.9, 0.001]}, index=list("abcd")
+    )
+    n = prompts.subregion_numbers(table)
+    assert (n["n_worse"], n["n_better"]) == (1, 1)
+    assert (
+        n["subregion_words"] == "significantly worse in 1 and significantly better in 1 of the 4 sub-regions"
+    )
+    n = prompts.subregion_numbers(table.assign(mcnemar_p=0.5))
+    assert n["subregion_words"] == "not significantly different in any of the 4 sub-regions"
+    n = prompts.subregion_numbers(table.assign(mcnemar_p=[0.5, 0.5, 0.5, 0.01]))
+    assert (
+        n["subregion_words"]
+        == "significantly better in 1 of the 4 sub-regions and significantly worse in none"
+    )
+
+
+def test_never_answerable_and_change_numbers(prompt_runs):
+    a, b = prompt_runs
+    assert prompts.never_answerable(a["gold"], b) == []
+    assert prompts.never_answerable(["France", "Germany", "Chad"], b) == ["Chad", "Germany"]
+    changes = prompts.class_change_table(a, b)
+    n = prompts.change_numbers(changes, ["Germany"])
+    assert n["top_gain"] == changes.index[0] and n["top_loss_df1"] == changes["d_f1"].min()
+    assert n["n_gain"] + n["n_loss"] <= 3 and n["never"] == "Germany" and n["n_never"] == 1
+    assert prompts.change_numbers(changes, [])["never"] == "none"
+
+
+# =========================================================================== studies.calibration (chapter numbers)
+def _cal_runs():
+    gold = ["A", "A", "B", "B"]
+    tops = [("A", "B"), ("B", "A"), ("B", "A"), ("A", "B")]
+    probs = [(1.0, 0.0), (1.0, 0.0), (0.6, 0.4), (0.6, 0.4)]
+    two = make_predictions(list("1234"), gold, tops, probs, experiment="two", source="local")
+    one = make_predictions(
+        list("1234"), gold, [t[:1] for t in tops], [p[:1] for p in probs], experiment="one", source="local"
+    )
+    return {"two": two, "one": one}
+
+
+def test_calibration_tables():
+    tables = _cal_runs()
+    cal = calibration.calibration_table(tables, n_bins=10, n_boot=50)
+    assert list(cal.index) == ["two", "one"] and cal.loc["two", "ece"] == pytest.approx(0.3)
+    shown = calibration.overview_table(cal)
+    assert list(shown.columns) == [
+        "n",
+        "accuracy",
+        "accuracy_ci",
+        "confidence",
+        "overconfidence",
+        "ece",
+        "ece_ci",
+        "share_one",
+        "share_99",
+    ]
+    lo, hi = cal.loc["two", "accuracy_ci95"]
+    assert shown.loc["two", "accuracy_ci"] == f"{lo:.1%} – {hi:.1%}"
+    tempered = calibration.temperature_table(tables, cal["ece"], n_bins=10)
+    assert list(tempered.index) == ["two"]  # one stored probability: nothing to rescale
+    assert tempered.loc["two", "ece"] == cal.loc["two", "ece"] and tempered.loc["two", "ece_tempered"] <= 0.3
+    empty = calibration.temperature_table({"one": tables["one"]}, cal["ece"])
+    assert empty.empty and list(empty.columns) == ["ece", "temperature", "ece_tempered"]
+
+
+def test_calibration_headline_and_numbers():
+    tables = _cal_runs()
+    cal = calibration.calibration_table(tables, n_bins=10, n_boot=50)
+    lines = calibration.headline_text(cal).split("\n")
+    assert len(lines) == 3 and lines[0].startswith("two" + " " * 28 + " acc 50.00% (")
+    assert "; mean conf 80.00%; ECE 0.300 (" in lines[0] and lines[0].endswith("; p = 1.0: 50.0%")
+    n = calibration.calibration_numbers(cal, "two")
+    assert n["n_runs"] == 2 and n["main_acc"] == 0.5 and n["max_one"] == 0.5 and n["experiment_name"] == "two"
+    tempered = calibration.temperature_table(tables, cal["ece"], n_bins=10)
+    t = calibration.tempered_numbers(tempered, cal, "two", np.array([0.9, 1.0, 0.5, 0.5]))
+    assert t["main_temp"] == tempered.loc["two", "temperature"] and t["main_one_t"] == 0.25
+    t = calibration.tempered_numbers(tempered, cal, "one", np.array([1.0] * 4))
+    assert t["main_temp"] == 1.0 and t["main_ece_t"] == cal.loc["one", "ece"]
+
+
+def test_calibration_conclusions_follow_the_numbers():
+    cal = pd.DataFrame(
+        {"ece": [0.45], "accuracy": [0.52], "confidence": [0.97], "share_99": [0.84]}, index=["r"]
+    )
+    rel = pd.DataFrame(
+        {
+            "lo": [0.0, 0.5, 0.9],
+            "hi": [0.5, 0.9, 1.0],
+            "n": [5, 5, 90],
+            "confidence": [0.3, 0.7, 0.99],
+            "accuracy": [0.3, 0.6, 0.52],
+        }
+    )
+    good = pd.DataFrame({"ece_tempered": [0.05]}, index=["r"])
+    c = calibration.conclusions(cal, "r", rel, good, source="paper")
+    assert c["right_words"] == "about half" and c["sure_words"] == "about four fifths"
+    assert c["last_bin_words"].startswith(
+        "About nine tenths of the photos fall into the most confident bin (0.9 – 1.0)"
+    )
+    assert "far below" in c["last_bin_words"] and c["conf_vs_acc"].endswith("right for only")
+    assert c["usable_words"] == "The probabilities in the authors' files are not usable as stated"
+    assert "missing normalisation" in c["cause_words"] and "recovers" in c["rescale_words"]
+    # a well-calibrated local run whose most confident photos sit in a middle bin
+    cal2 = cal.assign(ece=0.02, accuracy=0.7, confidence=0.71, share_99=0.0)
+    rel2 = rel.assign(n=[50, 50, 0], accuracy=[0.3, 0.7, np.nan])
+    c = calibration.conclusions(
+        cal2, "r", rel2, pd.DataFrame({"ece_tempered": [0.03]}, index=["r"]), source="local"
+    )
+    assert c["last_bin_words"].startswith(
+        "About half of the photos fall into the most confident bin (0.5 – 0.9)"
+    )
+    assert "close to the claimed" in c["last_bin_words"] and c["conf_vs_acc"].startswith("and")
+    assert c["usable_words"] == "The probabilities in this run are close to usable as stated"
+    assert "normalises both embeddings" in c["cause_words"] and "does not improve" in c["rescale_words"]
+    assert c["sure_words"] == "almost none" and c["tempered_words"].startswith(
+        "Undoing a common scale does not"
+    )
+    c = calibration.conclusions(
+        cal, "r", rel, pd.DataFrame({"ece_tempered": [0.3]}, index=["r"]), source="paper"
+    )
+    assert (
+        c["tempered_words"].startswith("Undoing the scale helps, but")
+        and "only in part" in c["rescale_words"]
+    )
+    c = calibration.conclusions(cal, "r", rel, good.iloc[:0], source="paper")
+    assert c["tempered_words"].startswith("This run stored a single probability")
+
+
+def test_check_calibration_experiment_and_paper_runs():
+    from geoclip_utils import experiments
+
+    assert calibration.check_calibration_experiment("UScity100").name == "UScity100"
+    with pytest.raises(ConfigError) as err:
+        calibration.check_calibration_experiment("city100")
+    msg = str(err.value)
+    assert msg.startswith("experiment='city100' stores no probabilities; the calibration chapter takes [")
+    assert (
+        "'country100'" in msg and "'city100'" not in msg.split("takes")[1] and "below_country chapter" in msg
+    )
+    with pytest.raises(ConfigError, match="no published result file"):
+        calibration.check_calibration_experiment("climates30k")  # probabilities, but local runs only
+    # the paper runs the chapter shows are exactly the published runs with probabilities
+    published = {n for n, e in experiments.experiments().items() if e.published and e.probabilities}
+    assert set(calibration.PAPER_RUNS) == published and len(calibration.PAPER_RUNS) == len(published)
+
+
+# =========================================================================== studies.places (chapter numbers)
+def _head(top1, chance, majority=None, top5=None, classes=10):
+    h = {
+        "n": 100,
+        "classes": classes,
+        "top1": top1,
+        "top1_ci95": [top1 - 0.01, top1 + 0.01],
+        "chance": chance,
+    }
+    h |= {"majority": chance if majority is None else majority, "macro_f1": top1, "macro_f1_ci95": [0.1, 0.2]}
+    if top5 is not None:
+        h |= {"top5": top5, "top5_ci95": [top5 - 0.01, top5 + 0.01]}
+    return h
+
+
+def test_places_summary_table_and_headline():
+    heads = {"US_states_max100": _head(0.43, 0.02, top5=0.8), "city100": _head(0.2, 0.002)}
+    t = places.summary_table(heads)
+    assert (
+        t.loc["US_states_max100", "level"] == "US state"
+        and t.loc["US_states_max100", "top1 CI"] == "42.0% – 44.0%"
+    )
+    assert t.loc["city100", "top5"] is None and t.loc["city100", "top1 / chance"] == pytest.approx(100)
+    lines = places.headline_text(heads).split("\n")
+    assert lines[0] == "US_states_max100 (100 images, 10 labels)"
+    assert (
+        lines[1]
+        == "    top1 43.00% (42.00% – 44.00%); top5 80.00% (79.00% – 81.00%); macro_f1 43.00% (10.00% – 20.00%)"
+    )
+    assert lines[2] == "    chance 2.00%, majority 2.00%"
+    assert lines[4] == "    top1 20.00% (19.00% – 21.00%); top5: n/a; macro_f1 20.00% (10.00% – 20.00%)"
+
+
+def test_places_summary_numbers_follow_the_numbers():
+    heads = {
+        "US_states_max100": _head(0.4, 0.02, top5=0.8),
+        "France_states_max100": _head(0.3, 0.05, top5=0.7),
+        "UScity100": _head(0.4, 0.013, top5=0.7),
+        "city100": _head(0.2, 0.0015),
+        "city300": _head(0.3, 0.004),
+    }
+    n = places.summary_numbers(heads)
+    assert (
+        n["lift_us"] == pytest.approx(20)
+        and n["lift_fr"] == pytest.approx(6)
+        and n["lift_join"] == "but only"
+    )
+    assert n["US_states_max100_lo"] == pytest.approx(0.39) and n["classes_city300"] == 10
+    assert n["top5_note"] == "city100 and city300 store only CLIP's first answer, so they have no top-5."
+    assert n["balance_words"].startswith("Every label set is nearly balanced")
+    assert n["city_words"].startswith("The worldwide city run gains the most")
+    assert n["summary_words"].startswith(
+        "Below the country CLIP's answers are well above chance in every run (at least 6.0"
+    )
+    # French regions gaining more than US states, cities gaining little, one set unbalanced, one run near chance
+    heads["France_states_max100"] = _head(0.9, 0.04, majority=0.2, top5=0.99)
+    heads["city100"] = _head(0.003, 0.002, top5=0.01)
+    heads["city300"] = _head(0.003, 0.004, top5=0.01)
+    n = places.summary_numbers(heads)
+    assert n["lift_join"] == "and" and n["top5_note"] == "Every run stores five answers."
+    assert n["balance_words"].startswith("Not every label set is balanced: on France_states_max100")
+    assert n["city_words"].startswith("The worldwide city run gains no more")
+    assert n["summary_words"].startswith("Below the country CLIP's answers are not above chance on city300")
+    heads["city300"] = _head(0.006, 0.004, top5=0.01)
+    assert "but only 1.5 times on city100" in places.summary_numbers(heads)["summary_words"]
+
+
+def test_places_reports_locations_and_numbers(gazetteer):
+    def run(labels, pred):
+        return make_predictions(
+            [str(i) for i in range(len(labels))], labels, [(p,) for p in pred], experiment="t", source="local"
+        )
+
+    tables = {
+        "US_states_max100": run(
+            ["Ohio", "Ohio", "Illinois", "Texas"], ["Ohio", "Illinois", "Illinois", "Ohio"]
+        ),
+        "France_states_max100": run(
+            ["Auvergne-Rhône-Alpes", "Mayotte"], ["Auvergne-Rhône-Alpes", "Auvergne-Rhône-Alpes"]
+        ),
+        "UScity100": run(["Springfield", "Town"], ["Town", "Town"]),
+        "city100": run(
+            ["Springfield", "Cordoba", "Nowhere", "Atlantis"],
+            ["Springfield", "Cordoba", "Cordoba", "Cordoba"],
+        ),
+    }
+    reports = places.label_reports(tables)
+    assert reports["US_states_max100"].index[0] == "Illinois"  # F1 2/3 beats Ohio's 1/2
+    n = places.label_numbers(reports)
+    assert (
+        n["best_state"] == "Illinois"
+        and n["worst_state"] == "Texas"
+        and n["best_fr"] == "Auvergne-Rhône-Alpes"
+    )
+    located = places.locate_labels(reports, gazetteer)
+    assert located["France_states_max100"].set_index("label").loc["Auvergne-Rhône-Alpes", "places"] == 1
+    counts = places.match_counts(located)
+    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 2
+    m = places.match_numbers(counts, located, examples=1)
+    assert m["city100_not_found"] == 2 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
+    assert m["city100_unplaced_examples"] in ("Nowhere", "Atlantis")
+    pts = places.recall_points(located["city100"], reports["city100"])
+    assert set(pts["label"]) == {"Springfield", "Cordoba"} and {"recall", "f1", "support", "lat"} <= set(
+        pts.columns
+    )
+    assert pts.set_index("label").loc["Cordoba", "recall"] == 1.0

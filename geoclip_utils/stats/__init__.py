@@ -16,7 +16,14 @@ from .bootstrap import (
     percentile_interval,
 )
 from .calibration import ece_ci, expected_calibration_error, reliability_table
-from .compare import PairedComparison, mcnemar_exact, paired, paired_tables, per_group_paired
+from .compare import (
+    PairedComparison,
+    mcnemar_exact,
+    paired,
+    paired_predictions,
+    paired_tables,
+    per_group_paired,
+)
 from .metrics import (
     confusion_matrix,
     correct_at_k,
@@ -43,6 +50,7 @@ __all__ = [
     "macro_f1_ci",
     "mcnemar_exact",
     "paired",
+    "paired_predictions",
     "paired_tables",
     "per_class_report",
     "per_group_paired",

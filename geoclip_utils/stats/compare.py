@@ -11,8 +11,16 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from .bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED, accuracy_ci, bootstrap_ci, weighted_means
+from .metrics import correct_at_k
 
-__all__ = ["PairedComparison", "paired", "mcnemar_exact", "per_group_paired", "paired_tables"]
+__all__ = [
+    "PairedComparison",
+    "paired",
+    "paired_predictions",
+    "mcnemar_exact",
+    "per_group_paired",
+    "paired_tables",
+]
 
 
 def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> dict:
@@ -213,3 +221,44 @@ def paired_tables(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     for t, src in ((aa, a), (bb, b)):
         t.attrs.update(src.attrs)
     return aa.reset_index(drop=True), bb.reset_index(drop=True)
+
+
+def paired_predictions(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    *,
+    k: int = 1,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> PairedComparison:
+    """Compare two predictions tables at top-``k`` on the images both share (:func:`paired_tables`,
+    then :func:`paired` of :func:`~geoclip_utils.stats.correct_at_k`).
+
+    Parameters
+    ----------
+    a, b : predictions tables (A and B; differences are B − A).
+    k : the answers that count (top-``k``); both tables must store at least ``k``.
+    n_boot, seed : bootstrap settings.
+
+    Returns
+    -------
+    PairedComparison
+
+    Raises
+    ------
+    DataError
+        As :func:`paired_tables` (no image ids, no shared image, different gold labels).
+    ConfigError
+        If a table stores fewer than ``k`` answers.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> a = make_predictions(["1", "2"], ["X", "Y"], [("X",), ("X",)], experiment="a", source="local")
+    >>> b = make_predictions(["2", "1"], ["Y", "X"], [("Y",), ("X",)], experiment="b", source="local")
+    >>> r = paired_predictions(a, b, n_boot=10)
+    >>> r.n, r.accuracy_a, r.accuracy_b, r.only_b
+    (2, 0.5, 1.0, 1)
+    """
+    aa, bb = paired_tables(a, b)
+    return paired(correct_at_k(aa, k), correct_at_k(bb, k), n_boot=n_boot, seed=seed)

@@ -2,16 +2,83 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from .. import experiments, stats
 from ..errors import ConfigError, DataError
+from ..notebook import format_interval, share_in_words
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
-__all__ = ["top1_confidence", "tempered_top1", "fit_temperature", "calibration_summary"]
+__all__ = [
+    "PAPER_RUNS",
+    "check_calibration_experiment",
+    "top1_confidence",
+    "tempered_top1",
+    "fit_temperature",
+    "calibration_summary",
+    "calibration_table",
+    "overview_table",
+    "temperature_table",
+    "headline_text",
+    "calibration_numbers",
+    "tempered_numbers",
+    "conclusions",
+]
+
+#: The authors' runs with probabilities, in the order the chapter shows them.
+PAPER_RUNS = (
+    "country100",
+    "filtered_country100",
+    "country100_mixedprompt",
+    "country100_region",
+    "country100_country_from_region",
+    "US_states_max100",
+    "France_states_max100",
+    "UScity100",
+)
+
+
+def check_calibration_experiment(
+    experiment: str, *, source: str = "paper", results_dir: str | os.PathLike | None = None
+) -> experiments.Experiment | None:
+    """Check the chapter's ``experiment`` parameter: a run that stored CLIP's probabilities.
+
+    A registered experiment must have ``probabilities = true`` in the registry (and, with
+    ``source="paper"``, a published result file); with ``source="local"`` an unregistered one needs its
+    results file (:func:`geoclip_utils.experiments.check_experiment`).
+
+    Returns
+    -------
+    The registry record, or ``None`` for an unregistered local experiment.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, its value, what is allowed and the chapter that fits instead.
+
+    Example
+    -------
+    >>> check_calibration_experiment("UScity100").probabilities
+    True
+    """
+    exp = experiments.check_experiment(
+        experiment, source=source, results_dir=results_dir, chapter="calibration"
+    )
+    if exp is not None and not exp.probabilities:
+        fits = [
+            n
+            for n, e in experiments.experiments().items()
+            if e.probabilities and (source == "local" or e.published)
+        ]
+        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
+        raise ConfigError(
+            f"experiment={experiment!r} stores no probabilities; the calibration chapter takes {fits}{instead}"
+        )
+    return exp
 
 
 def top1_confidence(df: pd.DataFrame) -> np.ndarray:
@@ -103,4 +170,243 @@ def calibration_summary(
         "share_one": float((conf == 1.0).mean()),
         "share_99": float((conf >= 0.99).mean()),
         "overconfidence": float(conf.mean() - correct.mean()),
+    }
+
+
+def calibration_table(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    n_bins: int = 10,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """:func:`calibration_summary` of every run, one row each, indexed by ``experiment`` (in the order of
+    ``tables``)."""
+    rows = [calibration_summary(df, n_bins=n_bins, n_boot=n_boot, seed=seed) for df in tables.values()]
+    return pd.DataFrame(rows).set_index("experiment")
+
+
+def overview_table(cal: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`calibration_table` a reader compares, the intervals as text
+    (``accuracy_ci``, ``ece_ci``): ``n``, ``accuracy``, ``accuracy_ci``, ``confidence``, ``overconfidence``,
+    ``ece``, ``ece_ci``, ``share_one``, ``share_99``."""
+    shown = cal.assign(
+        accuracy_ci=[format_interval(lo, hi, ".1%") for lo, hi in cal["accuracy_ci95"]],
+        ece_ci=[format_interval(lo, hi, ".3f") for lo, hi in cal["ece_ci95"]],
+    )
+    cols = [
+        "n",
+        "accuracy",
+        "accuracy_ci",
+        "confidence",
+        "overconfidence",
+        "ece",
+        "ece_ci",
+        "share_one",
+        "share_99",
+    ]
+    return shown[cols]
+
+
+def temperature_table(
+    tables: Mapping[str, pd.DataFrame], ece: Mapping[str, float], *, n_bins: int = 10
+) -> pd.DataFrame:
+    """One temperature per run (:func:`fit_temperature`, in-sample) and the ECE before and after.
+
+    Parameters
+    ----------
+    tables : experiment → predictions table; runs that store a single probability are left out (nothing
+        to rescale).
+    ece : experiment → the run's ECE (the ``ece`` column of :func:`calibration_table`).
+    n_bins : equal-width bins of the ECE.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``experiment``: ``ece``, ``temperature``, ``ece_tempered``.
+    """
+    rows = []
+    for e, t in tables.items():
+        if t.attrs.get("k", 1) < 2:
+            continue  # one stored probability: nothing to rescale
+        ok = stats.correct_at_k(t, 1)
+        temp, ece_t = fit_temperature(t["top_probs"].tolist(), ok, n_bins=n_bins)
+        rows.append({"experiment": e, "ece": ece[e], "temperature": temp, "ece_tempered": ece_t})
+    return pd.DataFrame(rows, columns=["experiment", "ece", "temperature", "ece_tempered"]).set_index(
+        "experiment"
+    )
+
+
+def headline_text(cal: pd.DataFrame) -> str:
+    """The chapter's headline: per run accuracy, mean confidence and ECE with 95 % CIs, share of p = 1.0.
+
+    Returns
+    -------
+    str
+        One line per run of :func:`calibration_table`, newline-terminated.
+    """
+    lines = [
+        f"{e:<31} acc {r['accuracy']:.2%} ({r['accuracy_ci95'][0]:.2%} – {r['accuracy_ci95'][1]:.2%}); "
+        f"mean conf {r['confidence']:.2%}; ECE {r['ece']:.3f} ({r['ece_ci95'][0]:.3f} – {r['ece_ci95'][1]:.3f}); "
+        f"p = 1.0: {r['share_one']:.1%}"
+        for e, r in cal.iterrows()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def calibration_numbers(cal: pd.DataFrame, experiment: str) -> dict:
+    """The glued numbers of the calibration overview for the chapter's ``experiment``.
+
+    Returns
+    -------
+    dict
+        ``experiment_name``, ``n_runs``, ``main_conf``, ``main_acc``, ``main_acc_lo``, ``main_acc_hi``,
+        ``main_ece``, ``main_ece_lo``, ``main_ece_hi``, ``main_one``, ``main_99``, and over all runs
+        ``min_one``, ``max_one``, ``min_ece``, ``max_ece``.
+    """
+    main = cal.loc[experiment]
+    return {
+        "experiment_name": experiment,
+        "n_runs": len(cal),
+        "main_conf": main["confidence"],
+        "main_acc": main["accuracy"],
+        "main_acc_lo": main["accuracy_ci95"][0],
+        "main_acc_hi": main["accuracy_ci95"][1],
+        "main_ece": main["ece"],
+        "main_ece_lo": main["ece_ci95"][0],
+        "main_ece_hi": main["ece_ci95"][1],
+        "main_one": main["share_one"],
+        "main_99": main["share_99"],
+        "min_one": cal["share_one"].min(),
+        "max_one": cal["share_one"].max(),
+        "min_ece": cal["ece"].min(),
+        "max_ece": cal["ece"].max(),
+    }
+
+
+def tempered_numbers(tempered: pd.DataFrame, cal: pd.DataFrame, experiment: str, conf_t: np.ndarray) -> dict:
+    """The glued numbers of the rescaled run.
+
+    Parameters
+    ----------
+    tempered : :func:`temperature_table`.
+    cal : :func:`calibration_table`.
+    experiment : the run shown.
+    conf_t : its top-1 confidence after rescaling (:func:`tempered_top1`).
+
+    Returns
+    -------
+    dict
+        ``main_temp`` (1 when the run could not be rescaled), ``main_ece_t`` (its ECE after rescaling; the
+        ECE before when it could not be), ``main_one_t`` (share of rescaled probabilities equal to 1.0).
+    """
+    fitted = experiment in tempered.index
+    return {
+        "main_temp": tempered.loc[experiment, "temperature"] if fitted else 1.0,
+        "main_ece_t": tempered.loc[experiment, "ece_tempered"] if fitted else cal.loc[experiment, "ece"],
+        "main_one_t": float((np.asarray(conf_t) == 1.0).mean()),
+    }
+
+
+def conclusions(
+    cal: pd.DataFrame,
+    experiment: str,
+    rel: pd.DataFrame,
+    tempered: pd.DataFrame,
+    *,
+    source: str,
+    usable_ece: float = 0.1,
+) -> dict[str, str]:
+    """The data-dependent wordings of the chapter's prose, chosen by the numbers.
+
+    Parameters
+    ----------
+    cal : :func:`calibration_table`.
+    experiment : the run shown.
+    rel : its :func:`geoclip_utils.stats.reliability_table`.
+    tempered : :func:`temperature_table`.
+    source : ``"paper"`` or ``"local"`` (whose files the summary speaks of, and why they look as they do).
+    usable_ece : the largest ECE still called close to usable.
+
+    Returns
+    -------
+    dict
+        ``conf_vs_acc`` (whether the mean confidence exceeds the accuracy), ``last_bin_words`` (a sentence: how many photos fall into the most confident bin that has photos,
+        and how its accuracy compares with its confidence), ``tempered_words`` (what one temperature does to the run),
+        ``usable_words``, ``sure_words`` (share of answers with probability at least 0.99, in words),
+        ``right_words`` (share of right first answers, in words), ``cause_words`` (why, by ``source``) and
+        ``rescale_words``.
+
+    Example
+    -------
+    >>> cal = pd.DataFrame({"ece": [0.4], "accuracy": [0.52], "confidence": [0.95], "share_99": [0.8]}, index=["r"])
+    >>> rel = pd.DataFrame(
+    ...     {"lo": [0.4, 0.9], "hi": [0.5, 1.0], "n": [10, 90], "confidence": [0.5, 0.99], "accuracy": [0.5, 0.55]}
+    ... )
+    >>> t = pd.DataFrame({"ece_tempered": [0.05]}, index=["r"])
+    >>> c = conclusions(cal, "r", rel, t, source="paper")
+    >>> c["right_words"], c["last_bin_words"]
+    ('about half', 'About nine tenths of the photos fall into the most confident bin (0.9 – 1.0), where accuracy is far below the claimed probability')
+    """
+    main = cal.loc[experiment]
+    ece = main["ece"]
+    filled = rel[rel["n"] > 0]
+    last = filled.iloc[-1]
+    gap = last["confidence"] - last["accuracy"]
+    if gap > 0.1:
+        gap_words = "far below"
+    elif gap > 0.02:
+        gap_words = "below"
+    elif gap >= -0.02:
+        gap_words = "close to"
+    else:
+        gap_words = "above"
+    share = share_in_words(last["n"] / filled["n"].sum()).capitalize()
+    last_words = (
+        f"{share} of the photos fall into the most confident bin ({format_interval(last['lo'], last['hi'], '.1f')}), "
+        f"where accuracy is {gap_words} the claimed probability"
+    )
+    if experiment not in tempered.index:
+        tempered_words = "This run stored a single probability per photo, so it cannot be rescaled."
+        rescale = "a single probability per photo leaves nothing to rescale"
+    else:
+        ece_t = tempered.loc[experiment, "ece_tempered"]
+        if ece_t < ece / 2:
+            tempered_words = (
+                "Once the scale is undone, the probability does carry information: the bars of the diagram above "
+                "follow the diagonal far more closely."
+            )
+            rescale = "a single rescaling recovers a confidence that is broadly informative"
+        elif ece_t < ece:
+            tempered_words = (
+                "Undoing the scale helps, but the bars of the diagram above still stray from the diagonal."
+            )
+            rescale = "a single rescaling improves the confidence only in part"
+        else:
+            tempered_words = "Undoing a common scale does not improve the calibration of this run."
+            rescale = "a single rescaling does not improve the confidence"
+    where = "the authors' files" if source == "paper" else "this run"
+    if source == "paper":
+        cause = (
+            "The cause is a missing normalisation of the image features, which acts like a very low softmax "
+            "temperature. It distorts only the probabilities — every ranking, and therefore every accuracy in "
+            "this book, is unaffected"
+        )
+    else:
+        cause = (
+            "This run normalises both embeddings, so its probabilities are the model's own; a temperature would "
+            "change only the probabilities — never a ranking, and so never an accuracy"
+        )
+    over = main["confidence"] - main["accuracy"]
+    return {
+        "conf_vs_acc": "but the first answer is right for only"
+        if over > 0.02
+        else "and the first answer is right for",
+        "last_bin_words": last_words,
+        "tempered_words": tempered_words,
+        "usable_words": f"The probabilities in {where} are {'close to' if ece <= usable_ece else 'not'} usable as stated",
+        "sure_words": share_in_words(main["share_99"]),
+        "right_words": share_in_words(main["accuracy"]),
+        "cause_words": cause,
+        "rescale_words": rescale,
     }

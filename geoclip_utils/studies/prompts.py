@@ -1,12 +1,102 @@
-"""Does the wording of the prompt matter? Per-class changes between two runs on the same label set."""
+"""Does the wording of the prompt matter? Two runs on the same images (standard and mixed prompts):
+summaries, paired comparisons, per-group and per-class changes, and the wordings of the *Prompts*
+chapter's conclusions (chosen by the numbers)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
-from .. import stats
+from .. import geo, stats
+from ..notebook import format_ci, word_for_interval
+from ..schema import top1
+from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
-__all__ = ["class_change_table"]
+__all__ = [
+    "PromptComparison",
+    "compare_prompts",
+    "by_subregion",
+    "class_change_table",
+    "never_answerable",
+    "headline_text",
+    "comparison_numbers",
+    "subregion_numbers",
+    "change_numbers",
+]
+
+
+@dataclass(frozen=True)
+class PromptComparison:
+    """Two runs (A: standard prompt, B: mixed prompts) on the images both scored.
+
+    Attributes
+    ----------
+    a, b : the two predictions tables restricted to the shared images, in the same order.
+    summary_a, summary_b : :func:`geoclip_utils.stats.summarize` of each.
+    top1, top5 : paired comparisons at top-1 and top-5 (``top5`` is ``None`` when a run stores fewer than
+        five answers).
+    dup_top5 : share of B's photos whose top-5 names a country twice (several prompts per country).
+    changed : share of photos whose first answer differs between A and B.
+    """
+
+    a: pd.DataFrame
+    b: pd.DataFrame
+    summary_a: dict
+    summary_b: dict
+    top1: stats.PairedComparison
+    top5: stats.PairedComparison | None
+    dup_top5: float
+    changed: float
+
+
+def compare_prompts(
+    a: pd.DataFrame, b: pd.DataFrame, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED
+) -> PromptComparison:
+    """Compare two runs over the same label set image by image.
+
+    Parameters
+    ----------
+    a, b : predictions tables (A: standard prompt, B: mixed prompts); only shared images are compared.
+    n_boot, seed : bootstrap settings (the same resamples for every statistic).
+
+    Returns
+    -------
+    PromptComparison
+
+    Raises
+    ------
+    DataError
+        As :func:`geoclip_utils.stats.paired_tables` (no image ids, no shared image, different gold).
+    """
+    aa, bb = stats.paired_tables(a, b)
+    boot = {"n_boot": n_boot, "seed": seed}
+    has5 = min(aa.attrs.get("k", 1), bb.attrs.get("k", 1)) >= 5
+    return PromptComparison(
+        a=aa,
+        b=bb,
+        summary_a=stats.summarize(aa, **boot),
+        summary_b=stats.summarize(bb, **boot),
+        top1=stats.paired_predictions(aa, bb, k=1, **boot),
+        top5=stats.paired_predictions(aa, bb, k=5, **boot) if has5 else None,
+        dup_top5=float(bb["top_labels"].map(lambda t: len(set(t)) < len(t)).mean()),
+        changed=float((top1(aa).to_numpy() != top1(bb).to_numpy()).mean()),
+    )
+
+
+def by_subregion(
+    result: PromptComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
+    """The top-1 comparison within each UN M49 sub-region of the true country (``"unknown"`` where a
+    country has none): :func:`geoclip_utils.stats.per_group_paired`, sorted by the difference (B − A)."""
+    sub = geo.un_regions(result.a["gold_iso3"])["subregion"].replace("", "unknown")
+    return stats.per_group_paired(
+        stats.correct_at_k(result.a, 1),
+        stats.correct_at_k(result.b, 1),
+        sub.to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
+    )
 
 
 def class_change_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -41,3 +131,168 @@ def class_change_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         index=labels,
     )
     return out.rename_axis("label").sort_values(["d_f1", "d_recall"], ascending=False)
+
+
+def never_answerable(gold_labels, b: pd.DataFrame) -> list[str]:
+    """Gold labels that run ``b`` never names in any answer (no prompt of B names them), sorted.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> b = make_predictions(["1"], ["A"], [("A", "B")], experiment="b", source="local")
+    >>> never_answerable(["A", "C", "B"], b)
+    ['C']
+    """
+    answerable = {lab for t in b["top_labels"] for lab in t}
+    return sorted(set(gold_labels) - answerable)
+
+
+def headline_text(result: PromptComparison, names: tuple[str, str]) -> str:
+    """The chapter's headline: both runs' top-1, top-5 and macro-F1 with 95 % CIs, and the paired differences.
+
+    Parameters
+    ----------
+    result : :func:`compare_prompts`.
+    names : the experiment names of A and B.
+
+    Returns
+    -------
+    str
+        The printed lines, newline-terminated.
+    """
+    sa, p1, p5 = result.summary_a, result.top1, result.top5
+    lines = [
+        f"{p1.n} paired images, {sa['classes']} countries; chance {sa['chance']:.2%}, majority {sa['majority']:.2%}"
+    ]
+    for name, s in zip(names, (result.summary_a, result.summary_b), strict=True):
+        top5 = format_ci(s["top5"], *s["top5_ci95"]) if s.get("top5") is not None else "n/a"
+        lines += [
+            f"{name:<24} top-1 {format_ci(s['top1'], *s['top1_ci95'])}",
+            f"{'':<24} top-5 {top5}",
+            f"{'':<24} macro-F1 {format_ci(s['macro_f1'], *s['macro_f1_ci95'])}",
+        ]
+    lines.append(
+        f"mixed − standard, top-1: {format_ci(p1.diff, *p1.diff_ci95)}, McNemar p = {p1.mcnemar_p:.2g}"
+    )
+    if p5 is not None:
+        lines.append(
+            f"mixed − standard, top-5: {format_ci(p5.diff, *p5.diff_ci95)}, McNemar p = {p5.mcnemar_p:.2g}"
+        )
+    lines.append(f"discordant images: standard only {p1.only_a}, mixed only {p1.only_b}")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_numbers(result: PromptComparison) -> dict:
+    """The glued numbers and wordings of the overall comparison.
+
+    Returns
+    -------
+    dict
+        ``n_images``, ``n_classes``, ``a_top1``, ``a_lo``, ``a_hi``, ``b_top1``, ``b_lo``, ``b_hi``, ``diff``,
+        ``diff_lo``, ``diff_hi``, ``p``, ``only_a``, ``only_b``, ``diff5``, ``diff5_lo``, ``diff5_hi``, ``p5``
+        (NaN without a top-5), ``chance``, ``majority``, ``a_f1``, ``b_f1``, ``f1_diff``, ``dup_top5``,
+        ``changed``; and the wordings ``dup_words`` (what the repeated countries do to the top-5),
+        ``balance_words`` (does the mixed prompt help, hurt or make no clear difference at top-1, by the
+        95 % CI of the paired difference).
+    """
+    sa, sb, p1, p5 = result.summary_a, result.summary_b, result.top1, result.top5
+    nan = float("nan")
+    if result.dup_top5 > 0:
+        dup_words = (
+            "which leaves fewer than five distinct countries there and handicaps the mixed prompts at top-5"
+        )
+    else:
+        dup_words = "so the comparison at top-5 is not handicapped by repeated countries"
+    return {
+        "n_images": p1.n,
+        "n_classes": sa["classes"],
+        "a_top1": sa["top1"],
+        "a_lo": sa["top1_ci95"][0],
+        "a_hi": sa["top1_ci95"][1],
+        "b_top1": sb["top1"],
+        "b_lo": sb["top1_ci95"][0],
+        "b_hi": sb["top1_ci95"][1],
+        "diff": p1.diff,
+        "diff_lo": p1.diff_ci95[0],
+        "diff_hi": p1.diff_ci95[1],
+        "p": p1.mcnemar_p,
+        "only_a": p1.only_a,
+        "only_b": p1.only_b,
+        "diff5": p5.diff if p5 else nan,
+        "diff5_lo": p5.diff_ci95[0] if p5 else nan,
+        "diff5_hi": p5.diff_ci95[1] if p5 else nan,
+        "p5": p5.mcnemar_p if p5 else nan,
+        "chance": sa["chance"],
+        "majority": sa["majority"],
+        "a_f1": sa["macro_f1"],
+        "b_f1": sb["macro_f1"],
+        "f1_diff": sb["macro_f1"] - sa["macro_f1"],
+        "dup_top5": result.dup_top5,
+        "changed": result.changed,
+        "dup_words": dup_words,
+        "balance_words": word_for_interval(*p1.diff_ci95, "hurts", "makes no clear difference", "helps"),
+    }
+
+
+def subregion_numbers(by_region: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """The glued numbers and wording of the per-sub-region comparison (:func:`by_subregion`).
+
+    Returns
+    -------
+    dict
+        ``n_subregions``, ``n_worse`` and ``n_better`` (McNemar p below ``alpha``, uncorrected),
+        ``worst_region``, ``worst_region_diff``, ``best_region``, ``best_region_diff`` (the ends of the
+        sorted table) and ``subregion_words`` (how the significant changes spread, in words).
+
+    Example
+    -------
+    >>> t = pd.DataFrame({"diff": [-0.2, 0.1], "mcnemar_p": [0.01, 0.5]}, index=["x", "y"])
+    >>> subregion_numbers(t)["subregion_words"]
+    'significantly worse in 1 of the 2 sub-regions and significantly better in none'
+    """
+    sig = by_region[by_region["mcnemar_p"] < alpha]
+    n, worse, better = len(by_region), int((sig["diff"] < 0).sum()), int((sig["diff"] > 0).sum())
+    if worse and better:
+        words = f"significantly worse in {worse} and significantly better in {better} of the {n} sub-regions"
+    elif worse:
+        words = f"significantly worse in {worse} of the {n} sub-regions and significantly better in none"
+    elif better:
+        words = f"significantly better in {better} of the {n} sub-regions and significantly worse in none"
+    else:
+        words = f"not significantly different in any of the {n} sub-regions"
+    return {
+        "n_subregions": n,
+        "n_worse": worse,
+        "n_better": better,
+        "worst_region": by_region.index[0],
+        "worst_region_diff": by_region["diff"].iloc[0],
+        "best_region": by_region.index[-1],
+        "best_region_diff": by_region["diff"].iloc[-1],
+        "subregion_words": words,
+    }
+
+
+def change_numbers(changes: pd.DataFrame, never: list[str]) -> dict:
+    """The glued numbers of the per-country changes.
+
+    Parameters
+    ----------
+    changes : :func:`class_change_table`.
+    never : :func:`never_answerable`.
+
+    Returns
+    -------
+    dict
+        ``top_gain``, ``top_gain_df1``, ``top_loss``, ``top_loss_df1`` (the ends of the table), ``n_gain``,
+        ``n_loss`` (countries whose F1 rises, falls), ``never`` (comma-separated, ``"none"``), ``n_never``.
+    """
+    return {
+        "top_gain": changes.index[0],
+        "top_gain_df1": changes["d_f1"].iloc[0],
+        "top_loss": changes.index[-1],
+        "top_loss_df1": changes["d_f1"].iloc[-1],
+        "n_gain": int((changes["d_f1"] > 0).sum()),
+        "n_loss": int((changes["d_f1"] < 0).sum()),
+        "never": ", ".join(never) or "none",
+        "n_never": len(never),
+    }
