@@ -146,3 +146,28 @@ def test_toy_experiment_end_to_end(local_results, tmp_path, monkeypatch):
     )
     assert not _errors(nb)
     assert "toy (local): 40 images, 5 classes" in _headline(nb)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("chapter", "params", "message"),
+    [
+        (
+            "countries",
+            {"experiment": "US_states_max100"},
+            "experiment='US_states_max100' is a US state experiment",
+        ),
+        ("countries", {"n_boot": -5}, "n_boot=-5 is not allowed"),
+        ("calibration", {"experiment": "city100"}, "experiment='city100' stores no probabilities"),
+    ],
+)
+def test_bad_parameters_stop_with_one_sentence(tmp_path, chapter, params, message):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        _execute(chapter, tmp_path, **params)
+    assert err.value.ename == "ConfigError" and message in err.value.evalue
+    assert "\n" not in err.value.evalue and "alias" not in err.value.evalue
+    nb = nbformat.read(tmp_path / f"{chapter}.ipynb", as_version=4)
+    shown = [o for o in _errors(nb)]
+    assert len(shown) == 1 and shown[0]["traceback"] == [f"ConfigError: {err.value.evalue}"]
