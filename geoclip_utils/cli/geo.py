@@ -101,27 +101,27 @@ def check_output(src: Path, out: Path) -> None:
         raise ConfigError(f"--out {out}: the folder {folder} is read-only; choose another place")
 
 
+def _chunks(src: Path, chunk_rows: int, progress: bool, extra: tuple[str, ...] = ()) -> Iterator[PointChunk]:
+    """The chunks of ``src`` with a progress bar (lines read) on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    disable = None if progress else True
+    with tqdm(desc=src.name, unit="line", disable=disable, file=sys.stderr, leave=False) as bar:
+        for chunk in iter_points(src, chunk_rows=chunk_rows, extra=extra):
+            yield chunk
+            bar.total = chunk.total
+            bar.update(chunk.done - bar.n)
+
+
 def _stream(
-    src: Path,
-    out: Path,
-    rows: Callable[[PointChunk], pd.DataFrame],
-    *,
-    chunk_rows: int,
-    progress: bool,
-    extra: tuple[str, ...] = (),
+    src: Path, out: Path, rows: Callable[[PointChunk], pd.DataFrame], *, chunk_rows: int, progress: bool
 ) -> None:
     """Read ``src`` in chunks, turn each into output rows with ``rows`` and write them to ``out``
     (atomically: the file appears when every chunk is done)."""
-    from tqdm import tqdm
 
     def write(fh: IO[bytes]) -> None:
-        with tqdm(desc=src.name, unit="line", disable=None if progress else True, file=sys.stderr, leave=False) as bar:
-            first = True
-            for chunk in iter_points(src, chunk_rows=chunk_rows, extra=extra):
-                bar.total = chunk.total
-                fh.write(rows(chunk).to_csv(index=False, header=first).encode("utf-8"))
-                first = False
-                bar.update(chunk.done - bar.n)
+        for k, chunk in enumerate(_chunks(src, chunk_rows, progress)):
+            fh.write(rows(chunk).to_csv(index=False, header=k == 0).encode("utf-8"))
 
     _write(out, write)
 
@@ -228,23 +228,18 @@ def dedupe_cmd(
 ) -> None:
     """The authors' near-duplicate filter: within a group, in file order, drop a point closer than 1 km
     to one already accepted."""
-    from tqdm import tqdm
-
     check_output(input, out)
     column = () if group_by in ("none", "country") else (group_by,)
     ids, lats, lons, groups = [], [], [], []
-    with tqdm(desc=input.name, unit="line", disable=None if progress else True, file=sys.stderr, leave=False) as bar:
-        for chunk in iter_points(input, chunk_rows=chunk_rows, extra=column):
-            pts = chunk.points
-            ids.append(pts["id"].to_numpy())
-            lats.append(pts["lat"].to_numpy())
-            lons.append(pts["lon"].to_numpy())
-            if group_by == "country":
-                groups.append(geo.reverse_geocode(lats[-1], lons[-1])["iso3"].to_numpy())
-            elif column:
-                groups.append(pts[group_by].to_numpy())
-            bar.total = chunk.total
-            bar.update(chunk.done - bar.n)
+    for chunk in _chunks(input, chunk_rows, progress, column):
+        pts = chunk.points
+        ids.append(pts["id"].to_numpy())
+        lats.append(pts["lat"].to_numpy())
+        lons.append(pts["lon"].to_numpy())
+        if group_by == "country":
+            groups.append(geo.reverse_geocode(lats[-1], lons[-1])["iso3"].to_numpy())
+        elif column:
+            groups.append(pts[group_by].to_numpy())
     all_ids = np.concatenate(ids)
     res = geo.dedupe_by_distance(
         np.concatenate(lats),
