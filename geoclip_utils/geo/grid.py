@@ -322,10 +322,12 @@ class PolygonGrid:
                     m = (lo[:, 0] + dx <= hi[:, 0]) & (lo[:, 1] + dy <= hi[:, 1])
                     marked[np.clip(lo[m, 1] + dy, 0, h - 1), np.clip(lo[m, 0] + dx, 0, w - 1)] = True
         labels, n = ndimage.label(~marked)
-        flat = labels.ravel()
+        del marked
         first = np.zeros(n + 1, dtype=np.int64)
-        pos = np.arange(flat.size - 1, -1, -1)
-        first[flat[pos]] = pos  # written last to first: each patch keeps its first cell
+        rows = 64  # a band of rows at a time, last to first: each patch keeps its first cell
+        for r0 in range((h - 1) // rows * rows, -1, -rows):
+            band = labels[r0 : r0 + rows].ravel()[::-1]
+            first[band] = r0 * w + np.arange(band.size - 1, -1, -1)
         rep = first[1:]
         cx = (rep % w + 0.5) / res - 180.0
         cy = (rep // w + 0.5) / res - 90.0
