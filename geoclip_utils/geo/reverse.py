@@ -426,6 +426,18 @@ def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
     -------
     The :func:`reverse_geocode` frame plus ``region``, ``subregion`` (UN M49, of ``iso3``) and
     ``climate`` (Köppen-Geiger code).
+
+    Raises
+    ------
+    InputError
+        Coordinates out of range or not finite.
+    ConfigError
+        A distance that is negative or not finite.
+
+    Example
+    -------
+    >>> geocode([48.8566], [2.3522])[["iso3", "region", "climate"]].values.tolist()  # doctest: +SKIP
+    [['FRA', 'Europe', 'Cfb']]
     """
     rev = reverse_geocode(lat, lon, **kwargs)
     reg = un_regions(rev["iso3"])
