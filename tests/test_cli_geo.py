@@ -103,6 +103,16 @@ def test_bench_geocode_json():
     assert out["baseline"]["points_per_s"] == 1.0
     assert out["random_land"]["points"] == 2000
     assert out["country100"]["agreement_with_authors"] >= 0.98
+    rl = out["random_land"]
+    assert rl["ratio_to_reverse_geocoder"] == pytest.approx(
+        rl["reverse_geocoder_s"] / rl["geocode_s"], rel=0.05, abs=0.01
+    )
+    stages = ["polygon", "nearest", "places", "border", "frame", "region", "climate"]
+    assert list(rl["stages_points_per_s"]) == stages and all(
+        v > 0 for v in rl["stages_points_per_s"].values()
+    )
+    assert sum(rl["stage_share"].values()) == pytest.approx(1, abs=0.01)
+    assert 0 < out["peak_rss_mb_geocode"] <= out["peak_rss_mb"]
 
 
 # --------------------------------------------------------------------------- reliability: bad files
@@ -227,12 +237,18 @@ def test_output_folder_or_read_only_is_refused(tmp_path):
     assert not (folder / "o.csv").exists()
 
 
-def test_chunked_output_equals_one_pass(tmp_path):
-    rng = np.random.default_rng(5)
-    n = 257
-    lat, lon = rng.uniform(-60, 70, n), rng.uniform(-180, 180, n)
+def _random_points(tmp_path, n: int, seed: int):
+    """A CSV of ``n`` random points ``p0, p1, …``; returns its path and the coordinates."""
+    rng = np.random.default_rng(seed)
+    lat, lon = rng.uniform(-55, 70, n), rng.uniform(-180, 180, n)
     src = tmp_path / "p.csv"
     pd.DataFrame({"id": [f"p{i}" for i in range(n)], "lat": lat, "lon": lon}).to_csv(src, index=False)
+    return src, lat, lon
+
+
+def test_chunked_output_equals_one_pass(tmp_path):
+    n = 257
+    src, lat, lon = _random_points(tmp_path, n, 5)
     outs = []
     for rows in ("1000", "10", "1"):
         out = tmp_path / f"c{rows}.csv"
@@ -247,11 +263,8 @@ def test_chunked_output_equals_one_pass(tmp_path):
 
 @needs_data
 def test_geocode_chunked_equals_library(tmp_path):
-    rng = np.random.default_rng(6)
     n = 300
-    lat, lon = rng.uniform(-50, 65, n), rng.uniform(-170, 170, n)
-    src = tmp_path / "p.csv"
-    pd.DataFrame({"id": [f"p{i}" for i in range(n)], "lat": lat, "lon": lon}).to_csv(src, index=False)
+    src, lat, lon = _random_points(tmp_path, n, 6)
     out = tmp_path / "g.csv"
     res = _run("geocode", "--in", str(src), "--out", str(out), "--chunk-rows", "37")
     assert res.exit_code == 0, res.output

@@ -54,9 +54,21 @@ def intersecting_pairs(
     Bounding-box candidates from ``tree`` (no predicate: cheap), then ``shapely.intersects_xy`` per
     polygon on the prepared geometries (vectorised over that polygon's candidate points).
 
+    Parameters
+    ----------
+    geoms : the polygons (prepared for speed); tree : a shapely ``STRtree`` over them.
+    x, y : 1-D float arrays, longitude and latitude.
+
     Returns
     -------
     ``(point_positions, polygon_indices)``, sorted by polygon.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 2, 2), shapely.box(2, 0, 4, 2)])
+    >>> [a.tolist() for a in intersecting_pairs(g, shapely.STRtree(g), np.array([1.0, 2.0]), np.array([1.0, 1.0]))]
+    [[0, 1, 1], [0, 0, 1]]
     """
     import shapely
 
@@ -78,6 +90,21 @@ def first_intersecting(geoms: np.ndarray, tree: Any, x: np.ndarray, y: np.ndarra
 
     Points in one polygon (nearly all) are answered by :func:`intersecting_pairs`; the few on a shared
     edge (two or more matches) are asked of the tree's own query, so ties break as they always did.
+
+    Parameters
+    ----------
+    geoms, tree, x, y : as :func:`intersecting_pairs`.
+
+    Returns
+    -------
+    int64 array of polygon indices.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 2, 2)])
+    >>> first_intersecting(g, shapely.STRtree(g), np.array([1.0, 3.0]), np.array([1.0, 1.0])).tolist()
+    [0, -1]
     """
     import shapely
 

@@ -429,10 +429,8 @@ def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
 
     Raises
     ------
-    InputError
-        Coordinates out of range or not finite.
-    ConfigError
-        A distance that is negative or not finite.
+    InputError, ConfigError
+        As :func:`reverse_geocode`.
 
     Example
     -------
