@@ -17,6 +17,8 @@ Does not own: which polygons (:mod:`geoclip_utils.geo.reverse`), distances (:mod
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,10 @@ OUTSIDE = -1
 
 #: Cell value of a cell an edge touches (or inside several polygons): its points get the exact test.
 MIXED = -2
+
+
+#: Cells per side of the blocks of :attr:`PolygonGrid.block_distance`.
+BLOCK = 8
 
 
 #: Margin (degrees) by which every edge is widened before it marks cells; far above rounding error
@@ -117,6 +123,13 @@ def first_intersecting(geoms: np.ndarray, tree: Any, x: np.ndarray, y: np.ndarra
         first = np.unique(qi, return_index=True)[1]
         out[multi[qi[first]]] = qg[first]
     return out
+
+
+def line_ends(lines: np.ndarray) -> np.ndarray:
+    """The end points (n × 2) of two-point lines such as ``shapely.shortest_line`` gives."""
+    import shapely
+
+    return shapely.get_coordinates(lines)[1::2]
 
 
 def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,9 +251,7 @@ class EdgeIndex:
         pi, piece, tie = self._first_closest(pts, bi, bp)
         pi, piece = pi[~tie], piece[~tie]
         poly[pi] = self.owner[piece]
-        end[pi] = shapely.get_coordinates(
-            shapely.get_point(shapely.shortest_line(pts[pi], self.pieces[piece]), 1)
-        )
+        end[pi] = line_ends(shapely.shortest_line(pts[pi], self.pieces[piece]))
         return poly, end
 
     def within(self, x: np.ndarray, y: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,13 +293,11 @@ class EdgeIndex:
         bi, bp = self.tree.query(self._boxes(x, y, within))
         ok = (self.owner[bp] == poly[bi]) & ~inside[bi]
         pi, piece, _ = self._first_closest(pts, bi[ok], bp[ok])
-        end[pi] = shapely.get_coordinates(
-            shapely.get_point(shapely.shortest_line(pts[pi], self.pieces[piece]), 1)
-        )
+        end[pi] = line_ends(shapely.shortest_line(pts[pi], self.pieces[piece]))
         rest = np.flatnonzero(np.isnan(end[:, 0]))  # inside the polygon (or not found): the plain way
         if len(rest):
             line = shapely.shortest_line(pts[rest], self.geoms[poly[rest]])
-            end[rest] = shapely.get_coordinates(shapely.get_point(line, 1))
+            end[rest] = line_ends(line)
         return end
 
 
@@ -394,6 +403,47 @@ class PolygonGrid:
         if len(mixed):
             out[mixed] = first_intersecting(self.geoms, self.tree, lon[mixed], lat[mixed])
         return out
+
+    @property
+    def block(self) -> int:
+        """Cells per side of a block: :data:`BLOCK`, or a divisor of it that divides the grid."""
+        return math.gcd(BLOCK, 180 * self.resolution)
+
+    @functools.cached_property
+    def block_distance(self) -> np.ndarray:
+        """For blocks of :attr:`block` × :attr:`block` cells: how many blocks away (chessboard) the nearest block
+        holding a mixed cell is; every edge lies in a mixed cell, so a lon/lat box whose blocks all lie
+        nearer than that to the block of its centre meets no edge. ``-1`` everywhere without edges."""
+        from scipy import ndimage
+
+        h, w = self.cells.shape
+        b = self.block
+        mixed = (self.cells == MIXED).reshape(h // b, b, w // b, b).any(axis=(1, 3))
+        if not mixed.any():
+            return np.full(mixed.shape, -1, dtype=np.int32)
+        return ndimage.distance_transform_cdt(~mixed, metric="chessboard").astype(np.int32)
+
+    def no_edge_in(self, lat: np.ndarray, lon: np.ndarray, dlat: np.ndarray, dlon: np.ndarray) -> np.ndarray:
+        """True where the box ``lat ± dlat``, ``lon ± dlon`` (inside ±180° of longitude) surely meets no
+        edge, by :attr:`block_distance`; False says nothing."""
+        dist = self.block_distance
+        per_deg = self.resolution / self.block
+        nb_y, nb_x = dist.shape
+
+        def block(v: np.ndarray, offset: float, n: int) -> np.ndarray:
+            return np.clip(np.floor((v + offset) * per_deg), 0, n - 1).astype(np.int64)
+
+        by, bx = block(lat, 90.0, nb_y), block(lon, 180.0, nb_x)
+        reach = np.maximum.reduce(
+            [
+                by - block(lat - dlat, 90.0, nb_y),
+                block(lat + dlat, 90.0, nb_y) - by,
+                bx - block(lon - dlon, 180.0, nb_x),
+                block(lon + dlon, 180.0, nb_x) - bx,
+            ]
+        )
+        inside = (lon - dlon >= -180.0) & (lon + dlon <= 180.0)
+        return inside & (reach < dist[by, bx])
 
     @property
     def clean_share(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from ..names import country_converter
 from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
-from .grid import MIXED, EdgeIndex, PolygonGrid
+from .grid import MIXED, EdgeIndex, PolygonGrid, line_ends
 from .koppen import climate
 from .places import _places, nearest_place_index
 from .regions import un_regions
@@ -184,9 +185,7 @@ def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tup
             pts = shapely.points(x[tie], y[tie])
             pi, gi = index.tree.query_nearest(pts, all_matches=False)
             g[tie[pi]] = gi
-            end[tie[pi]] = shapely.get_coordinates(
-                shapely.get_point(shapely.shortest_line(pts[pi], index.geoms[gi]), 1)
-            )
+            end[tie[pi]] = line_ends(shapely.shortest_line(pts[pi], index.geoms[gi]))
         ok = np.flatnonzero(g >= 0)
         d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
         tgt = sel[ok]
@@ -201,13 +200,13 @@ def _far_from_polygons(index: CountryIndex, la: np.ndarray, lo: np.ndarray, km: 
     polygon: the lon/lat box that holds the spherical cap of radius ``km`` around the point (widened by a
     millionth, wrapped at ±180°) meets the bounding box of no piece of edge
     (:class:`~geoclip_utils.geo.grid.EdgeIndex`), and the nearest point of a polygon to a point outside
-    it lies on an edge. Such a point gets ``method == "none"`` without the nearest-polygon search."""
+    it lies on an edge (the grid's blocks answer first for boxes far from any edge). Such a point gets
+    ``method == "none"`` without the nearest-polygon search."""
     import shapely
 
-    far = np.zeros(len(la), dtype=bool)
     ang = km / EARTH_RADIUS_KM
     if not len(la) or not ang < np.pi / 2:
-        return far
+        return np.zeros(len(la), dtype=bool)
     dlat = np.degrees(ang) * (1 + 1e-6) + 1e-6
     with np.errstate(divide="ignore"):
         s = np.sin(ang) / np.cos(np.radians(la))
@@ -215,18 +214,21 @@ def _far_from_polygons(index: CountryIndex, la: np.ndarray, lo: np.ndarray, km: 
     dlon = np.where(polar, 360.0, np.degrees(np.arcsin(np.minimum(s, 1.0))) * (1 + 1e-6) + 1e-6)
     y0, y1 = np.maximum(la - dlat, -90.0), np.minimum(la + dlat, 90.0)
     x0, x1 = lo - dlon, lo + dlon
+    # most such points are far inland in Antarctica or far out at sea: the grid's blocks tell at once
+    far = index.grid.no_edge_in(la, lo, dlat, dlon)
+    ask = np.flatnonzero(~far)
     hit = np.zeros(len(la), dtype=bool)
     for shift, sel in (
-        (0.0, np.arange(len(la))),
-        (360.0, np.flatnonzero(x0 < -180.0)),
-        (-360.0, np.flatnonzero(x1 > 180.0)),
+        (0.0, ask),
+        (360.0, ask[x0[ask] < -180.0]),
+        (-360.0, ask[x1[ask] > 180.0]),
     ):
         if len(sel):
             boxes = shapely.box(
                 np.maximum(x0[sel] + shift, -180.0), y0[sel], np.minimum(x1[sel] + shift, 180.0), y1[sel]
             )
             hit[sel[index.edges.tree.query(boxes)[0]]] = True
-    far[~hit] = True
+    far[ask] = ~hit[ask]
     return far
 
 
@@ -267,16 +269,26 @@ def _stage_nearest(idx: CountryIndex, lab: _Labels, tolerance_km: float) -> None
         lab.dist[near] = np.where(ok, nd, np.nan)
 
 
-def _stage_places(idx: CountryIndex, lab: _Labels) -> None:
-    """The nearest GeoNames place of every point (place, admin-1; the evidence of rules 3 and 4)."""
+def _stage_places(
+    idx: CountryIndex, lab: _Labels, found: tuple[np.ndarray, np.ndarray] | None = None
+) -> None:
+    """The nearest GeoNames place of every point (place, admin-1; the evidence of rules 3 and 4);
+    ``found``: the ``nearest_place_index`` answer when already computed."""
     has = lab.polygon >= 0
     lab.iso = np.zeros(len(lab.la), dtype=np.int64)
     lab.iso[has] = idx.coding.polygon[lab.polygon[has]]
     lab.name = np.full(len(lab.la), "", dtype=object)
     lab.name[has] = idx.name[lab.polygon[has]]
-    if len(lab.la):
+    if found is not None:
+        lab.place_row, lab.place_km = found
+    elif len(lab.la):
         lab.place_row, lab.place_km = nearest_place_index(lab.la, lab.lo)
     lab.place_iso = idx.coding.place[lab.place_row]
+
+
+#: From this many points on, the place search runs in a thread beside rules 1 and 2 (both release the
+#: GIL: k-d tree queries and shapely's vectorised functions).
+_CONCURRENT_FROM = 20_000
 
 
 def _stage_border(idx: CountryIndex, lab: _Labels, border_km: float, place_km: float) -> None:
@@ -406,9 +418,16 @@ def reverse_geocode(
     place_km = check_km("place_km", place_km)
     la, lo = as_coords(lat, lon)
     idx = index or country_index()
-    lab = _stage_polygons(idx, la, lo)
-    _stage_nearest(idx, lab, tolerance_km)
-    _stage_places(idx, lab)
+    if len(la) >= _CONCURRENT_FROM:
+        with ThreadPoolExecutor(1) as pool:
+            places = pool.submit(nearest_place_index, la, lo)
+            lab = _stage_polygons(idx, la, lo)
+            _stage_nearest(idx, lab, tolerance_km)
+            _stage_places(idx, lab, places.result())
+    else:
+        lab = _stage_polygons(idx, la, lo)
+        _stage_nearest(idx, lab, tolerance_km)
+        _stage_places(idx, lab)
     _stage_border(idx, lab, border_km, place_km)
     _stage_missing(idx, lab, place_km)
     return _frame(idx, lab)
