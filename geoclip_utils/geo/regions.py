@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from ..names import country_converter, to_iso3
@@ -64,10 +65,14 @@ def un_regions(iso3s: Iterable[str]) -> pd.DataFrame:
     >>> un_regions(["FRA", "BRA"]).to_dict("list")
     {'iso3': ['FRA', 'BRA'], 'region': ['Europe', 'Americas'], 'subregion': ['Western Europe', 'South America']}
     """
-    codes = [str(c) if isinstance(c, str) else "" for c in iso3s]
+    values = iso3s if isinstance(iso3s, pd.Series | np.ndarray) else list(iso3s)
+    pos, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    # computed once per distinct value, then spread (a million points cost one array lookup each)
+    codes = np.array([c if isinstance(c, str) else "" for c in uniq], dtype=object)
     table = _m49_table()
-    sub = [table.get(c, "") for c in codes]
-    return pd.DataFrame({"iso3": codes, "region": [M49_REGION.get(s, "") for s in sub], "subregion": sub})
+    sub = np.array([table.get(c, "") for c in codes], dtype=object)
+    region = np.array([M49_REGION.get(s, "") for s in sub], dtype=object)
+    return pd.DataFrame({"iso3": codes[pos], "region": region[pos], "subregion": sub[pos]}, copy=False)
 
 
 class RegionMapComparison(NamedTuple):

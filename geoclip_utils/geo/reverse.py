@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..names import country_converter
-from .distance import as_coords, haversine_km
+from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
+from .grid import MIXED, EdgeIndex, PolygonGrid, line_ends
 from .koppen import climate
-from .places import nearest_places
+from .places import _places, nearest_place_index
 from .regions import un_regions
 
 __all__ = [
@@ -75,14 +77,59 @@ INTEGRAL_TERRITORIES: dict[str, str] = {
 
 
 @dataclass
+class _Coding:
+    """Every ISO-3 code of the polygons and of the GeoNames places as a small integer (0 = no country), so
+    a million points compare and look up integers, not strings."""
+
+    codes: np.ndarray  # integer -> code (object)
+    sovereign: np.ndarray  # integer -> sovereign_iso3 (object)
+    polygon: np.ndarray  # polygon index -> integer
+    place: np.ndarray  # GeoNames row -> integer
+    place_missing: np.ndarray  # GeoNames row -> its country has a code but no polygon (Kosovo)
+
+    @classmethod
+    def build(cls, index: CountryIndex) -> _Coding:
+        place_iso = _places().table["iso3"].to_numpy(dtype=object)
+        codes = np.array([""] + sorted((set(index.iso3) | set(place_iso)) - {""}), dtype=object)
+        number = {c: i for i, c in enumerate(codes)}
+        return cls(
+            codes,
+            np.array([INTEGRAL_TERRITORIES.get(c, c) for c in codes], dtype=object),
+            np.array([number[c] for c in index.iso3], dtype=np.int64),
+            np.array([number[c] for c in place_iso], dtype=np.int64),
+            np.array([c != "" and c not in index.codes for c in place_iso], dtype=bool),
+        )
+
+
+#: ``method`` values by number (the order of the rules).
+METHODS = np.array(["within", "nearest", "border", "place", "none"], dtype=object)
+
+
+@dataclass
 class CountryIndex:
-    """The country polygons with a shapely ``STRtree`` over them."""
+    """The country polygons with a shapely ``STRtree`` over them; the cell grid that answers point in
+    polygon (:attr:`grid`) is built on first use."""
 
     iso3: np.ndarray
     name: np.ndarray
     geoms: np.ndarray
     tree: Any
     codes: frozenset[str] = field(default_factory=frozenset)
+
+    @functools.cached_property
+    def grid(self) -> PolygonGrid:
+        """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
+        return PolygonGrid.build(self.geoms, self.tree)
+
+    @functools.cached_property
+    def edges(self) -> EdgeIndex:
+        """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
+        return EdgeIndex(self.geoms, self.tree)
+
+    @functools.cached_property
+    def coding(self) -> _Coding:
+        """Integer codes for the ISO-3 codes of the polygons and of the GeoNames places (built once)."""
+        return _Coding.build(self)
 
     @classmethod
     def from_frame(cls, gdf: pd.DataFrame) -> CountryIndex:
@@ -113,8 +160,13 @@ def country_index() -> CountryIndex:
 
 
 def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest polygon (index, great-circle km) of every point; also tries the point shifted by 360°
-    near the antimeridian, as the polygons are cut there."""
+    """Nearest polygon (index, great-circle km) of every point outside every polygon; also tries the
+    point shifted by 360° near the antimeridian, as the polygons are cut there.
+
+    The polygon is the planar-nearest one (``STRtree.query_nearest``) and the km are measured to the
+    planar-nearest point on it (``shapely.shortest_line``), both found over the polygons' short pieces
+    (:class:`~geoclip_utils.geo.grid.EdgeIndex`); a point equally near two polygons is asked of the
+    polygons' tree, which breaks such ties."""
     import shapely
 
     best_g = np.full(len(la), -1, dtype=np.int64)
@@ -126,15 +178,193 @@ def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tup
         sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
         if not len(sel):
             continue
-        pts = shapely.points(lo[sel] + s, la[sel])
-        pi, gi = index.tree.query_nearest(pts, all_matches=False)
-        end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[pi], index.geoms[gi]), 1))
-        d = haversine_km(la[sel][pi], lo[sel][pi], end[:, 1], end[:, 0])
-        tgt = sel[pi]
+        x, y = lo[sel] + s, la[sel]
+        g, end = index.edges.nearest_polygon(x, y)
+        tie = np.flatnonzero(g == MIXED)
+        if len(tie):
+            pts = shapely.points(x[tie], y[tie])
+            pi, gi = index.tree.query_nearest(pts, all_matches=False)
+            g[tie[pi]] = gi
+            end[tie[pi]] = line_ends(shapely.shortest_line(pts[pi], index.geoms[gi]))
+        ok = np.flatnonzero(g >= 0)
+        d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
+        tgt = sel[ok]
         better = d < best_d[tgt]
         best_d[tgt[better]] = d[better]
-        best_g[tgt[better]] = gi[better]
+        best_g[tgt[better]] = g[ok][better]
     return best_g, best_d
+
+
+def _far_from_polygons(index: CountryIndex, la: np.ndarray, lo: np.ndarray, km: float) -> np.ndarray:
+    """True where no polygon can be within ``km`` (great-circle) of the point, for points outside every
+    polygon: the lon/lat box that holds the spherical cap of radius ``km`` around the point (widened by a
+    millionth, wrapped at ±180°) meets the bounding box of no piece of edge
+    (:class:`~geoclip_utils.geo.grid.EdgeIndex`), and the nearest point of a polygon to a point outside
+    it lies on an edge (the grid's blocks answer first for boxes far from any edge). Such a point gets
+    ``method == "none"`` without the nearest-polygon search."""
+    import shapely
+
+    ang = km / EARTH_RADIUS_KM
+    if not len(la) or not ang < np.pi / 2:
+        return np.zeros(len(la), dtype=bool)
+    dlat = np.degrees(ang) * (1 + 1e-6) + 1e-6
+    with np.errstate(divide="ignore"):
+        s = np.sin(ang) / np.cos(np.radians(la))
+    polar = (np.abs(la) + dlat >= 90.0) | (s >= 1.0)
+    dlon = np.where(polar, 360.0, np.degrees(np.arcsin(np.minimum(s, 1.0))) * (1 + 1e-6) + 1e-6)
+    y0, y1 = np.maximum(la - dlat, -90.0), np.minimum(la + dlat, 90.0)
+    x0, x1 = lo - dlon, lo + dlon
+    # most such points are far inland in Antarctica or far out at sea: the grid's blocks tell at once
+    far = index.grid.no_edge_in(la, lo, dlat, dlon)
+    ask = np.flatnonzero(~far)
+    hit = np.zeros(len(la), dtype=bool)
+    for shift, sel in (
+        (0.0, ask),
+        (360.0, ask[x0[ask] < -180.0]),
+        (-360.0, ask[x1[ask] > 180.0]),
+    ):
+        if len(sel):
+            boxes = shapely.box(
+                np.maximum(x0[sel] + shift, -180.0), y0[sel], np.minimum(x1[sel] + shift, 180.0), y1[sel]
+            )
+            hit[sel[index.edges.tree.query(boxes)[0]]] = True
+    far[ask] = ~hit[ask]
+    return far
+
+
+@dataclass
+class _Labels:
+    """The labels of a batch of points while the stages of :func:`reverse_geocode` fill them in."""
+
+    la: np.ndarray
+    lo: np.ndarray
+    polygon: np.ndarray  # polygon index (-1: none)
+    method: np.ndarray  # int8 into METHODS
+    dist: np.ndarray
+    iso: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # into _Coding.codes
+    name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    place_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    place_km: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    place_iso: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def _stage_polygons(idx: CountryIndex, la: np.ndarray, lo: np.ndarray) -> _Labels:
+    """Rule 1, point in polygon (the grid: a lookup, or the exact test near an edge)."""
+    gidx = idx.grid.locate(la, lo) if len(la) else np.zeros(0, dtype=np.int64)
+    return _Labels(la, lo, gidx, np.where(gidx >= 0, 0, 4).astype(np.int8), np.zeros(len(la)))
+
+
+def _stage_nearest(idx: CountryIndex, lab: _Labels, tolerance_km: float) -> None:
+    """Rule 2, the nearest polygon within ``tolerance_km`` for points inside none."""
+    out = np.flatnonzero(lab.polygon < 0)
+    if not len(out):
+        return
+    lab.dist[out] = np.nan
+    near = out[~_far_from_polygons(idx, lab.la[out], lab.lo[out], tolerance_km)]
+    if len(near):
+        ng, nd = _nearest_polygon(idx, lab.la[near], lab.lo[near])
+        ok = (ng >= 0) & (nd <= tolerance_km)
+        lab.polygon[near[ok]] = ng[ok]
+        lab.method[near[ok]] = 1  # nearest
+        lab.dist[near] = np.where(ok, nd, np.nan)
+
+
+def _stage_places(
+    idx: CountryIndex, lab: _Labels, found: tuple[np.ndarray, np.ndarray] | None = None
+) -> None:
+    """The nearest GeoNames place of every point (place, admin-1; the evidence of rules 3 and 4);
+    ``found``: the ``nearest_place_index`` answer when already computed."""
+    has = lab.polygon >= 0
+    lab.iso = np.zeros(len(lab.la), dtype=np.int64)
+    lab.iso[has] = idx.coding.polygon[lab.polygon[has]]
+    lab.name = np.full(len(lab.la), "", dtype=object)
+    lab.name[has] = idx.name[lab.polygon[has]]
+    if found is not None:
+        lab.place_row, lab.place_km = found
+    elif len(lab.la):
+        lab.place_row, lab.place_km = nearest_place_index(lab.la, lab.lo)
+    lab.place_iso = idx.coding.place[lab.place_row]
+
+
+#: From this many points on, the place search runs in a thread beside rules 1 and 2 (both release the
+#: GIL: k-d tree queries and shapely's vectorised functions).
+_CONCURRENT_FROM = 20_000
+
+
+def _stage_border(idx: CountryIndex, lab: _Labels, border_km: float, place_km: float) -> None:
+    """Rule 3: within ``border_km`` of another country's polygon, the nearest place's country decides."""
+    iso, p_iso, la, lo = lab.iso, lab.place_iso, lab.la, lab.lo
+    if not border_km > 0 or not len(la):
+        return
+    # only points whose nearest place lies in another country can change: query those alone
+    sel = np.flatnonzero((p_iso != iso) & (p_iso != 0) & (lab.place_km <= place_km))
+    deg = border_km / 111.0 / np.maximum(np.cos(np.radians(la[sel])), 0.02)
+    poly_code = idx.coding.polygon
+
+    def kept(bq: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cand, bp = poly_code[bg], sel[bq]
+        keep = (cand != iso[bp]) & (cand == p_iso[bp]) & (cand != 0)
+        return bq[keep], bg[keep]
+
+    bq, bg = kept(*idx.edges.within(lo[sel], la[sel], deg))
+    twice = np.unique(bq[1:][bq[1:] == bq[:-1]])
+    if len(twice):
+        # two polygons of that country in reach (India and Jammu-Kashmir): the last one found wins,
+        # so take them in the order the polygons' tree gives
+        import shapely
+
+        solo = ~np.isin(bq, twice)
+        pts = shapely.points(lo[sel[twice]], la[sel[twice]])
+        rq, rg = idx.tree.query(pts, predicate="dwithin", distance=deg[twice])
+        rq, rg = kept(twice[rq], rg)
+        bq, bg = np.r_[bq[solo], rq], np.r_[bg[solo], rg]
+    if not len(bq):
+        return
+    bp = sel[bq]
+    end = idx.edges.nearest_point(lo[bp], la[bp], bg, deg[bq])
+    d = haversine_km(la[bp], lo[bp], end[:, 1], end[:, 0])
+    ok = d <= border_km
+    bp, bg, d = bp[ok], bg[ok], d[ok]
+    iso[bp] = poly_code[bg]
+    lab.name[bp] = idx.name[bg]
+    lab.method[bp] = 2  # border
+    lab.dist[bp] = d
+
+
+def _stage_missing(idx: CountryIndex, lab: _Labels, place_km: float) -> None:
+    """Rule 4: countries absent from the polygon file (Kosovo) come from the nearest place."""
+    cd = idx.coding
+    missing = np.flatnonzero(cd.place_missing[lab.place_row] & (lab.place_km <= place_km))
+    if not len(missing):
+        return
+    codes = lab.place_iso[missing]
+    lab.iso[missing] = codes
+    found = np.unique(codes)
+    names = country_converter().convert(list(cd.codes[found]), src="ISO3", to="name_short", not_found=None)
+    names = np.array([names] if isinstance(names, str) else names, dtype=object)
+    lab.name[missing] = names[np.searchsorted(found, codes)]
+    lab.method[missing] = 3  # place
+    lab.dist[missing] = np.nan
+
+
+def _frame(idx: CountryIndex, lab: _Labels) -> pd.DataFrame:
+    table = _places().table
+    cd = idx.coding
+    return pd.DataFrame(
+        {
+            "iso3": cd.codes[lab.iso],
+            "sovereign_iso3": cd.sovereign[lab.iso],
+            "country": lab.name,
+            "method": METHODS[lab.method],
+            "distance_km": lab.dist,
+            "place": table["name"].to_numpy(dtype=object)[lab.place_row],
+            "admin1": np.where(
+                lab.place_iso == lab.iso, table["admin1"].to_numpy(dtype=object)[lab.place_row], ""
+            ),
+            "place_km": lab.place_km,
+        },
+        copy=False,  # fresh arrays: no need to copy them into one block (half a second per million)
+    )
 
 
 def reverse_geocode(
@@ -147,6 +377,13 @@ def reverse_geocode(
     index: CountryIndex | None = None,
 ) -> pd.DataFrame:
     """Country of every point, offline and vectorised (see the module docstring for the rules).
+
+    Point in polygon goes through the index's cell grid (:class:`~geoclip_utils.geo.grid.PolygonGrid`:
+    a lookup for points far from any edge, the exact prepared-polygon test near one); distances to
+    polygons are measured on their edges cut into short pieces
+    (:class:`~geoclip_utils.geo.grid.EdgeIndex`), and only for points some edge comes near. Every
+    answer is the one the plain per-point shapely queries give (a test compares them on borders,
+    coasts and the antimeridian).
 
     Parameters
     ----------
@@ -168,92 +405,32 @@ def reverse_geocode(
     ------
     InputError
         Coordinates out of range or not finite.
+    ConfigError
+        A distance that is negative or not finite.
 
     Example
     -------
     >>> reverse_geocode([48.8566], [2.3522])["iso3"].tolist()  # doctest: +SKIP
     ['FRA']
     """
-    import shapely
-
+    tolerance_km = check_km("tolerance_km", tolerance_km)
+    border_km = check_km("border_km", border_km)
+    place_km = check_km("place_km", place_km)
     la, lo = as_coords(lat, lon)
-    n = len(la)
     idx = index or country_index()
-    pts = shapely.points(lo, la)
-    gidx = np.full(n, -1, dtype=np.int64)
-    if n:
-        pi, gi = idx.tree.query(pts, predicate="intersects")
-        # a point on a shared edge matches two polygons: keep the first (any is right at this precision)
-        first = np.unique(pi, return_index=True)[1]
-        gidx[pi[first]] = gi[first]
-    method = np.where(gidx >= 0, "within", "none").astype(object)
-    dist = np.zeros(n)
-    iso = np.full(n, "", dtype=object)
-
-    out = np.flatnonzero(gidx < 0)
-    if len(out):
-        ng, nd = _nearest_polygon(idx, la[out], lo[out])
-        ok = (ng >= 0) & (nd <= tolerance_km)
-        gidx[out[ok]] = ng[ok]
-        method[out[ok]] = "nearest"
-        dist[out] = np.where(ok, nd, np.nan)
-    has = gidx >= 0
-    iso[has] = idx.iso3[gidx[has]]
-    name = np.full(n, "", dtype=object)
-    name[has] = idx.name[gidx[has]]
-
-    places = (
-        nearest_places(la, lo)
-        if n
-        else pd.DataFrame({"place": [], "admin1": [], "admin2": [], "place_iso3": [], "place_km": []})
-    )
-    p_iso = places["place_iso3"].to_numpy(dtype=object)
-    p_km = places["place_km"].to_numpy()
-
-    if border_km > 0 and n:
-        # only points whose nearest place lies in another country can change: query those alone
-        sel = np.flatnonzero((p_iso != iso) & (p_iso != "") & (p_km <= place_km))
-        deg = border_km / 111.0 / np.maximum(np.cos(np.radians(la[sel])), 0.02)
-        bp, bg = idx.tree.query(pts[sel], predicate="dwithin", distance=deg)
-        bp = sel[bp]
-        cand_iso = idx.iso3[bg]
-        keep = (cand_iso != iso[bp]) & (cand_iso == p_iso[bp]) & (p_km[bp] <= place_km) & (cand_iso != "")
-        bp, bg = bp[keep], bg[keep]
-        if len(bp):
-            end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[bp], idx.geoms[bg]), 1))
-            d = haversine_km(la[bp], lo[bp], end[:, 1], end[:, 0])
-            ok = d <= border_km
-            bp, bg, d = bp[ok], bg[ok], d[ok]
-            iso[bp] = idx.iso3[bg]
-            name[bp] = idx.name[bg]
-            method[bp] = "border"
-            dist[bp] = d
-    # countries absent from the polygon file (Kosovo)
-    missing = np.array([c != "" and c not in idx.codes for c in p_iso], dtype=bool) & (p_km <= place_km)
-    if missing.any():
-        iso[missing] = p_iso[missing]
-        names = country_converter().convert(
-            sorted(set(p_iso[missing])), src="ISO3", to="name_short", not_found=None
-        )
-        names = [names] if isinstance(names, str) else names
-        lookup = dict(zip(sorted(set(p_iso[missing])), names, strict=True))
-        name[missing] = [lookup[c] for c in p_iso[missing]]
-        method[missing] = "place"
-        dist[missing] = np.nan
-    sovereign = np.array([INTEGRAL_TERRITORIES.get(c, c) for c in iso], dtype=object)
-    admin1 = np.where(p_iso == iso, places["admin1"].to_numpy(dtype=object), "")
-    return pd.DataFrame(
-        {
-            "iso3": iso,
-            "sovereign_iso3": sovereign,
-            "country": name,
-            "method": method,
-            "distance_km": dist,
-            "place": places["place"].to_numpy(dtype=object),
-            "admin1": admin1,
-            "place_km": p_km,
-        }
-    )
+    if len(la) >= _CONCURRENT_FROM:
+        with ThreadPoolExecutor(1) as pool:
+            places = pool.submit(nearest_place_index, la, lo)
+            lab = _stage_polygons(idx, la, lo)
+            _stage_nearest(idx, lab, tolerance_km)
+            _stage_places(idx, lab, places.result())
+    else:
+        lab = _stage_polygons(idx, la, lo)
+        _stage_nearest(idx, lab, tolerance_km)
+        _stage_places(idx, lab)
+    _stage_border(idx, lab, border_km, place_km)
+    _stage_missing(idx, lab, place_km)
+    return _frame(idx, lab)
 
 
 def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
@@ -268,6 +445,16 @@ def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
     -------
     The :func:`reverse_geocode` frame plus ``region``, ``subregion`` (UN M49, of ``iso3``) and
     ``climate`` (Köppen-Geiger code).
+
+    Raises
+    ------
+    InputError, ConfigError
+        As :func:`reverse_geocode`.
+
+    Example
+    -------
+    >>> geocode([48.8566], [2.3522])[["iso3", "region", "climate"]].values.tolist()  # doctest: +SKIP
+    [['FRA', 'Europe', 'Cfb']]
     """
     rev = reverse_geocode(lat, lon, **kwargs)
     reg = un_regions(rev["iso3"])

@@ -1,0 +1,451 @@
+"""Exact point-in-polygon at dataset scale: a lon/lat cell grid in front of prepared shapely predicates.
+
+The grid cuts the world into square cells of ``1 / resolution`` degrees. A cell that no polygon edge
+touches (a *clean* cell) lies wholly inside the same polygons everywhere, since the answer of a
+point-in-polygon test can only change across an edge; its answer is computed once, for one point of
+each 4-connected patch of clean cells. A point in a clean cell takes its cell's answer with one array
+lookup. The other cells (an edge within ``EPS_DEG`` of them) are *mixed*: their points get the exact
+test, ``shapely.intersects_xy`` on the prepared polygons whose bounding box holds them. So the answer
+is the one ``STRtree.query(points, predicate="intersects")`` gives, point for point; where a point
+lies in two polygons (on a shared edge) the tie is left to that query, as before.
+
+Build time is a few hundred milliseconds for the paper's 254 country polygons (215,000 edges) at the
+default 1/16° (33 MB of ``int16``); about 95 % of random land points fall in clean cells.
+
+Does not own: which polygons (:mod:`geoclip_utils.geo.reverse`), distances (:mod:`.distance`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "OUTSIDE",
+    "MIXED",
+    "EPS_DEG",
+    "EdgeIndex",
+    "PolygonGrid",
+    "first_intersecting",
+    "intersecting_pairs",
+]
+
+
+#: Cell value of a clean cell inside no polygon.
+OUTSIDE = -1
+
+
+#: Cell value of a cell an edge touches (or inside several polygons): its points get the exact test.
+MIXED = -2
+
+
+#: Cells per side of the blocks of :attr:`PolygonGrid.block_distance`.
+BLOCK = 8
+
+
+#: Margin (degrees) by which every edge is widened before it marks cells; far above rounding error
+#: (1e-13°), far below a cell (0.06°), so the marking is conservative.
+EPS_DEG = 1e-7
+
+
+def intersecting_pairs(
+    geoms: np.ndarray, tree: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (point, polygon) pair where polygon ``intersects`` the point (edges included), exactly.
+
+    Bounding-box candidates from ``tree`` (no predicate: cheap), then ``shapely.intersects_xy`` per
+    polygon on the prepared geometries (vectorised over that polygon's candidate points).
+
+    Parameters
+    ----------
+    geoms : the polygons (prepared for speed); tree : a shapely ``STRtree`` over them.
+    x, y : 1-D float arrays, longitude and latitude.
+
+    Returns
+    -------
+    ``(point_positions, polygon_indices)``, sorted by polygon.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 2, 2), shapely.box(2, 0, 4, 2)])
+    >>> [a.tolist() for a in intersecting_pairs(g, shapely.STRtree(g), np.array([1.0, 2.0]), np.array([1.0, 1.0]))]
+    [[0, 1, 1], [0, 0, 1]]
+    """
+    import shapely
+
+    if not len(x):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pi, gi = tree.query(shapely.points(x, y))
+    order = np.argsort(gi, kind="stable")
+    pi, gi = pi[order], gi[order]
+    hit = np.zeros(len(pi), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+    for s, e in zip(starts, np.r_[starts[1:], len(gi)], strict=True):
+        hit[s:e] = shapely.intersects_xy(geoms[gi[s]], x[pi[s:e]], y[pi[s:e]])
+    return pi[hit], gi[hit]
+
+
+def first_intersecting(geoms: np.ndarray, tree: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The polygon each point lies in (``-1``: none), exactly as ``tree.query(points,
+    predicate="intersects")`` keeping each point's first match.
+
+    Points in one polygon (nearly all) are answered by :func:`intersecting_pairs`; the few on a shared
+    edge (two or more matches) are asked of the tree's own query, so ties break as they always did.
+
+    Parameters
+    ----------
+    geoms, tree, x, y : as :func:`intersecting_pairs`.
+
+    Returns
+    -------
+    int64 array of polygon indices.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 2, 2)])
+    >>> first_intersecting(g, shapely.STRtree(g), np.array([1.0, 3.0]), np.array([1.0, 1.0])).tolist()
+    [0, -1]
+    """
+    import shapely
+
+    out = np.full(len(x), OUTSIDE, dtype=np.int64)
+    pi, gi = intersecting_pairs(geoms, tree, x, y)
+    out[pi] = gi
+    multi = np.flatnonzero(np.bincount(pi, minlength=len(x)) > 1)
+    if len(multi):
+        qi, qg = tree.query(shapely.points(x[multi], y[multi]), predicate="intersects")
+        first = np.unique(qi, return_index=True)[1]
+        out[multi[qi[first]]] = qg[first]
+    return out
+
+
+def line_ends(lines: np.ndarray) -> np.ndarray:
+    """The end points (n × 2) of two-point lines such as ``shapely.shortest_line`` gives."""
+    import shapely
+
+    return shapely.get_coordinates(lines)[1::2]
+
+
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every vertex of every ring, in the order GEOS walks them (polygon by polygon, part by part, the
+    exterior ring then the holes): ``(xy, ring, owner)`` with the ring number of each vertex and the
+    polygon index of each ring."""
+    import shapely
+
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    poly = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    rings, ring_part = shapely.get_rings(parts[poly], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    return xy, ring, part_owner[poly][ring_part]
+
+
+def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end points (n × 2, lon/lat) of every edge of every ring (holes included)."""
+    xy, ring, _ = _rings(geoms)
+    same = ring[1:] == ring[:-1]
+    return xy[:-1][same], xy[1:][same]
+
+
+class EdgeIndex:
+    """The polygons' rings cut into short line strings (*pieces*) of at most ``piece_edges`` edges,
+    in the order GEOS walks them, with an ``STRtree`` over the pieces.
+
+    For a point outside a polygon, GEOS's distance to the polygon is the smallest distance to one of
+    its edges, and ``shapely.shortest_line(point, polygon)`` ends on the first edge (in walking order)
+    at that distance. Over pieces the same edges give the same numbers, so the nearest polygon and
+    nearest point come out identical, while each distance costs a few dozen edges instead of the
+    20,000 of a large country.
+
+    Parameters
+    ----------
+    geoms : polygons / multipolygons (lon/lat degrees).
+    tree : a shapely ``STRtree`` over ``geoms``.
+    piece_edges : edges per piece.
+    sample_deg : spacing of the points along the edges whose k-d tree bounds the search.
+    """
+
+    def __init__(self, geoms: np.ndarray, tree: Any, piece_edges: int = 32, sample_deg: float = 0.05) -> None:
+        import shapely
+        from scipy.spatial import cKDTree
+
+        xy, ring, ring_owner = _rings(geoms)
+        starts = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+        ends = np.r_[starts[1:], len(ring)]  # one past each ring's last vertex
+        n_edges = ends - starts - 1
+        per_ring = np.maximum(-(-n_edges // piece_edges), 1)
+        piece_ring = np.repeat(np.arange(len(starts)), per_ring)
+        k = np.arange(len(piece_ring)) - np.repeat(np.cumsum(per_ring) - per_ring, per_ring)
+        first = starts[piece_ring] + k * piece_edges
+        last = np.minimum(first + piece_edges, ends[piece_ring] - 1)  # shared with the next piece
+        size = last - first + 1
+        vertex = np.repeat(first - np.cumsum(size) + size, size) + np.arange(size.sum())
+        self.pieces = shapely.linestrings(xy[vertex], indices=np.repeat(np.arange(len(size)), size))
+        self.owner = ring_owner[piece_ring]
+        self.geoms = geoms
+        self.polygon_tree = tree
+        self.tree = shapely.STRtree(self.pieces)
+        # points along every edge at most `sample_deg` apart: the nearest of them is at most
+        # sample_deg / 2 farther than the nearest edge, a cheap upper bound for the search box
+        same = ring[1:] == ring[:-1]
+        a, b = xy[:-1][same], xy[1:][same]
+        steps = np.maximum(np.ceil(np.abs(b - a).max(axis=1) / sample_deg).astype(np.int64), 1)
+        t = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
+        seg = np.repeat(np.arange(len(a)), steps)
+        samples = a[seg] + (b[seg] - a[seg]) * (t / steps[seg])[:, None]
+        self.samples = cKDTree(np.vstack([samples, b]) if len(a) else np.zeros((1, 2)) + np.inf)
+
+    def _first_closest(
+        self, pts: np.ndarray, bi: np.ndarray, bp: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Among candidate (point, piece) pairs: per point, the pieces at its smallest distance.
+
+        Returns ``(points, first_piece, tie)``: each point with a candidate, its first piece at that
+        distance, and whether pieces of two polygons share that distance."""
+        import shapely
+
+        d = shapely.distance(pts[bi], self.pieces[bp])
+        dmin = np.full(len(pts), np.inf)
+        np.minimum.at(dmin, bi, d)
+        keep = d == dmin[bi]
+        bi, bp = bi[keep], bp[keep]
+        order = np.lexsort((bp, bi))
+        bi, bp = bi[order], bp[order]
+        head = np.r_[True, bi[1:] != bi[:-1]]
+        own = self.owner[bp]
+        lo = np.minimum.reduceat(own, np.flatnonzero(head)) if len(bi) else own
+        hi = np.maximum.reduceat(own, np.flatnonzero(head)) if len(bi) else own
+        return bi[head], bp[head], lo != hi
+
+    def _boxes(self, x: np.ndarray, y: np.ndarray, r: np.ndarray) -> np.ndarray:
+        import shapely
+
+        r = r * (1 + 1e-9) + 1e-12
+        return shapely.box(x - r, y - r, x + r, y + r)
+
+    def nearest_polygon(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For points outside every polygon: the nearest polygon (planar distance, as
+        ``STRtree.query_nearest`` over the polygons) and the nearest point on it (as
+        ``shapely.shortest_line``).
+
+        Returns
+        -------
+        ``(polygon, end)``: polygon index per point (``-2`` where two polygons are equally near: ask the
+        polygons' own tree) and the (n × 2) nearest points (``nan`` where ``-2``).
+        """
+        import shapely
+
+        pts = shapely.points(x, y)
+        poly = np.full(len(x), MIXED, dtype=np.int64)
+        end = np.full((len(x), 2), np.nan)
+        if not len(x) or not len(self.pieces):
+            return poly, end
+        # no edge is nearer than the nearest sample: every piece at the smallest distance meets the box
+        r = self.samples.query(np.column_stack([x, y]), k=1)[0] + 1e-9
+        bi, bp = self.tree.query(self._boxes(x, y, r))
+        pi, piece, tie = self._first_closest(pts, bi, bp)
+        pi, piece = pi[~tie], piece[~tie]
+        poly[pi] = self.owner[piece]
+        end[pi] = line_ends(shapely.shortest_line(pts[pi], self.pieces[piece]))
+        return poly, end
+
+    def within(self, x: np.ndarray, y: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (point, polygon) pair at most ``dist[i]`` (planar degrees) apart, as
+        ``STRtree.query(points, predicate="dwithin", distance=dist)`` over the polygons finds them: the
+        polygons holding the point, and those with an edge within the distance.
+
+        Returns
+        -------
+        ``(point_positions, polygon_indices)``, sorted by point then polygon.
+        """
+        import shapely
+
+        pts = shapely.points(x, y)
+        bi, bp = self.tree.query(self._boxes(x, y, dist))
+        near = shapely.distance(pts[bi], self.pieces[bp]) <= dist[bi]
+        ci, cg = intersecting_pairs(self.geoms, self.polygon_tree, x, y)
+        pairs = np.unique(
+            np.column_stack([np.r_[bi[near], ci], np.r_[self.owner[bp[near]], cg]]).astype(np.int64), axis=0
+        )
+        return pairs[:, 0], pairs[:, 1]
+
+    def nearest_point(self, x: np.ndarray, y: np.ndarray, poly: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """The point of polygon ``poly[i]`` nearest to point ``i`` (as ``shapely.shortest_line``), for
+        points at most ``within[i]`` (planar degrees) from it; exact for points inside it too.
+
+        Returns
+        -------
+        (n × 2) array of lon/lat.
+        """
+        import shapely
+
+        pts = shapely.points(x, y)
+        end = np.full((len(x), 2), np.nan)
+        inside = np.zeros(len(x), dtype=bool)
+        for g in np.unique(poly):
+            sel = np.flatnonzero(poly == g)
+            inside[sel] = shapely.intersects_xy(self.geoms[g], x[sel], y[sel])
+        bi, bp = self.tree.query(self._boxes(x, y, within))
+        ok = (self.owner[bp] == poly[bi]) & ~inside[bi]
+        pi, piece, _ = self._first_closest(pts, bi[ok], bp[ok])
+        end[pi] = line_ends(shapely.shortest_line(pts[pi], self.pieces[piece]))
+        rest = np.flatnonzero(np.isnan(end[:, 0]))  # inside the polygon (or not found): the plain way
+        if len(rest):
+            line = shapely.shortest_line(pts[rest], self.geoms[poly[rest]])
+            end[rest] = line_ends(line)
+        return end
+
+
+@dataclass
+class PolygonGrid:
+    """A cell grid over lon/lat polygons: clean cells hold their answer, mixed cells :data:`MIXED`.
+
+    Build with :meth:`build`; answer with :meth:`locate`.
+    """
+
+    cells: np.ndarray  # (rows, cols): row 0 at latitude -90, column 0 at longitude -180
+    resolution: int  # cells per degree
+    geoms: np.ndarray
+    tree: Any
+
+    @classmethod
+    def build(cls, geoms: np.ndarray, tree: Any, resolution: int = 16) -> PolygonGrid:
+        """Mark every cell an edge passes within :data:`EPS_DEG` of, then label each 4-connected patch
+        of unmarked cells with the answer at one of its cell centres.
+
+        Parameters
+        ----------
+        geoms : polygons / multipolygons in lon/lat degrees (prepared for speed).
+        tree : a shapely ``STRtree`` over ``geoms`` (its order).
+        resolution : cells per degree.
+
+        Returns
+        -------
+        The grid.
+
+        Example
+        -------
+        >>> import shapely
+        >>> g = np.array([shapely.box(0, 0, 10, 10)])
+        >>> grid = PolygonGrid.build(g, shapely.STRtree(g), resolution=1)
+        >>> grid.locate(np.array([5.0, 5.0]), np.array([5.0, 50.0])).tolist()
+        [0, -1]
+        """
+        from scipy import ndimage
+
+        res = int(resolution)
+        w, h = 360 * res, 180 * res
+        marked = np.zeros((h, w), dtype=bool)
+        a, b = _edges(geoms)
+        if len(a):
+            # cut every edge into pieces at most one cell long, so a piece's box spans at most 3 × 3 cells
+            steps = np.maximum(np.ceil(np.abs(b - a).max(axis=1) * res).astype(np.int64), 1)
+            seg = np.repeat(np.arange(len(a)), steps)
+            j = np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)
+            t0 = (j / steps[seg])[:, None]
+            t1 = ((j + 1) / steps[seg])[:, None]
+            d = b[seg] - a[seg]
+            p0, p1 = a[seg] + d * t0, a[seg] + d * t1
+            lo = np.floor((np.minimum(p0, p1) - EPS_DEG + [180.0, 90.0]) * res).astype(np.int64)
+            hi = np.floor((np.maximum(p0, p1) + EPS_DEG + [180.0, 90.0]) * res).astype(np.int64)
+            for dx in range(3):
+                for dy in range(3):
+                    m = (lo[:, 0] + dx <= hi[:, 0]) & (lo[:, 1] + dy <= hi[:, 1])
+                    marked[np.clip(lo[m, 1] + dy, 0, h - 1), np.clip(lo[m, 0] + dx, 0, w - 1)] = True
+        labels, n = ndimage.label(~marked)
+        del marked
+        first = np.zeros(n + 1, dtype=np.int64)
+        rows = 64  # a band of rows at a time, last to first: each patch keeps its first cell
+        for r0 in range((h - 1) // rows * rows, -1, -rows):
+            band = labels[r0 : r0 + rows].ravel()[::-1]
+            first[band] = r0 * w + np.arange(band.size - 1, -1, -1)
+        rep = first[1:]
+        cx = (rep % w + 0.5) / res - 180.0
+        cy = (rep // w + 0.5) / res - 90.0
+        value = np.full(n + 1, MIXED, dtype=np.int64)
+        if n:
+            pi, gi = intersecting_pairs(geoms, tree, cx, cy)
+            v = np.full(n, OUTSIDE, dtype=np.int64)
+            v[pi] = gi
+            v[np.bincount(pi, minlength=n) > 1] = MIXED
+            value[1:] = v
+        dtype = np.int16 if len(geoms) < np.iinfo(np.int16).max else np.int32
+        cells = value.astype(dtype)[labels]  # label 0 = marked -> MIXED
+        return cls(cells, res, geoms, tree)
+
+    def cell_of(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the cell of each point (the last row/column holds latitude 90 / longitude 180)."""
+        h, w = self.cells.shape
+        row = np.clip(np.floor((lat + 90.0) * self.resolution), 0, h - 1).astype(np.int64)
+        col = np.clip(np.floor((lon + 180.0) * self.resolution), 0, w - 1).astype(np.int64)
+        return row, col
+
+    def locate(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Index of the polygon each point lies in (``-1``: none), identical to
+        :func:`first_intersecting` on every point, at the cost of a lookup for points in clean cells.
+
+        Parameters
+        ----------
+        lat, lon : 1-D float arrays of degrees (checked by the caller).
+
+        Returns
+        -------
+        int64 array of polygon indices.
+        """
+        row, col = self.cell_of(lat, lon)
+        out = self.cells[row, col].astype(np.int64)
+        mixed = np.flatnonzero(out == MIXED)
+        if len(mixed):
+            out[mixed] = first_intersecting(self.geoms, self.tree, lon[mixed], lat[mixed])
+        return out
+
+    @property
+    def block(self) -> int:
+        """Cells per side of a block: :data:`BLOCK`, or a divisor of it that divides the grid."""
+        return math.gcd(BLOCK, 180 * self.resolution)
+
+    @functools.cached_property
+    def block_distance(self) -> np.ndarray:
+        """For blocks of :attr:`block` × :attr:`block` cells: how many blocks away (chessboard) the nearest block
+        holding a mixed cell is; every edge lies in a mixed cell, so a lon/lat box whose blocks all lie
+        nearer than that to the block of its centre meets no edge. ``-1`` everywhere without edges."""
+        from scipy import ndimage
+
+        h, w = self.cells.shape
+        b = self.block
+        mixed = (self.cells == MIXED).reshape(h // b, b, w // b, b).any(axis=(1, 3))
+        if not mixed.any():
+            return np.full(mixed.shape, -1, dtype=np.int32)
+        return ndimage.distance_transform_cdt(~mixed, metric="chessboard").astype(np.int32)
+
+    def no_edge_in(self, lat: np.ndarray, lon: np.ndarray, dlat: np.ndarray, dlon: np.ndarray) -> np.ndarray:
+        """True where the box ``lat ± dlat``, ``lon ± dlon`` (inside ±180° of longitude) surely meets no
+        edge, by :attr:`block_distance`; False says nothing."""
+        dist = self.block_distance
+        per_deg = self.resolution / self.block
+        nb_y, nb_x = dist.shape
+
+        def block(v: np.ndarray, offset: float, n: int) -> np.ndarray:
+            return np.clip(np.floor((v + offset) * per_deg), 0, n - 1).astype(np.int64)
+
+        by, bx = block(lat, 90.0, nb_y), block(lon, 180.0, nb_x)
+        reach = np.maximum.reduce(
+            [
+                by - block(lat - dlat, 90.0, nb_y),
+                block(lat + dlat, 90.0, nb_y) - by,
+                bx - block(lon - dlon, 180.0, nb_x),
+                block(lon + dlon, 180.0, nb_x) - bx,
+            ]
+        )
+        inside = (lon - dlon >= -180.0) & (lon + dlon <= 180.0)
+        return inside & (reach < dist[by, bx])
+
+    @property
+    def clean_share(self) -> float:
+        """Share of cells that answer without an exact test."""
+        return float(np.mean(self.cells != MIXED))
