@@ -187,9 +187,9 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat
         out["random_land"] = {
             "points": int(n_random),
             "seed": seed,
-            "geocode_s": round(best["geocode"], 3),
+            "geocode_s": round(best["geocode"], 6),
             "geocode_points_per_s": round(n_random / best["geocode"]),
-            "reverse_geocoder_s": round(best["reverse_geocoder"], 3),
+            "reverse_geocoder_s": round(best["reverse_geocoder"], 6),
             "reverse_geocoder_points_per_s": round(n_random / best["reverse_geocoder"]),
             "ratio_to_reverse_geocoder": round(best["reverse_geocoder"] / best["geocode"], 3),
             "stages_points_per_s": {k: round(n_random / max(v, 1e-9)) for k, v in stages.items()},
