@@ -64,6 +64,7 @@ __all__ = [
     "score_coordinates",
     "km_metrics",
     "km_table",
+    "km_report",
     "city_labels",
     "spherical_mean",
     "predict_coordinates",
@@ -596,3 +597,26 @@ def compare_rules(
     d_a = geo.haversine_km(gold_lat, gold_lon, hier["always_lat"], hier["always_lon"])
     d_b = geo.haversine_km(gold_lat, gold_lon, hier["if_better_lat"], hier["if_better_lon"])
     return stats.paired(d_a <= threshold_km, d_b <= threshold_km, n_boot=n_boot, seed=seed)
+
+
+def km_report(results: Mapping[str, dict]) -> str:
+    """Text lines of :func:`km_metrics` results: shares within each threshold, median and GeoScore, with CIs.
+
+    Example
+    -------
+    >>> print(km_report({"city100": km_metrics("city100", n_boot=100)}))  # doctest: +SKIP
+    """
+    lines = []
+    for name, m in results.items():
+        lines.append(
+            f"{name}: {m['n_scored']} of {m['n_images']} images scored; "
+            f"{m['labels_unmatched']} of {m['labels']} labels unmatched"
+        )
+        for t in m["thresholds_km"]:
+            lo, hi = m[f"acc_{t}km_ci95"]
+            lines.append(f"  within {t:>4} km  {m[f'acc_{t}km']:.1%}  [{lo:.1%}, {hi:.1%}]")
+        lo, hi = m["median_km_ci95"]
+        lines.append(f"  median      {m['median_km']:.0f} km  [{lo:.0f}, {hi:.0f}]")
+        lo, hi = m["geoscore_ci95"]
+        lines.append(f"  GeoScore    {m['geoscore']:.0f}  [{lo:.0f}, {hi:.0f}]")
+    return "\n".join(lines)
