@@ -58,10 +58,24 @@ class Benchmark:
 
 BENCHMARKS: dict[str, Benchmark] = {
     "im2gps3k": Benchmark(
-        "im2gps3k", "IMG_ID", "LAT", "LON", 2997, True, False, source="Vo, Jacobs, Hays 2017 (im2gps3k_places365.csv)"
+        "im2gps3k",
+        "IMG_ID",
+        "LAT",
+        "LON",
+        2997,
+        True,
+        False,
+        source="Vo, Jacobs, Hays 2017 (im2gps3k_places365.csv)",
     ),
     "yfcc4k": Benchmark(
-        "yfcc4k", "IMG_ID", "LAT", "LON", 4536, True, False, source="Vo, Jacobs, Hays 2017 (yfcc4k_places365.csv)"
+        "yfcc4k",
+        "IMG_ID",
+        "LAT",
+        "LON",
+        4536,
+        True,
+        False,
+        source="Vo, Jacobs, Hays 2017 (yfcc4k_places365.csv)",
     ),
     "osv5m": Benchmark(
         "osv5m",
@@ -127,7 +141,9 @@ def load_benchmark(
     spec = BENCHMARKS[name]
     path, folder = Path(metadata), Path(images)
     if not path.is_file():
-        raise InputError(f"{name} metadata {path} does not exist (expected layout: see geoclip_utils.benchmarks)")
+        raise InputError(
+            f"{name} metadata {path} does not exist (expected layout: see geoclip_utils.benchmarks)"
+        )
     if not folder.is_dir():
         raise InputError(f"{name} image folder {folder} does not exist or is not a folder")
     table = read_rows(path, what=f"{name} metadata").rows

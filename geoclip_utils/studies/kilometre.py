@@ -132,7 +132,9 @@ def gazetteer(min_population: int = MIN_POPULATION) -> pd.DataFrame:
     df = _cities15000()
     out = df[df["population"] >= min_population].reset_index(drop=True)
     if out.empty:
-        raise ConfigError(f"min_population={min_population:,} leaves no city (the largest has {df['population'].max():,})")
+        raise ConfigError(
+            f"min_population={min_population:,} leaves no city (the largest has {df['population'].max():,})"
+        )
     return out
 
 
@@ -314,7 +316,9 @@ def score_coordinates(
     >>> score_coordinates(f, n_boot=0)["m"]["acc_25km"]
     0.5
     """
-    f = frame.rename(columns={"method": "partitioning"}).assign(geoscore=lambda x: geo.geoscore(x["error_km"]))
+    f = frame.rename(columns={"method": "partitioning"}).assign(
+        geoscore=lambda x: geo.geoscore(x["error_km"])
+    )
     return geoestimation.distance_metrics(f, n_boot=n_boot, seed=seed)
 
 
@@ -573,7 +577,15 @@ def hierarchical_coordinates(
         )
     return pd.DataFrame(
         rows,
-        columns=["country", "city", "descended", "always_lat", "always_lon", "if_better_lat", "if_better_lon"],
+        columns=[
+            "country",
+            "city",
+            "descended",
+            "always_lat",
+            "always_lon",
+            "if_better_lat",
+            "if_better_lon",
+        ],
     )
 
 

@@ -123,8 +123,13 @@ def zero_shot_run(
 
     folder = Path(bench.attrs.get("images", ""))
     files = dict(zip(bench["image_id"], bench["file"], strict=True))
-    if any(Path(f).parent != Path(".") or Path(f).suffix.lower() not in (".jpg", ".jpeg", ".png") for f in files.values()):
-        raise ConfigError("zero_shot_run reads <images>/<id>.jpg|.jpeg|.png files directly in the image folder")
+    if any(
+        Path(f).parent != Path(".") or Path(f).suffix.lower() not in (".jpg", ".jpeg", ".png")
+        for f in files.values()
+    ):
+        raise ConfigError(
+            "zero_shot_run reads <images>/<id>.jpg|.jpeg|.png files directly in the image folder"
+        )
     info = model_info(model)
     embed_images(model, preprocess, folder, list(files), cache_dir, progress=progress)
     ids, feats = load_embeddings(cache_dir, model_id=info.model_id, ids=list(bench["image_id"]))
@@ -133,12 +138,16 @@ def zero_shot_run(
     b = bench.set_index("image_id").loc[ids].reset_index()
     cities = kilometre.city_labels(min_population, max_cities)
     text = dict(zip(cities["label"], cities["text"], strict=True))
-    city_f = class_embeddings(model, cities["label"].tolist(), paper_template("city"), cache_dir=cache_dir, label_text=text)
+    city_f = class_embeddings(
+        model, cities["label"].tolist(), paper_template("city"), cache_dir=cache_dir, label_text=text
+    )
     probs = probabilities(feats, city_f)
     coords = kilometre.predict_coordinates(probs, cities, top_k=top_k)
     countries = sorted(cities["cc"].unique())
     cname = dict(zip(cities["cc"], cities["country"], strict=False))
-    country_f = class_embeddings(model, countries, paper_template("country"), cache_dir=cache_dir, label_text=cname)
+    country_f = class_embeddings(
+        model, countries, paper_template("country"), cache_dir=cache_dir, label_text=cname
+    )
     hier = kilometre.hierarchical_coordinates(feats, country_f, countries, city_f, cities)
     preds = {
         "top_city": (coords["top_lat"], coords["top_lon"]),
@@ -146,7 +155,9 @@ def zero_shot_run(
         "always": (hier["always_lat"], hier["always_lon"]),
         "if_better": (hier["if_better_lat"], hier["if_better_lon"]),
     }
-    metrics = benchmarks.score_benchmark(b, {k: tuple(np.asarray(x, float) for x in v) for k, v in preds.items()}, n_boot=n_boot, seed=seed)
+    metrics = benchmarks.score_benchmark(
+        b, {k: tuple(np.asarray(x, float) for x in v) for k, v in preds.items()}, n_boot=n_boot, seed=seed
+    )
     rules = kilometre.compare_rules(b["lat"], b["lon"], hier, threshold_km, n_boot=n_boot, seed=seed)
     table = pd.concat([b[["image_id", "lat", "lon"]], coords, hier], axis=1)
     return {

@@ -84,7 +84,9 @@ def load(src: str, dev: torch.device, prec: str) -> tuple[torch.nn.Module, Calla
     path = Path(src).expanduser()
     local = path.is_dir()
     if local and not (path / "config.json").is_file():
-        raise DataError(f"model folder {path} has no config.json; write it with model.save_pretrained({path})")
+        raise DataError(
+            f"model folder {path} has no config.json; write it with model.save_pretrained({path})"
+        )
     where = str(path) if local else src
     try:
         model = transformers.AutoModel.from_pretrained(where, local_files_only=local)

@@ -113,7 +113,9 @@ def load(rest: str, dev: torch.device, prec: str) -> tuple[torch.nn.Module, Call
         source_weights = str(path.resolve())
     elif pretrained in tags:
         try:
-            path = Path(open_clip.pretrained.download_pretrained(open_clip.get_pretrained_cfg(name, pretrained)))
+            path = Path(
+                open_clip.pretrained.download_pretrained(open_clip.get_pretrained_cfg(name, pretrained))
+            )
         except Exception as exc:  # noqa: BLE001 - urllib, huggingface_hub and OSError all mean "no file"
             raise ConfigError(
                 f"could not download the open_clip weights {name}:{pretrained} ({type(exc).__name__}: "
