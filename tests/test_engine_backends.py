@@ -128,6 +128,19 @@ def hf_siglip_dir(tmp_path_factory):
     return d
 
 
+def _offline_message(monkeypatch, owner, attribute: str, name: str) -> str:
+    """The one-line ConfigError of loading ``name`` while ``owner.attribute`` fails as without network."""
+
+    def offline(*a, **k):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(owner, attribute, offline)
+    with pytest.raises(ConfigError) as exc:
+        models.load_model(name, device="cpu")
+    assert "\n" not in str(exc.value)
+    return str(exc.value)
+
+
 # --------------------------------------------------------------------------- prefixes
 def test_prefix_chooses_the_backend_and_no_prefix_is_openai():
     assert split_backend("ViT-L/14") == ("openai", "ViT-L/14")
@@ -199,14 +212,10 @@ def test_open_clip_errors_are_one_line(open_clip_files, monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="not an open_clip model config"):
         models.load_model(f"open_clip:{bad}:random", device="cpu")
 
-    def offline(*a, **k):
-        raise OSError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(open_clip.pretrained, "download_pretrained", offline)
-    with pytest.raises(ConfigError) as exc:
-        models.load_model("open_clip:ViT-B-32:laion2b_s34b_b79k", device="cpu")
-    msg = str(exc.value)
-    assert "\n" not in msg and "--model open_clip:ViT-B-32:path/to/open_clip_pytorch_model.bin" in msg
+    msg = _offline_message(
+        monkeypatch, open_clip.pretrained, "download_pretrained", "open_clip:ViT-B-32:laion2b_s34b_b79k"
+    )
+    assert "--model open_clip:ViT-B-32:path/to/open_clip_pytorch_model.bin" in msg
     wrong = tmp_path / "wrong.pt"
     torch.save({"w": torch.zeros(2)}, wrong)
     with pytest.raises(DataError, match="could not build"):
@@ -273,14 +282,8 @@ def test_hf_siglip_padding_matters(hf_siglip_dir):
 def test_hf_errors_say_how_to_pass_a_local_folder(monkeypatch, tmp_path, hf_siglip_dir):
     import transformers as T
 
-    def offline(*a, **k):
-        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
-
-    monkeypatch.setattr(T.AutoModel, "from_pretrained", offline)
-    with pytest.raises(ConfigError) as exc:
-        models.load_model("hf:geolocal/StreetCLIP", device="cpu")
-    msg = str(exc.value)
-    assert "\n" not in msg and "save_pretrained(DIR)" in msg and "--model hf:DIR" in msg
+    msg = _offline_message(monkeypatch, T.AutoModel, "from_pretrained", "hf:geolocal/StreetCLIP")
+    assert "save_pretrained(DIR)" in msg and "--model hf:DIR" in msg
     monkeypatch.undo()
     empty = tmp_path / "empty"
     empty.mkdir()
