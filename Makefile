@@ -21,10 +21,10 @@ help: ## list the targets
 $(VENV)/.stamp: pyproject.toml constraints.txt
 	python3.11 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<26"
-	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test]"
+	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test,models]"
 	touch $@
 
-setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test extras)
+setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test + models extras)
 
 sync: $(VENV)/.stamp ## regenerate book/*.ipynb from the MyST sources (keeps headline outputs)
 	@for c in $(CHAPTERS); do $(BIN)/jupytext --quiet --update --to ipynb book/$$c.md; done

@@ -548,7 +548,10 @@ def experiment_metrics(
     """Headline metrics of one experiment (what ``geoclip metrics`` prints).
 
     Label experiments give :func:`geoclip_utils.stats.summarize`; the GeoEstimation experiment gives the
-    distance metrics of :func:`geoclip_utils.studies.geoestimation.geoestimation_metrics`.
+    distance metrics of :func:`geoclip_utils.studies.geoestimation.geoestimation_metrics`. City runs
+    (``city100``, ``city300``, ``UScity100``) also get ``km``: :func:`geoclip_utils.studies.kilometre.km_metrics`
+    (% within 1/25/200/750/2500 km, median km, GeoScore, with bootstrap CIs; the distance between the
+    predicted and the gold city).
     """
     exp = _current()[1].get(experiment)
     if exp is not None and exp.mode == "geoestimation":
@@ -562,7 +565,15 @@ def experiment_metrics(
     from .stats import summarize
 
     df = load_results(experiment, source=source, results_dir=results_dir)
-    return summarize(df, n_boot=n_boot, seed=seed)
+    result = summarize(df, n_boot=n_boot, seed=seed)
+    label_set = exp.label_set if exp is not None else df.attrs.get("label_set", "")
+    from .studies import kilometre
+
+    if label_set in kilometre.CITY_EXPERIMENTS:  # city runs: the kilometre scale too
+        result["km"] = kilometre.km_metrics(
+            experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
+        )
+    return result
 
 
 def compare_experiments(

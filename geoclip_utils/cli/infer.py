@@ -22,7 +22,11 @@ def embed(
     ],
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one sub-folder per model).")],
     model: Annotated[
-        str, typer.Option("--model", help="CLIP name (ViT-L/14, ViT-B/32, ...), checkpoint path, or 'tiny'.")
+        str,
+        typer.Option(
+            "--model",
+            help="CLIP name (ViT-L/14, ViT-B/32, ...), checkpoint path, 'tiny', open_clip:ARCH:WEIGHTS or hf:FOLDER.",
+        ),
     ] = "ViT-L/14",
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto.")] = "auto",
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 64,

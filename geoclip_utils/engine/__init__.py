@@ -2,7 +2,8 @@
 
 Modules, one stage each:
 
-* :mod:`~geoclip_utils.engine.models` — loading a CLIP (openai name, local checkpoint, random weights);
+* :mod:`~geoclip_utils.engine.models` — loading a CLIP-family model (prefixes choose the backend in
+  :mod:`~geoclip_utils.engine.backends`: openai, open_clip, hf) and the backend-neutral encoders;
 * :mod:`~geoclip_utils.engine.images` — id lists, image files, robust decoding, the torch Dataset;
 * :mod:`~geoclip_utils.engine.cache` — the embedding cache (chunks, manifest, lock, readers);
 * :mod:`~geoclip_utils.engine.runner` — the embedding pass (DataLoader, batches, resumable writes);

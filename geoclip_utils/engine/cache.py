@@ -173,10 +173,12 @@ def cache_settings(info, *, fast_decode: bool, max_pixels: int) -> dict:
     """
     return {
         "model_id": info.model_id,
+        "backend": getattr(info, "backend", "openai"),
         "model_checksum": info.checksum,
         "precision": info.precision,
         "input_resolution": info.input_resolution,
-        "preprocess": "clip._transform" + (" + JPEG draft >= 2x resolution" if fast_decode else ""),
+        "preprocess": getattr(info, "preprocess", "clip._transform")
+        + (" + JPEG draft >= 2x resolution" if fast_decode else ""),
         "max_pixels": max_pixels,
         "format": FORMAT_VERSION,
     }
@@ -185,6 +187,7 @@ def cache_settings(info, *, fast_decode: bool, max_pixels: int) -> dict:
 #: How each setting is chosen on the command line, for the message of :func:`check_settings`.
 _SETTING_OPTION = {
     "model_id": "--model",
+    "backend": "--model (its prefix: openai:, open_clip:, hf:)",
     "model_checksum": "--model (the weights file changed)",
     "precision": "--precision / --device",
     "input_resolution": "--model",

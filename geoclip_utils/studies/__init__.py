@@ -7,6 +7,8 @@
 * :mod:`.calibration` — whether CLIP's confidence is meaningful;
 * :mod:`.geoestimation` — CLIP against a supervised geolocator;
 * :mod:`.climate` — accuracy by Köppen-Geiger climate;
+* :mod:`.kilometre` — CLIP on the kilometre scale: city runs as distances, zero-shot coordinates;
+* :mod:`.your_model` — any CLIP-family model on a benchmark, beside published anchors;
 * :mod:`.label_frequency` — caption counts in LAION-400M against per-class F1.
 
 Import the module you need (``from geoclip_utils.studies import regions``).
@@ -17,8 +19,10 @@ __all__ = [
     "climate",
     "countries",
     "geoestimation",
+    "kilometre",
     "label_frequency",
     "places",
     "prompts",
     "regions",
+    "your_model",
 ]

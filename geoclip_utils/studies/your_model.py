@@ -1,0 +1,258 @@
+"""Your model on the same footing: a zero-shot coordinate run on a benchmark, beside published anchors.
+
+* :func:`demo_benchmark` — the offline default: the synthetic demo pictures
+  (:func:`geoclip_utils.engine.make_demo_images`) written as a ``custom`` benchmark, each picture placed at
+  the most populous gazetteer city of its demo country (a pipeline check, not a measurement);
+* :func:`zero_shot_run` — embed a benchmark's images with any backend, predict coordinates from a
+  gazetteer label set (top city, probability-weighted refinement, country → city under both descent
+  rules), score everything with :func:`geoclip_utils.benchmarks.score_benchmark`, and pair the two rules;
+* :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
+  distance definition its paper states); :func:`footing_table` puts anchors, your run and CLIP's
+  city runs in one table.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import benchmarks
+from ..errors import ConfigError, DataError
+from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
+from . import geoestimation, kilometre
+
+__all__ = ["METHODS", "demo_benchmark", "zero_shot_run", "anchors", "footing_table", "gpu_command"]
+
+#: The coordinate predictions of a zero-shot run, in display order.
+METHODS: dict[str, str] = {
+    "top_city": "top city",
+    "refined": "probability-weighted top cities",
+    "always": "country → city, always descend",
+    "if_better": "country → city, descend if the city prompt beats the country prompt",
+}
+
+ANCHOR_COLUMNS = (
+    "model",
+    "benchmark",
+    "acc_1km",
+    "acc_25km",
+    "acc_200km",
+    "acc_750km",
+    "acc_2500km",
+    "median_km",
+    "geoscore",
+    "setting",
+    "distance_definition",
+    "source",
+    "note",
+)
+
+
+def demo_benchmark(folder: str | os.PathLike, n_per_label: int = 4) -> pd.DataFrame:
+    """The offline demo as a benchmark: synthetic pictures with the coordinates of their country's
+    most populous city (GeoNames cities15000), loaded through :func:`geoclip_utils.benchmarks.load_benchmark`.
+
+    Example
+    -------
+    >>> demo_benchmark("_build/your_model_demo")[["image_id", "lat", "lon"]].head(1)  # doctest: +SKIP
+    """
+    from ..engine import make_demo_images
+    from ..names import to_iso3
+
+    demo = make_demo_images(Path(folder) / "demo", n_per_label=n_per_label)
+    ids = pd.read_csv(demo.ids_csv)
+    from ..names import country_converter
+
+    iso2 = country_converter().convert(list(to_iso3(ids["label"])), src="ISO3", to="ISO2")
+    g = kilometre.gazetteer()
+    capital = g.drop_duplicates("cc").set_index("cc")  # most populous first
+    lat = capital["lat"].reindex(iso2).to_numpy(float)
+    lon = capital["lon"].reindex(iso2).to_numpy(float)
+    meta = benchmarks.write_custom_metadata(
+        Path(folder) / "demo_metadata.csv", [f"{i}.jpg" for i in ids["image_id"]], lat, lon
+    )
+    return benchmarks.load_benchmark("custom", meta, demo.image_dir)
+
+
+def zero_shot_run(
+    model,
+    preprocess,
+    bench: pd.DataFrame,
+    cache_dir: str | os.PathLike,
+    *,
+    min_population: int = 1_000_000,
+    max_cities: int | None = None,
+    top_k: int = 5,
+    threshold_km: float = 25,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+    progress: bool = False,
+) -> dict:
+    """Zero-shot coordinates for a benchmark's images, scored with the book's metric code.
+
+    Parameters
+    ----------
+    model, preprocess : from :func:`geoclip_utils.engine.load_model` (any backend).
+    bench : :func:`geoclip_utils.benchmarks.load_benchmark` or :func:`demo_benchmark`.
+    cache_dir : embedding and prompt cache (resumable; one sub-folder per model).
+    min_population, max_cities : the gazetteer label set (:func:`geoclip_utils.studies.kilometre.city_labels`).
+    top_k : cities averaged by the refinement.
+    threshold_km : the distance at which the two descent rules are paired (``d <= t``).
+    n_boot, seed : bootstrap.
+
+    Returns
+    -------
+    dict with ``model_id``, ``n_images``, ``n_cities``, ``n_countries``, ``metrics`` (method →
+    :func:`geoclip_utils.benchmarks.score_benchmark` entry), ``predictions`` (a frame: image, truth and
+    every method's coordinates), ``rules`` (:class:`geoclip_utils.stats.PairedComparison` of ``always``
+    vs ``if_better``), ``descended`` (share of images where the city prompt beat the country prompt).
+
+    Raises
+    ------
+    DataError
+        When no image of the benchmark could be embedded.
+    """
+    from ..engine import embed_images, load_embeddings, probabilities
+    from ..engine.models import model_info
+    from ..engine.prompts import paper_template
+    from ..engine.zeroshot import class_embeddings
+
+    folder = Path(bench.attrs.get("images", ""))
+    files = dict(zip(bench["image_id"], bench["file"], strict=True))
+    if any(
+        Path(f).parent != Path(".") or Path(f).suffix.lower() not in (".jpg", ".jpeg", ".png")
+        for f in files.values()
+    ):
+        raise ConfigError(
+            "zero_shot_run reads <images>/<id>.jpg|.jpeg|.png files directly in the image folder"
+        )
+    info = model_info(model)
+    embed_images(model, preprocess, folder, list(files), cache_dir, progress=progress)
+    ids, feats = load_embeddings(cache_dir, model_id=info.model_id, ids=list(bench["image_id"]))
+    if not ids:
+        raise DataError(f"none of the {len(bench)} benchmark images could be embedded (see the cache report)")
+    b = bench.set_index("image_id").loc[ids].reset_index()
+    cities = kilometre.city_labels(min_population, max_cities)
+    text = dict(zip(cities["label"], cities["text"], strict=True))
+    city_f = class_embeddings(
+        model, cities["label"].tolist(), paper_template("city"), cache_dir=cache_dir, label_text=text
+    )
+    probs = probabilities(feats, city_f)
+    coords = kilometre.predict_coordinates(probs, cities, top_k=top_k)
+    countries = sorted(cities["cc"].unique())
+    cname = dict(zip(cities["cc"], cities["country"], strict=False))
+    country_f = class_embeddings(
+        model, countries, paper_template("country"), cache_dir=cache_dir, label_text=cname
+    )
+    hier = kilometre.hierarchical_coordinates(feats, country_f, countries, city_f, cities)
+    preds = {
+        "top_city": (coords["top_lat"], coords["top_lon"]),
+        "refined": (coords["refined_lat"], coords["refined_lon"]),
+        "always": (hier["always_lat"], hier["always_lon"]),
+        "if_better": (hier["if_better_lat"], hier["if_better_lon"]),
+    }
+    metrics = benchmarks.score_benchmark(
+        b, {k: tuple(np.asarray(x, float) for x in v) for k, v in preds.items()}, n_boot=n_boot, seed=seed
+    )
+    rules = kilometre.compare_rules(b["lat"], b["lon"], hier, threshold_km, n_boot=n_boot, seed=seed)
+    table = pd.concat([b[["image_id", "lat", "lon"]], coords, hier], axis=1)
+    return {
+        "model_id": info.model_id,
+        "backend": info.backend,
+        "n_images": int(len(b)),
+        "n_cities": int(len(cities)),
+        "n_countries": int(len(countries)),
+        "metrics": metrics,
+        "predictions": table,
+        "rules": rules,
+        "threshold_km": threshold_km,
+        "descended": float(hier["descended"].mean()),
+    }
+
+
+def anchors() -> pd.DataFrame:
+    """The published anchors of ``resources/anchors.csv``: one row per (model, benchmark), shares as fractions.
+
+    Every row names its source (paper and where in it) and the distance definition that source states;
+    a number is only there when it could be checked against that source.
+
+    Raises
+    ------
+    DataError
+        A file without the expected columns or with a share outside [0, 1].
+    """
+    with resources.files("geoclip_utils.resources").joinpath("anchors.csv").open("rb") as fh:
+        df = pd.read_csv(fh, keep_default_na=False, na_values={c: [""] for c in ANCHOR_COLUMNS[2:9]})
+    missing = [c for c in ANCHOR_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"resources/anchors.csv lacks columns {missing}")
+    shares = df[[f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM]]
+    if ((shares < 0) | (shares > 1)).any().any():
+        raise DataError("resources/anchors.csv: a share is outside [0, 1] (write 0.224, not 22.4)")
+    if (df["source"].str.strip() == "").any():
+        raise DataError("resources/anchors.csv: every anchor needs its source")
+    return df[list(ANCHOR_COLUMNS)]
+
+
+def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Published anchors, your run and CLIP's city runs in one table (shares as fractions).
+
+    Parameters
+    ----------
+    run : :func:`zero_shot_run` (its methods become rows named ``your run: <method>``), or ``None``.
+    benchmark : the benchmark your run used (named in its rows).
+    city_runs : experiment → :func:`geoclip_utils.studies.kilometre.km_metrics`.
+
+    Returns
+    -------
+    DataFrame with ``model``, ``benchmark``, the five ``acc_<t>km``, ``median_km``, ``geoscore``,
+    ``setting``, ``distance_definition``, ``source``.
+    """
+    rows = [anchors().drop(columns=["note"])]
+    keys = [f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM] + ["median_km", "geoscore"]
+    mine = []
+    if run is not None:
+        for method in sorted(run["metrics"], key=lambda k: list(METHODS).index(k) if k in METHODS else 99):
+            m = run["metrics"][method]
+            mine.append(
+                {
+                    "model": f"your run ({run['model_id']}): {METHODS.get(method, method)}",
+                    "benchmark": benchmark,
+                    **{k: m[k] for k in keys},
+                    "setting": "zero-shot, gazetteer label set",
+                    "distance_definition": kilometre.DISTANCE_DEFINITION,
+                    "source": "this book",
+                }
+            )
+    for exp, m in (city_runs or {}).items():
+        mine.append(
+            {
+                "model": "CLIP ViT-L/14 (the authors' run)",
+                "benchmark": f"{exp} (city to city)",
+                **{k: m[k] for k in keys},
+                "setting": "zero-shot, the authors' city labels",
+                "distance_definition": kilometre.DISTANCE_DEFINITION + "; " + kilometre.CITY_DISTANCE,
+                "source": "this book, from the authors' result files",
+            }
+        )
+    return pd.concat(rows + [pd.DataFrame(mine)], ignore_index=True)
+
+
+def gpu_command(model_name: str, benchmark: str, metadata: str, images: str) -> str:
+    """The shell commands of a real run (GPU), for the chapter to show.
+
+    Example
+    -------
+    >>> print(gpu_command("hf:models/streetclip", "im2gps3k", "im2gps3k_places365.csv", "im2gps3k/"))  # doctest: +SKIP
+    """
+    return (
+        "pip install 'geoclip-utils[models]'\n"
+        "jupytext --to ipynb book/your_model.md\n"
+        f"papermill book/your_model.ipynb out.ipynb -p model_name '{model_name}' -p device cuda \\\n"
+        f"  -p benchmark {benchmark} -p metadata '{metadata}' -p images '{images}' \\\n"
+        "  -p min_population 15000 -p max_cities 0"
+    )
