@@ -29,7 +29,11 @@ def _execute(name: str, out: Path, **params) -> nbformat.NotebookNode:
 
 
 def _headline(nb) -> str:
-    cells = [c for c in nb.cells if "NBVAL_CHECK_OUTPUT" in c.source]
+    cells = [
+        c
+        for c in nb.cells
+        if "nbval-check-output" in c.get("metadata", {}).get("tags", []) or "NBVAL_CHECK_OUTPUT" in c.source
+    ]
     return "".join(o.get("text", "") for c in cells for o in c.outputs)
 
 
