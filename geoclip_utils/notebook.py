@@ -356,3 +356,71 @@ def check_run_parameters(*, source: str, results_dir, n_boot, seed) -> None:
     check_results_dir(results_dir, source)
     check_number("n_boot", n_boot, minimum=1, integer=True)
     check_number("seed", seed, minimum=0, integer=True)
+
+
+def check_positive(name: str, value) -> float:
+    """Check a numeric chapter parameter that must be greater than zero (a distance, a radius).
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, its value and what is allowed.
+
+    Example
+    -------
+    >>> check_positive("dedupe_km", 1.0)
+    1.0
+    >>> check_positive("dedupe_km", 0)
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: dedupe_km=0 is not allowed: use a number greater than 0
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))
+    if not ok or value <= 0:
+        raise ConfigError(f"{name}={value!r} is not allowed: use a number greater than 0")
+    return value
+
+
+def check_label_set(
+    name: str, *, parameter: str = "label_set", chapter: str = "", coordinates: bool = False, countries=None
+):
+    """Check a label-set parameter up front: registered, with coordinates (``coordinates=True``) and of
+    countries (``countries=True``) when the chapter needs them.
+
+    Returns
+    -------
+    The registry record (:class:`geoclip_utils.experiments.LabelSet`).
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value, the label sets the chapter takes and the chapter
+        that analyses the set instead (from the registry's experiments of that label set).
+
+    Example
+    -------
+    >>> check_label_set("US_states_max100", chapter="data", coordinates=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: label_set='US_states_max100' has no coordinates; the data chapter takes [...]; the below_country chapter analyses it
+    """
+    from . import experiments
+
+    sets = experiments.label_sets()
+    fits = [
+        n
+        for n, s in sets.items()
+        if (not coordinates or s.coordinates) and (countries is None or s.countries == countries)
+    ]
+    here = f"the {chapter} chapter" if chapter else "this step"
+    if name not in sets:
+        raise ConfigError(f"{parameter}={name!r} is not a registered label set; {here} takes {fits}")
+    if name not in fits:
+        ls = sets[name]
+        why = "has no coordinates" if coordinates and not ls.coordinates else f"is a set of {ls.place} labels"
+        others = sorted(
+            {e.chapter for e in experiments.experiments().values() if e.label_set == name and e.chapter}
+        )
+        instead = f"; the {' and '.join(others)} chapter analyses it" if others else ""
+        raise ConfigError(f"{parameter}={name!r} {why}; {here} takes {fits}{instead}")
+    return sets[name]

@@ -157,3 +157,178 @@ def test_cli_metrics_json():
         lo, hi = m["country_top1_ci95"]
         assert 0 < lo <= m["country_top1"] <= hi < 1
         assert 0 < m["geoscore"] < 5000 and m["median_km"] > 0
+
+
+# --------------------------------------------------------------------------- the chapter's checks and wording
+def test_check_parameters_one_sentence_each():
+    assert ge.clip_experiments() == ["country100", "country100_country_from_region", "country100_mixedprompt"]
+    ge.check_parameters("coarse", "country100_mixedprompt")
+    with pytest.raises(ConfigError, match=r"^partitioning='finest' is not allowed: choose one of \['coarse'"):
+        ge.check_parameters("finest", "country100")
+    with pytest.raises(ConfigError, match="below_country chapter analyses US_states_max100$"):
+        ge.check_parameters("fine", "US_states_max100")
+    with pytest.raises(ConfigError, match="countries chapter analyses filtered_country100$"):
+        ge.check_parameters("fine", "filtered_country100")  # other images: a subset of country100
+    with pytest.raises(
+        ConfigError, match="^clip_experiment='nope' is not allowed.*country100_mixedprompt'\\]$"
+    ):
+        ge.check_parameters("fine", "nope")
+
+
+def _result():
+    part = {
+        "n": 6,
+        "acc_1km": 1 / 6,
+        "acc_25km": 0.5,
+        "median_km": 375.0,
+        "median_km_ci95": [12.5, 1300.0],
+        "geoscore": 2500.4,
+        "geoscore_ci95": [1999.5, 3000.0],
+        "country_top1": 0.5,
+        "country_top1_ci95": [0.1667, 0.8333],
+    }
+    return {"n": 6, "thresholds_km": [1, 25], "partitionings": {"coarse": part}}
+
+
+def test_metrics_text_hand_made():
+    assert ge.metrics_text(_result()) == (
+        "GeoEstimation (base M) on 6 country100 images; 95% bootstrap CIs in brackets\n"
+        "   coarse: 1km 16.7%  25km 50.0%\n"
+        "           median 375 [12, 1300] km  GeoScore 2500 [2000, 3000]  country 50.0% [16.7%, 83.3%]"
+    )
+
+
+def test_metrics_view_and_glue_on_small_table():
+    out = ge.distance_metrics(_small_table(), n_boot=50, seed=1)
+    result = {"n": 6, "thresholds_km": list(ge.THRESHOLDS_KM), "partitionings": out}
+    view = ge.metrics_view(ge.metrics_table(result))
+    assert list(view.data.columns)[-2:] == ["country 95% CI", "median 95% CI"]
+    lo, hi = out["coarse"]["country_top1_ci95"]
+    assert view.data.loc["coarse", "country 95% CI"] == f"{lo:.1%} – {hi:.1%}"
+    assert "50.0%" in view.to_html()
+    g = ge.metrics_glue(result, "fine")
+    assert g["part"] == "fine" and g["best_part"] == "fine"  # 4/6 right countries against 3/6
+    assert g["ge_country"] == pytest.approx(4 / 6) and g["median_km"] == pytest.approx(2502.5)
+    assert g["parts_differ"] == "differ clearly"
+
+
+def test_partitionings_sentence_thresholds():
+    def mt(country, median):
+        return pd.DataFrame({"country_top1": country, "median_km": median})
+
+    assert ge.partitionings_sentence(mt([0.20, 0.25], [1000.0, 1250.0])) == "differ little"
+    assert ge.partitionings_sentence(mt([0.20, 0.2501], [1000.0, 1000.0])) == "differ clearly"
+    assert ge.partitionings_sentence(mt([0.20, 0.21], [1000.0, 1251.0])) == "differ clearly"
+
+
+def _parts(coarse, middle, fine):
+    keys = [f"acc_{t}km" for t in ge.THRESHOLDS_KM]
+    return {
+        "thresholds_km": list(ge.THRESHOLDS_KM),
+        "partitionings": {
+            p: dict(zip(keys, v, strict=True))
+            for p, v in (("coarse", coarse), ("middle", middle), ("fine", fine))
+        },
+    }
+
+
+def test_finer_sentence_names_the_helped_scales():
+    # the book's numbers: finer partitionings ahead at 1 and 25 km only
+    r = _parts(
+        [0.005, 0.055, 0.166, 0.349, 0.570],
+        [0.011, 0.067, 0.170, 0.348, 0.568],
+        [0.009, 0.075, 0.164, 0.338, 0.561],
+    )
+    assert ge.finer_sentence(r) == (
+        "the finer partitionings help only at the street and city scales, where GeoEstimation rarely succeeds anyway"
+    )
+    # at 25 km the fine partitioning already succeeds often: no "rarely"
+    r = _parts([0.005, 0.10, 0.2, 0.3, 0.5], [0.01, 0.15, 0.1, 0.2, 0.4], [0.02, 0.20, 0.1, 0.2, 0.4])
+    assert ge.finer_sentence(r) == "the finer partitionings help only at the street and city scales"
+    r = _parts([0.1] * 5, [0.2] * 5, [0.3] * 5)
+    assert ge.finer_sentence(r) == "the finer partitionings help at every scale, from street to continent"
+    r = _parts([0.3] * 5, [0.2] * 5, [0.4] * 5)  # middle never ahead: no scale helped by both
+    assert ge.finer_sentence(r) == "the finer partitionings help at no scale"
+    r = _parts([0.1, 0.1, 0.5, 0.5, 0.5], [0.1, 0.1, 0.6, 0.5, 0.5], [0.1, 0.1, 0.7, 0.5, 0.5])
+    assert ge.finer_sentence(r) == "the finer partitionings help only at the region scale"
+
+
+def test_comparison_sentence_direction_and_size():
+    clip_far = stats.paired([1] * 60 + [0] * 40, [1] * 20 + [0] * 80, n_boot=200)
+    s = ge.comparison_sentence(clip_far)
+    assert s.startswith("the zero-shot CLIP names the country far more often than")
+    assert s.endswith("lies far from zero")
+    ge_ahead = stats.paired([0] * 950 + [1] * 50, [0] * 900 + [1] * 100, n_boot=200)
+    s = ge.comparison_sentence(ge_ahead)
+    assert s.startswith(
+        "the supervised GeoEstimation model places its guess inside the right country more often"
+    )
+    assert s.endswith("excludes zero") and "far" not in s
+    level = stats.paired([1, 0] * 50, [0, 1] * 50, n_boot=200)
+    assert "about as often as" in ge.comparison_sentence(level)
+    assert ge.comparison_sentence(level).endswith("includes zero")
+
+
+def _clip_df(ids, gold, pred):
+    return pd.DataFrame({"image_id": ids, "gold_iso3": gold, "pred_iso3": pred})
+
+
+def test_compare_with_clip_and_its_text():
+    ids = ["p1", "p2", "p3", "p4"]
+    table = pd.DataFrame(
+        {
+            "image_id": ids * 2,
+            "partitioning": ["coarse"] * 4 + ["fine"] * 4,
+            "lat": [PARIS[0], LONDON[0], NEW_YORK[0], LOS_ANGELES[0]] * 2,
+            "lon": [PARIS[1], LONDON[1], NEW_YORK[1], LOS_ANGELES[1]] * 2,
+            "gold_iso3": ["FRA", "GBR", "USA", "MEX"] * 2,  # the last gold label is wrong on purpose
+            "country_correct": [True, False, False, False, True, True, True, False],
+            "error_km": [0.4, 300.0, 900.0, 20.0] * 2,
+            "pred_iso3": ["FRA", "", "CAN", "USA"] * 2,
+        }
+    )
+    clip_df = _clip_df(ids[::-1], ["MEX", "USA", "GBR", "REU"], ["MEX", "CAN", "GBR", "FRA"])
+    c = ge.compare_with_clip(table, clip_df, "coarse", n_boot=50)
+    assert c.clip_correct.tolist() == [True, True, False, True]  # REU counts as France; order of the table
+    assert c.ge_correct.tolist() == [True, False, False, False]
+    assert (c.paired.only_a, c.paired.only_b, c.paired.n) == (2, 0, 4)
+    assert c.geocoder_agree == 0.75  # Los Angeles is not in Mexico
+    g = ge.comparison_glue(c, "country100")
+    assert (g["both"], g["neither"], g["n_countries"]) == (1, 1, 4)
+    assert g["diff"] == pytest.approx(-0.5) and g["mcnemar_p"] == c.paired.p_text
+    text = ge.comparison_text(c, "country100", "coarse").splitlines()
+    assert text[0] == "country accuracy on the same 4 images (sovereign ISO-3 match)"
+    assert text[1].startswith("  CLIP country100 top-1:      75.00%  (95% CI ")
+    assert text[2] == "  GeoEstimation    coarse: 25.00%"
+    assert text[3].startswith("  difference (GeoEst − CLIP): -50.00%  (paired 95% CI ")
+    assert text[4] == f"  discordant: CLIP only 2, GeoEstimation only 0; McNemar p {c.paired.p_text}"
+    m = ge.error_map_frame(c.images)
+    assert m["error"].tolist() == [0, 300, 900, 20] and m["predicted"].tolist() == [
+        "FRA",
+        "none",
+        "CAN",
+        "USA",
+    ]
+    assert m["log10_error_km"].tolist()[0] == 0.0  # errors under 1 km are drawn at 1 km
+    with pytest.raises(ConfigError, match="partitioning"):
+        ge.compare_with_clip(table, clip_df, "middle")
+
+
+def test_per_country_glue_says_when_a_side_leads_nowhere():
+    def per(diffs):
+        return pd.DataFrame({"country": list("ABC"), "diff": diffs})
+
+    g = ge.per_country_glue(per([-0.89, 0.0, 0.24]))
+    assert (g["n_ge_better"], g["n_clip_better"]) == (1, 1)
+    assert (
+        g["gap_sentence"]
+        == "The largest gap in GeoEstimation's favour is C (+24%), in CLIP's favour A (CLIP ahead by 89%)."
+    )
+    assert g["gap_sentence"].startswith("The largest") and g["clip_best_diff"] == pytest.approx(0.89)
+    assert ge.per_country_glue(per([-0.5, -0.2, 0.0]))["gap_sentence"] == (
+        "GeoEstimation is ahead in no country; the largest gap in CLIP's favour is A (CLIP ahead by 50%)."
+    )
+    assert ge.per_country_glue(per([0.0, 0.1, 0.3]))["gap_sentence"].endswith(
+        "; CLIP is ahead in no country."
+    )
+    assert ge.per_country_glue(per([0.0, 0.0, 0.0]))["gap_sentence"] == "The two are level in every country."

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from geoclip_utils.captions import MODES
 from geoclip_utils.errors import ConfigError
 from geoclip_utils.schema import make_predictions
 from geoclip_utils.studies import label_frequency as laion
@@ -111,3 +112,187 @@ def test_real_country_counts_all_matched():
     assert (t["match"] != "unmatched").all()
     r = laion.spearman_ci(t["count"], t["f1"], n_boot=200, seed=0)
     assert -1 <= r["ci95"][0] <= r["rho"] <= r["ci95"][1] <= 1
+
+
+# --------------------------------------------------------------------------- the chapter's tables and wording
+def test_count_tables_fall_back_to_substring_and_match_glue():
+    with pytest.raises(ConfigError, match="^kind='words' is not allowed"):
+        laion.count_tables("words")
+    tables = laion.count_tables("tokens")
+    assert tables["country100"]["kind"].iloc[0] == "tokens"
+    assert tables["UScity100"]["kind"].iloc[0] == "substring"  # no token counts for US cities
+    allt = laion.long_table(tables)
+    assert allt["label"].iloc[0] == tables[next(iter(tables))].index[0]
+    corr = pd.DataFrame({"classes": [3, 2], "matched": [2, 2]})
+    g = laion.match_glue(corr, allt)
+    assert g["n_sets"] == len(tables) and g["n_classes_total"] == len(allt) and g["n_unmatched"] == 1
+    assert g["n_exact"] + g["n_case"] + g["n_normalized"] == int((allt["match"] != "unmatched").sum())
+    assert g["n_france"] == len(tables["France_states_max100"]) == 18
+
+
+def _corr(rows):
+    cols = ["label_set", "place", "kind", "rho", "lo", "hi"]
+    t = pd.DataFrame(rows, columns=cols)
+    return t.assign(classes=10, matched=10, unmatched="")
+
+
+def test_correlation_glue_and_text():
+    corr = _corr(
+        [
+            ("country100", "country", "substring", 0.44, 0.28, 0.57),
+            ("UScity100", "US city", "tokens", -0.05, -0.3, 0.2),
+        ]
+    )
+    g = laion.correlation_glue(corr)
+    assert list(g) == [
+        "country100_substring",
+        "country100_substring_lo",
+        "country100_substring_hi",
+        "country100_substring_width",
+        "uscity100_tokens",
+        "uscity100_tokens_lo",
+        "uscity100_tokens_hi",
+        "uscity100_tokens_width",
+    ]
+    assert g["uscity100_tokens_width"] == pytest.approx(0.5)
+    assert laion.correlation_text(corr).splitlines() == [
+        "Spearman rho, caption count vs per-class F1 (95% bootstrap CI over classes)",
+        "           country100 substring: n= 10  rho +0.44  [+0.28, +0.57]",
+        "            UScity100    tokens: n= 10  rho -0.05  [-0.30, +0.20]",
+    ]
+
+
+def test_rho_words_bands():
+    assert laion.rho_words(0.09, 0.01, 0.2) == "negligible"
+    assert laion.rho_words(0.1, 0.01, 0.2) == "weak"
+    assert laion.rho_words(0.3, 0.0, 0.5) == "moderate, uncertain"  # a bound at zero counts as including it
+    assert laion.rho_words(0.5, 0.4, 0.6) == "strong"
+    assert laion.rho_words(-0.35, -0.5, -0.2) == "moderate negative"
+
+
+def _kinds(count_rho, rho_s, rho_t):
+    return pd.DataFrame(
+        {"label_set": ["a"], "count_rho": [count_rho], "rho_substring": [rho_s], "rho_tokens": [rho_t]}
+    )
+
+
+def test_correlation_words_on_the_book_numbers():
+    corr = _corr(
+        [
+            ("country100", "country", "substring", 0.44, 0.28, 0.57),
+            ("country100", "country", "tokens", 0.43, 0.27, 0.56),
+            ("US_states_max100", "US state", "substring", 0.19, -0.13, 0.45),
+            ("France_states_max100", "French region", "substring", 0.38, -0.14, 0.76),
+            ("UScity100", "US city", "substring", 0.21, -0.01, 0.43),
+            ("city100", "city", "substring", 0.40, 0.34, 0.47),
+            ("city300", "city", "substring", 0.42, 0.31, 0.53),
+        ]
+    )
+    w = laion.correlation_words(corr, _kinds(0.96, 0.38, 0.30))
+    assert w["country_finding"] == (
+        "countries named more often in captions are recognised better, but the counts leave most of the ranking "
+        "unexplained"
+    )
+    assert w["within_lead"] == "Within one country the evidence is weaker (every interval includes zero)"
+    assert (
+        w["count_kinds"]
+        == "The two ways of counting give nearly the same ranks, so the choice of count does not change the picture."
+    )
+    assert w["trend"] == "tend to be recognised better"
+    assert w["bands"] == (
+        "a moderate rank correlation for countries and cities; a weak, uncertain one for US states and US cities; "
+        "and a moderate, uncertain one for French regions"
+    )
+
+
+def test_correlation_words_follow_other_numbers():
+    corr = _corr(
+        [
+            ("country100", "country", "substring", -0.2, -0.5, 0.1),
+            ("US_states_max100", "US state", "substring", 0.6, 0.4, 0.8),
+            ("city100", "city", "substring", 0.40, 0.34, 0.47),
+            ("city300", "city", "substring", 0.2, 0.1, 0.3),
+        ]
+    )
+    w = laion.correlation_words(corr, _kinds(0.8, 0.5, 0.3))
+    assert w["country_finding"].startswith("the data do not show whether")
+    assert w["within_lead"] == "Within one country the evidence is as clear (no interval includes zero)"
+    assert w["count_kinds"] == (
+        "The two ways of counting give similar ranks, and the correlations with F1 differ by up to 0.20, so the "
+        "choice of count matters."
+    )
+    assert w["trend"] == "are not consistently recognised better or worse"
+    # city100 and city300 disagree, so each is named
+    assert "cities (city100)" in w["bands"] and "cities (city300)" in w["bands"]
+    assert w["bands"].startswith("a weak negative, uncertain rank correlation for countries")
+    high = _corr([("country100", "country", "substring", 0.8, 0.7, 0.9)])
+    assert laion.correlation_words(high, _kinds(0.5, 0.8, 0.8))["country_finding"].endswith(
+        "and the counts explain much of the ranking"
+    )
+    assert "different ranks" in laion.correlation_words(high, _kinds(0.5, 0.8, 0.8))["count_kinds"]
+    low = _corr([("country100", "country", "substring", -0.4, -0.6, -0.2)])
+    assert laion.correlation_words(low, _kinds(0.95, 0.1, 0.1))["country_finding"].endswith(
+        "recognised worse"
+    )
+
+
+def test_count_kinds_agree_on_the_real_counts():
+    k = laion.count_kind_agreement(["country100", "UScity100"])
+    assert k["label_set"].tolist() == ["country100"]  # UScity100 has substring counts only
+    assert k["count_rho"].iloc[0] > 0.9
+    assert k["rho_substring"].iloc[0] == pytest.approx(0.4397, abs=1e-3)
+
+
+def test_flag_table_examples_and_view():
+    t = pd.DataFrame(
+        {"count": [1, 10, 100, 1000, 10000, 100000], "f1": [0.1, 0.9, 0.3, 0.4, 0.5, 0.05]},
+        index=pd.Index(list("abcdef"), name="label"),
+    )
+    flags = laion.flag_table({"country100": t, "other": t.assign(f1=t["f1"][::-1].to_numpy())}, n=1)
+    assert len(flags) == 4 and set(flags["label_set"]) == {"country100", "other"}
+    ex = laion.flag_examples(flags)
+    assert (ex["worst_country"], ex["worst_count"], ex["best_country"], ex["best_f1"]) == (
+        "f",
+        100000,
+        "b",
+        0.9,
+    )
+    view = laion.flag_view(flags)
+    assert view.columns.tolist() == [
+        "label_set",
+        "flag",
+        "label",
+        "count",
+        "f1",
+        "count_rank",
+        "f1_rank",
+        "residual",
+    ]
+    assert view["label_set"].tolist()[:2] == ["country100", "country100"]
+    with pytest.raises(ConfigError, match="no flagged class"):
+        laion.flag_examples(flags, "city300")
+
+
+def test_synthetic_counts_with_a_check_column():
+    seen = {}
+
+    def check(path, labels):
+        seen["labels"] = list(labels)
+        return dict.fromkeys(labels, 7)
+
+    counts = laion.synthetic_counts(
+        300, seed=1, labels=["Niger", "Nigeria", "Dominica", "China"], check=check
+    )
+    assert seen["labels"] == ["Niger", "Nigeria", "Dominica", "China"]
+    assert counts.columns.tolist() == [*MODES, "authors' loop"]
+    assert (counts["substring"] >= counts["phrase"]).loc["Niger"]  # every "nigeria" also contains " niger"
+    counts.loc["China", "tokens"] = 7  # make one label agree with the check
+    g = laion.synthetic_glue(counts, 300)
+    assert g["demo_n"] == 300 and g["n_labels"] == 4 and g["n_equal"] == int((counts["tokens"] == 7).sum())
+    assert g["niger_substring"] == counts.loc["Niger", "substring"]
+    text = laion.synthetic_text(counts, 300).splitlines()
+    assert text[0] == f"tokens mode equals the authors' loop for {g['n_equal']} of 4 labels on 300 captions"
+    assert text[1].split() == ["tokens", "authors'", "loop", "substring", "phrase"]
+    # the same seed gives the same counts
+    again = laion.synthetic_counts(300, seed=1, labels=["Niger", "Nigeria", "Dominica", "China"])
+    assert again["phrase"].tolist() == counts["phrase"].tolist()

@@ -10,7 +10,8 @@ Modules, one stage each:
 * :mod:`~geoclip_utils.engine.text` — prompt features, cached per model;
 * :mod:`~geoclip_utils.engine.prompts` — templates and region phrases;
 * :mod:`~geoclip_utils.engine.zeroshot` — scoring: flat, region, two-stage, mixed, predictions tables;
-* :mod:`~geoclip_utils.engine.demo` — synthetic pictures for demos, tests and benchmarks.
+* :mod:`~geoclip_utils.engine.demo` — synthetic pictures for demos, tests and benchmarks; the pipeline
+  the chapters run (:class:`~geoclip_utils.engine.demo.PipelineRun`, :func:`~geoclip_utils.engine.demo.run_demo`).
 
 Importing this package imports torch and ``clip``. The names below are the public API.
 """

@@ -1,23 +1,39 @@
-"""A small offline image set for demonstrating the inference pipeline end to end.
+"""A small offline image set for demonstrating the inference pipeline end to end, and the pipeline itself as the
+chapters run it.
 
 :func:`make_demo_images` writes synthetic street-scene-like JPEGs for a handful of country labels,
 an id CSV with gold labels, a labels file and a region map. With the random-weight ``tiny`` model this
 exercises every step (embed → cache → classify → predictions table → metrics) without a download,
 but it is a **pipeline demonstration only**: random weights and synthetic pictures give chance-level
 accuracy, and no number computed from it says anything about CLIP.
+
+:class:`PipelineRun` is that pipeline in three steps (load the model, :meth:`~PipelineRun.embed`,
+:meth:`~PipelineRun.classify`, then a summary table): the Running CLIP chapter runs it step by step on the
+demo set or on real photos (:func:`chapter_images`), the Climate chapter in one call (:func:`run_demo`).
+:func:`experiment_names`, :func:`check_model_name`, :func:`check_device` and :func:`check_image_source`
+check the chapters' parameters up front, each with one sentence.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .. import experiments as registry
 from .._io import atomic_write, write_csv, write_json, write_text
+from ..errors import ConfigError, InputError
+from .images import read_ids
+from .models import load_model, pick_device
+from .runner import embed_images
+from .zeroshot import run_experiment
 
 __all__ = [
     "DEMO_LABELS",
@@ -27,6 +43,17 @@ __all__ = [
     "synthetic_photos",
     "write_jpeg",
     "make_demo_images",
+    "RunImages",
+    "demo_images",
+    "chapter_images",
+    "PipelineRun",
+    "run_demo",
+    "first_result_note",
+    "experiment_names",
+    "check_model_name",
+    "DEVICES",
+    "check_device",
+    "check_image_source",
 ]
 
 #: The demo's country labels (gold labels of the synthetic images).
@@ -152,3 +179,421 @@ def make_demo_images(
         out / "region_map.json", {r: cs for r, cs in region_map.items() if cs}, indent=1
     )
     return DemoSet(image_dir, ids_csv, labels_txt, region_map_json, len(rows))
+
+
+# --------------------------------------------------------------------------- the pipeline of the chapters
+# The Running CLIP chapter runs it step by step (images, embedding, classification); the Climate chapter runs
+# it in one call (:func:`run_demo`). Both go through :class:`PipelineRun`, so the pipeline is written once.
+
+
+@dataclass(frozen=True)
+class RunImages:
+    """The images of a pipeline run.
+
+    Attributes
+    ----------
+    image_dir : folder of ``<image_id>.jpg`` files.
+    ids : the ids to embed, in order.
+    gold : gold labels every experiment uses (the demo set's), or ``None``: each experiment takes its own
+        from the registry (:func:`geoclip_utils.experiments.load_labels`).
+    region_map : region → countries every experiment uses (the demo set's), or ``None`` (the registry's).
+    demo : the demo set, when the images are the synthetic ones.
+    n_classes : distinct labels of the demo set (0 for real photos).
+    """
+
+    image_dir: Path
+    ids: list[str]
+    gold: pd.DataFrame | None = None
+    region_map: dict[str, list[str]] | None = None
+    demo: DemoSet | None = None
+    n_classes: int = 0
+
+    def describe(self) -> str:
+        """One line saying what the images are.
+
+        Example
+        -------
+        >>> RunImages(Path("photos"), ["a", "b"]).describe()
+        '2 image ids, photos in photos'
+        """
+        if self.demo is not None:
+            return (
+                f"demo set: {self.demo.n_images} synthetic pictures of {self.n_classes} 'countries' "
+                f"in {self.image_dir}"
+            )
+        return f"{len(self.ids)} image ids, photos in {self.image_dir}"
+
+
+def demo_images(out_dir: str | os.PathLike, *, relabel: Mapping[str, str] | None = None) -> RunImages:
+    """The synthetic demo set (:func:`make_demo_images` in ``out_dir``) as the images of a run.
+
+    Parameters
+    ----------
+    out_dir : folder of the demo set.
+    relabel : demo label → the label an experiment expects (e.g. a country's typical climate); images whose
+        label has no entry are left out of the gold table (they are still embedded).
+
+    Returns
+    -------
+    RunImages with the demo's gold labels and region map.
+    """
+    from ..labels import read_gold_csv
+
+    demo = make_demo_images(out_dir)
+    gold = read_gold_csv(demo.ids_csv)
+    n_classes = len(set(gold["label"]))
+    if relabel is not None:
+        gold = gold[["image_id", "label"]].assign(label=gold["label"].map(relabel))
+        gold = gold.dropna().reset_index(drop=True)
+    region_map = json.loads(demo.region_map_json.read_text(encoding="utf-8"))
+    return RunImages(demo.image_dir, read_ids(demo.ids_csv), gold, region_map, demo, n_classes)
+
+
+def chapter_images(
+    image_dir: str | os.PathLike = "",
+    ids_csv: str | os.PathLike = "",
+    experiments: Sequence[str] = (),
+    *,
+    demo_dir: str | os.PathLike = "_build/demo",
+) -> RunImages:
+    """The images of the Running CLIP chapter: the demo set when ``image_dir`` is empty, else the photos.
+
+    Parameters
+    ----------
+    image_dir : folder of ``<image_id>.jpg`` files; ``""`` for the synthetic demo set in ``demo_dir``.
+    ids_csv : CSV of the ids to embed; ``""``: the demo's ids, or with photos the ids of the label sets of
+        ``experiments``.
+    experiments : the registered experiments to run (for their ids).
+    demo_dir : folder of the demo set.
+
+    Raises
+    ------
+    InputError
+        A photo folder or id file that does not exist.
+    """
+    if not str(image_dir):
+        return demo_images(demo_dir)
+    folder = Path(image_dir)
+    if not folder.is_dir():
+        raise InputError(f"image folder {folder} does not exist or is not a folder")
+    if str(ids_csv):
+        ids = read_ids(ids_csv)
+    else:
+        sets = sorted({registry.get(n).label_set for n in experiments})
+        ids = list(dict.fromkeys(i for s in sets for i in registry.load_labels(s)["image_id"]))
+    return RunImages(folder, ids)
+
+
+@dataclass
+class PipelineRun:
+    """One pass of the inference pipeline: a model, its embedding cache, and the experiments run from it.
+
+    Start it with :meth:`start`, then :meth:`embed` and :meth:`classify` (or all three with
+    :func:`run_demo`). The tables are the predictions tables of
+    :func:`geoclip_utils.engine.zeroshot.run_experiment` (``source="local"``).
+    """
+
+    images: RunImages
+    model: Any
+    preprocess: Callable
+    model_id: str
+    cache_dir: Path
+    report: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    results_dir: Path | None = None
+
+    @classmethod
+    def start(
+        cls, images: RunImages, model_name: str, cache_dir: str | os.PathLike, *, device: str = "auto"
+    ) -> PipelineRun:
+        """Load the model (:func:`geoclip_utils.engine.models.load_model`; ``device="auto"``: CUDA > MPS >
+        CPU) for a run on ``images`` with its embedding cache in ``cache_dir``."""
+        model, preprocess, model_id = load_model(model_name, device=None if device == "auto" else device)
+        return cls(images, model, preprocess, model_id, Path(cache_dir))
+
+    def embed(self, *, batch_size: int = 64, workers: int = -1, progress: bool = True) -> pd.DataFrame:
+        """Embed the images into the cache (resumable; :func:`geoclip_utils.engine.runner.embed_images`).
+
+        ``workers=-1`` picks the number of decoding processes automatically. Returns the report (one row
+        per id: ``status`` ``ok`` or ``skipped`` with a ``reason``).
+        """
+        self.report = embed_images(
+            self.model,
+            self.preprocess,
+            self.images.image_dir,
+            self.images.ids,
+            self.cache_dir,
+            batch_size=batch_size,
+            workers=None if workers < 0 else workers,
+            progress=progress,
+        )
+        return self.report
+
+    def _report(self) -> pd.DataFrame:
+        if self.report is None:
+            raise ConfigError("nothing embedded yet: call embed() first")
+        return self.report
+
+    @property
+    def n_ok(self) -> int:
+        """Images embedded."""
+        return int((self._report()["status"] == "ok").sum())
+
+    @property
+    def n_skipped(self) -> int:
+        """Images skipped (each with its reason in the report)."""
+        return int((self._report()["status"] != "ok").sum())
+
+    def skipped(self, n: int = 20) -> pd.DataFrame:
+        """The first ``n`` skipped images of the report, with their reasons."""
+        report = self._report()
+        return report[report["status"] != "ok"].head(n)
+
+    def classify(
+        self, experiments: Sequence[str], results_dir: str | os.PathLike | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Run each experiment from the cache; with ``results_dir``, write ``<results_dir>/<name>.parquet``.
+
+        The demo's gold labels and region map are used for every experiment when the images are the demo's.
+        """
+        for name in experiments:
+            self.tables[name] = run_experiment(
+                name,
+                self.model,
+                self.cache_dir,
+                results_dir,
+                gold=self.images.gold,
+                region_map=self.images.region_map,
+            )
+        self.results_dir = Path(results_dir) if results_dir is not None else None
+        return self.tables
+
+    def summary(self) -> pd.DataFrame:
+        """One row per experiment run: ``experiment``, ``mode``, ``images``, ``top-k stored``,
+        ``top-1 accuracy``, ``file`` (where the table was written; ``""`` when it was not)."""
+        from ..stats import topk_accuracy
+
+        return pd.DataFrame(
+            [
+                {
+                    "experiment": name,
+                    "mode": df.attrs["mode"],
+                    "images": len(df),
+                    "top-k stored": df.attrs["k"],
+                    "top-1 accuracy": topk_accuracy(df, k=1),
+                    "file": str(self.results_dir / f"{name}.parquet") if self.results_dir else "",
+                }
+                for name, df in self.tables.items()
+            ]
+        )
+
+    def numbers(self) -> dict:
+        """What a chapter quotes about the run: ``n_images``, ``model_id``, ``device_used``, ``n_ok``,
+        ``n_skipped``, and after :meth:`classify` ``n_experiments``, ``first_experiment``, ``first_top1`` and
+        ``first_classes`` (labels among the gold and the answers of the first experiment)."""
+        from ..stats import topk_accuracy
+
+        out = {
+            "n_images": len(self.images.ids),
+            "model_id": self.model_id,
+            "device_used": self.model.geoclip.device,
+        }
+        if self.report is not None:
+            out |= {"n_ok": self.n_ok, "n_skipped": self.n_skipped}
+        if self.tables:
+            name, first = next(iter(self.tables.items()))
+            out |= {
+                "n_experiments": len(self.tables),
+                "first_experiment": name,
+                "first_top1": topk_accuracy(first, k=1),
+                "first_classes": len(
+                    {lab for row in first["top_labels"] for lab in row} | set(first["gold"])
+                ),
+            }
+        return out
+
+    def headline(self) -> str:
+        """The checked lines of a run: experiments, images embedded and skipped, then one line per table."""
+        lines = [f"{len(self.tables)} experiments, {self.n_ok} images embedded, {self.n_skipped} skipped"]
+        lines += [
+            f"{name}: {len(df)} rows, top-{df.attrs['k']} stored, source={df.attrs['source']}"
+            for name, df in self.tables.items()
+        ]
+        return "\n".join(lines)
+
+
+def first_result_note(images: RunImages) -> str:
+    """What the accuracy of a run can say: nothing for the demo set (random weights, synthetic pictures), a
+    comparison with the authors' published files for real photos.
+
+    Example
+    -------
+    >>> first_result_note(RunImages(Path("photos"), ["a"])).split(":")[0]
+    "Compare it with the authors' published predictions"
+    """
+    if images.demo is not None:
+        return "In demo mode that is chance level by construction and says nothing about CLIP."
+    return (
+        "Compare it with the authors' published predictions: the analysis chapters read this run with "
+        'source="local".'
+    )
+
+
+def run_demo(
+    model_name: str,
+    out_dir: str | os.PathLike,
+    experiments: Sequence[str],
+    *,
+    relabel: Mapping[str, str] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    workers: int = -1,
+    progress: bool = False,
+) -> PipelineRun:
+    """The whole pipeline on the synthetic demo set: make the images, load the model, embed, classify.
+
+    A **pipeline demonstration**: with the random-weight ``tiny`` model the accuracy means nothing.
+
+    Parameters
+    ----------
+    model_name : ``"tiny"``, a CLIP name or a checkpoint path (:func:`check_model_name`).
+    out_dir : folder of the demo set (``images/``, ``ids.csv``, …) and, by default, of the cache.
+    experiments : the experiments to run (registered ones, :func:`experiment_names`).
+    relabel : demo label → the label the experiments expect (see :func:`demo_images`).
+    cache_dir : embedding cache (default ``<out_dir>/cache``).
+    results_dir : where to write ``<name>.parquet`` (default: not written).
+    device, batch_size, workers, progress : see :meth:`PipelineRun.start` and :meth:`PipelineRun.embed`.
+
+    Returns
+    -------
+    PipelineRun
+
+    Example
+    -------
+    >>> run = run_demo("tiny", "_build/demo", ["country100"])  # doctest: +SKIP
+    >>> run.summary()["images"].tolist()  # doctest: +SKIP
+    [40]
+    """
+    images = demo_images(out_dir, relabel=relabel)
+    run = PipelineRun.start(images, model_name, cache_dir or Path(out_dir) / "cache", device=device)
+    run.embed(batch_size=batch_size, workers=workers, progress=progress)
+    run.classify(experiments, results_dir)
+    return run
+
+
+# --------------------------------------------------------------------------- parameter checks
+def experiment_names(spec: str, *, parameter: str = "experiments") -> list[str]:
+    """The experiments named by a chapter parameter: ``"all"`` (every registered experiment the engine runs
+    from a cache) or comma-separated registered names.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value, what is allowed and, for an experiment that is not
+        run from a cache, the chapter that analyses it.
+
+    Example
+    -------
+    >>> experiment_names("country100, country100_region")
+    ['country100', 'country100_region']
+    """
+    exps = registry.experiments()
+    runnable = [n for n, e in exps.items() if e.mode in registry.RUNNABLE_MODES]
+    allowed = f"use 'all' or comma-separated names among {runnable}"
+    if not isinstance(spec, str):
+        raise ConfigError(f"{parameter}={spec!r} is not allowed: {allowed}")
+    if spec.strip() == "all":
+        return runnable
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{parameter}={spec!r} is not allowed: {allowed}")
+    for name in names:
+        if name not in exps:
+            raise ConfigError(f"{parameter}={spec!r} is not allowed: {name!r} is not registered; {allowed}")
+        if name not in runnable:
+            e = exps[name]
+            instead = f" (the {e.chapter} chapter analyses it)" if e.chapter else ""
+            raise ConfigError(
+                f"{parameter}={spec!r} is not allowed: {name!r} is a {e.mode} experiment, which is not run "
+                f"from an embedding cache{instead}; {allowed}"
+            )
+    return names
+
+
+def check_model_name(name: str, *, parameter: str = "model_name") -> str:
+    """Check a model parameter before loading: ``"tiny"``, a CLIP name or an existing checkpoint file.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value and what is allowed.
+    """
+    import clip
+
+    known = clip.available_models()
+    if isinstance(name, str) and (
+        name == "tiny" or name in known or (name and Path(name).expanduser().is_file())
+    ):
+        return name
+    raise ConfigError(
+        f"{parameter}={name!r} is not allowed: use 'tiny' (random weights, offline), a CLIP name "
+        f"({', '.join(known)}) or the path of a checkpoint file"
+    )
+
+
+#: Device names a chapter parameter takes.
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def check_device(device: str, *, parameter: str = "device") -> str:
+    """Check a device parameter: one of :data:`DEVICES` (or ``"cuda:N"``) and available on this machine.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value and what is allowed.
+
+    Example
+    -------
+    >>> check_device("cpu")
+    'cpu'
+    """
+    ok = device in DEVICES or (isinstance(device, str) and device.startswith("cuda:"))
+    if not ok:
+        raise ConfigError(f"{parameter}={device!r} is not allowed: choose one of {list(DEVICES)}")
+    try:
+        pick_device(None if device == "auto" else device)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{parameter}={device!r} is not allowed: that device is not available on this machine; "
+            "use 'auto' or 'cpu'"
+        ) from exc
+    return device
+
+
+def check_image_source(image_dir: str, ids_csv: str) -> None:
+    """Check the ``image_dir`` and ``ids_csv`` parameters: ``""`` (the demo set / the experiments' ids), an
+    existing folder, an existing file.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value and what is allowed.
+    """
+    if str(image_dir) and not Path(image_dir).is_dir():
+        raise ConfigError(
+            f"image_dir={str(image_dir)!r} is not allowed: it is not a folder; give the folder of "
+            "<image_id>.jpg files, or '' for the synthetic demo set"
+        )
+    if str(ids_csv) and not Path(ids_csv).is_file():
+        raise ConfigError(
+            f"ids_csv={str(ids_csv)!r} is not allowed: it is not a file; give a CSV of image ids, or '' for "
+            "the ids of the demo set or of the experiments"
+        )
+    if str(ids_csv) and not str(image_dir):
+        raise ConfigError(
+            f"ids_csv={str(ids_csv)!r} is not allowed without image_dir: the demo set has its own ids; "
+            "give image_dir too, or ids_csv=''"
+        )

@@ -1,5 +1,6 @@
 """The book's studies: the analyses behind each chapter, one module per question.
 
+* :mod:`.data_quality` — where the photos are, and whether their country labels can be reproduced offline;
 * :mod:`.countries` — which countries CLIP recognises (per-country scores, confusions);
 * :mod:`.regions` — region and two-stage runs, the UN M49 taxonomy;
 * :mod:`.prompts` — what the wording of the prompt changes;
@@ -18,6 +19,7 @@ __all__ = [
     "calibration",
     "climate",
     "countries",
+    "data_quality",
     "geoestimation",
     "kilometre",
     "label_frequency",

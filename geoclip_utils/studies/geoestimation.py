@@ -24,6 +24,7 @@ Every number has a percentile bootstrap 95 % CI (images resampled with replaceme
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -347,3 +348,359 @@ def per_country_comparison(
     )
     out["diff"] = out["geoestimation"] - out["clip"]
     return out.rename_axis("iso3").sort_values(["diff", "country"])
+
+
+# --------------------------------------------------------------------------- the chapter's checks and views
+#: Modes of a CLIP run whose first answer is a country, so it can be compared with GeoEstimation.
+CLIP_MODES: tuple[str, ...] = ("flat", "two_stage", "mixed")
+
+
+def clip_experiments() -> list[str]:
+    """The published CLIP runs on the country100 images that name a country (what the chapter compares).
+
+    Example
+    -------
+    >>> clip_experiments()[:2]
+    ['country100', 'country100_country_from_region']
+    """
+    ge = experiments.get("country100_geoestimation")
+    return [
+        n
+        for n, e in experiments.experiments().items()
+        if e.label_set == ge.label_set and e.mode in CLIP_MODES and e.published
+    ]
+
+
+def check_parameters(partitioning: str, clip_experiment: str) -> None:
+    """Check the chapter's ``partitioning`` and ``clip_experiment`` before any work.
+
+    Raises
+    ------
+    ConfigError
+        One sentence naming the parameter, the value, what is allowed and, for a CLIP run on other images
+        or of another kind, the chapter that analyses it.
+
+    Example
+    -------
+    >>> check_parameters("fine", "country100")
+    >>> check_parameters("fine", "US_states_max100")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: clip_experiment='US_states_max100' is not allowed: ...
+    """
+    if partitioning not in PARTITIONINGS:
+        raise ConfigError(
+            f"partitioning={partitioning!r} is not allowed: choose one of {list(PARTITIONINGS)} "
+            "(GeoEstimation's partitionings of the globe)"
+        )
+    fits = clip_experiments()
+    if clip_experiment not in fits:
+        exp = experiments.experiments().get(clip_experiment)
+        instead = f"; the {exp.chapter} chapter analyses {clip_experiment}" if exp and exp.chapter else ""
+        raise ConfigError(
+            f"clip_experiment={clip_experiment!r} is not allowed: GeoEstimation ran on the country100 photos, "
+            f"so choose a published CLIP run that names a country for them, one of {fits}{instead}"
+        )
+
+
+def metrics_text(result: dict) -> str:
+    """The chapter's checked summary of :func:`geoestimation_metrics`: per partitioning, the share within
+    each threshold, then median error, GeoScore and country accuracy with their 95 % CIs in brackets."""
+    from ..notebook import format_ci
+
+    def ci(m, key, fmt):
+        return format_ci(m[key], *m[key + "_ci95"], fmt=fmt, style="bracket")
+
+    lines = [f"GeoEstimation (base M) on {result['n']} country100 images; 95% bootstrap CIs in brackets"]
+    for p, m in result["partitionings"].items():
+        shares = "  ".join(f"{t}km {m[f'acc_{t}km']:.1%}" for t in result["thresholds_km"])
+        lines.append(f"{p:>9}: {shares}")
+        lines.append(
+            f"{'':>9}  median {ci(m, 'median_km', '.0f')} km  GeoScore {ci(m, 'geoscore', '.0f')}"
+            f"  country {ci(m, 'country_top1', '.1%')}"
+        )
+    return "\n".join(lines)
+
+
+def metrics_view(mt: pd.DataFrame):
+    """:func:`metrics_table` as the chapter shows it: shares and country accuracy in %, median and GeoScore in
+    km / points, with the country and median intervals as text columns (a pandas ``Styler``)."""
+    cols = [*(f"acc_{t}km" for t in THRESHOLDS_KM), "median_km", "geoscore", "country_top1"]
+    shown = mt[cols].copy()
+    shown["country 95% CI"] = [
+        f"{lo:.1%} – {hi:.1%}" for lo, hi in zip(mt["country_top1_lo"], mt["country_top1_hi"], strict=True)
+    ]
+    shown["median 95% CI"] = [
+        f"{lo:,.0f} – {hi:,.0f}" for lo, hi in zip(mt["median_km_lo"], mt["median_km_hi"], strict=True)
+    ]
+    return shown.style.format(
+        {c: "{:.1%}" for c in cols if c.startswith("acc") or c == "country_top1"}
+        | {"median_km": "{:,.0f}", "geoscore": "{:,.0f}"}
+    )
+
+
+def metrics_glue(result: dict, partitioning: str) -> dict:
+    """The numbers the chapter quotes from :func:`geoestimation_metrics` for the chosen partitioning, the
+    partitioning with the best country accuracy, and the wording of :func:`partitionings_sentence`."""
+    mt = metrics_table(result)
+    m = result["partitionings"][partitioning]
+    best = mt["country_top1"].idxmax()
+    return {
+        "n_images": result["n"],
+        "part": partitioning,
+        "acc_25": m["acc_25km"],
+        "acc_750": m["acc_750km"],
+        "acc_2500": m["acc_2500km"],
+        "median_km": m["median_km"],
+        "median_lo": m["median_km_ci95"][0],
+        "median_hi": m["median_km_ci95"][1],
+        "geoscore": m["geoscore"],
+        "ge_country": m["country_top1"],
+        "ge_country_lo": m["country_top1_ci95"][0],
+        "ge_country_hi": m["country_top1_ci95"][1],
+        "best_part": best,
+        "best_country": mt.loc[best, "country_top1"],
+        "parts_differ": partitionings_sentence(mt),
+        "finer_help": finer_sentence(result),
+    }
+
+
+#: :func:`partitionings_sentence`: the partitionings "differ little" when their country accuracies lie
+#: within this many percentage points (as a share) of each other …
+SIMILAR_COUNTRY = 0.05
+#: … and the largest median error is at most this many times the smallest.
+SIMILAR_MEDIAN_RATIO = 1.25
+
+
+def partitionings_sentence(mt: pd.DataFrame) -> str:
+    """Whether the partitionings differ, worded by the numbers (:data:`SIMILAR_COUNTRY`,
+    :data:`SIMILAR_MEDIAN_RATIO`).
+
+    Example
+    -------
+    >>> mt = pd.DataFrame({"country_top1": [0.20, 0.22], "median_km": [1700.0, 1800.0]})
+    >>> partitionings_sentence(mt)
+    'differ little'
+    """
+    country_range = mt["country_top1"].max() - mt["country_top1"].min()
+    median_ratio = mt["median_km"].max() / mt["median_km"].min()
+    if country_range <= SIMILAR_COUNTRY and median_ratio <= SIMILAR_MEDIAN_RATIO:
+        return "differ little"
+    return "differ clearly"
+
+
+#: Names of the distance thresholds, for prose.
+SCALES: dict[int, str] = {1: "street", 25: "city", 200: "region", 750: "country", 2500: "continent"}
+#: :func:`finer_sentence` says GeoEstimation "rarely succeeds" at a scale where it places fewer than this
+#: share of the photos.
+RARE = 0.10
+
+
+def finer_sentence(result: dict) -> str:
+    """Where the finer partitionings help, worded by the numbers.
+
+    A scale (distance threshold) counts as helped when *every* partitioning finer than ``coarse``
+    (``middle`` and ``fine``) places a larger share of the photos within it than ``coarse`` does. The
+    sentence names the helped scales; "where GeoEstimation rarely succeeds anyway" is added when, at the
+    largest helped scale, the finest partitioning places fewer than :data:`RARE` of the photos.
+
+    Example
+    -------
+    >>> parts = {"coarse": {"acc_1km": 0.005, "acc_25km": 0.05, "acc_750km": 0.35},
+    ...          "middle": {"acc_1km": 0.011, "acc_25km": 0.07, "acc_750km": 0.34},
+    ...          "fine": {"acc_1km": 0.009, "acc_25km": 0.08, "acc_750km": 0.33}}
+    >>> finer_sentence({"thresholds_km": [1, 25, 750], "partitionings": parts})
+    'the finer partitionings help only at the street and city scales, where GeoEstimation rarely succeeds anyway'
+    """
+    parts = result["partitionings"]
+    finer = [p for p in ("middle", "fine") if p in parts]
+    if "coarse" not in parts or not finer:
+        return "the partitionings cannot be compared from coarse to fine here"
+    thresholds = list(result["thresholds_km"])
+    helped = [
+        t for t in thresholds if all(parts[p][f"acc_{t}km"] > parts["coarse"][f"acc_{t}km"] for p in finer)
+    ]
+    if not helped:
+        return "the finer partitionings help at no scale"
+    names = [SCALES.get(t, f"{t} km") for t in helped]
+    scales = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(helped) == len(thresholds):
+        return f"the finer partitionings help at every scale, from {names[0]} to {names[-1]}"
+    plural = "scale" if len(helped) == 1 else "scales"
+    text = f"the finer partitionings help only at the {scales} {plural}"
+    if parts[finer[-1]][f"acc_{helped[-1]}km"] < RARE:
+        text += ", where GeoEstimation rarely succeeds anyway"
+    return text
+
+
+@dataclass(frozen=True)
+class ClipComparison:
+    """CLIP's first answer against GeoEstimation's point, country by country, on the same photos.
+
+    Attributes
+    ----------
+    paired : the paired comparison (A = CLIP, B = GeoEstimation; :func:`geoclip_utils.stats.paired`).
+    clip_correct, ge_correct : per-photo correctness, in the order of ``images``.
+    images : the photos of the chosen partitioning (rows of :func:`geoestimation_table`).
+    geocoder_agree : share of photos whose *true* coordinates reverse-geocode to the gold country (the
+        ceiling a perfect coordinate prediction reaches here).
+    """
+
+    paired: stats.PairedComparison
+    clip_correct: np.ndarray
+    ge_correct: np.ndarray
+    images: pd.DataFrame
+    geocoder_agree: float
+
+
+def compare_with_clip(
+    table: pd.DataFrame,
+    clip_df: pd.DataFrame,
+    partitioning: str = "hierarchy",
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> ClipComparison:
+    """Compare CLIP's top-1 country with the country of GeoEstimation's point on the same photos.
+
+    Parameters
+    ----------
+    table : :func:`geoestimation_table`.
+    clip_df : a CLIP predictions table of the country100 photos (:func:`geoclip_utils.experiments.load_results`).
+    partitioning : one of :data:`PARTITIONINGS`.
+    n_boot, seed : bootstrap settings of the paired comparison.
+
+    Raises
+    ------
+    ConfigError
+        Unknown partitioning.
+    DataError
+        A photo missing from ``clip_df``.
+    """
+    sub = table[table["partitioning"].astype(str) == partitioning].reset_index(drop=True)
+    if sub.empty:
+        raise ConfigError(f"unknown partitioning {partitioning!r}; choose one of {list(PARTITIONINGS)}")
+    clip_ok = clip_country_correct(clip_df, sub["image_id"])
+    ge_ok = sub["country_correct"].to_numpy(bool)
+    truth = geo.reverse_geocode(sub["lat"].to_numpy(), sub["lon"].to_numpy())
+    agree = float((truth["sovereign_iso3"].to_numpy() == sub["gold_iso3"].to_numpy()).mean())
+    return ClipComparison(stats.paired(clip_ok, ge_ok, n_boot=n_boot, seed=seed), clip_ok, ge_ok, sub, agree)
+
+
+def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
+    """The numbers the chapter quotes from :func:`compare_with_clip`, and the wording of
+    :func:`comparison_sentence`."""
+    p = c.paired
+    return {
+        "n_countries": c.images["gold_iso3"].nunique(),
+        "clip_country": p.accuracy_a,
+        "clip_lo": p.accuracy_a_ci95[0],
+        "clip_hi": p.accuracy_a_ci95[1],
+        "diff": p.diff,
+        "diff_abs": abs(p.diff),
+        "diff_lo": p.diff_ci95[0],
+        "diff_hi": p.diff_ci95[1],
+        "mcnemar_p": p.p_text,
+        "only_clip": p.only_a,
+        "only_ge": p.only_b,
+        "both": int((c.clip_correct & c.ge_correct).sum()),
+        "neither": int((~c.clip_correct & ~c.ge_correct).sum()),
+        "geocoder_agree": c.geocoder_agree,
+        "clip_name": clip_experiment,
+        "comparison_sentence": comparison_sentence(p),
+    }
+
+
+def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) -> str:
+    """The chapter's checked lines of :func:`compare_with_clip`."""
+    from ..notebook import format_ci
+
+    p = c.paired
+    diff = format_ci(p.diff, *p.diff_ci95, fmt="+.2%").replace("(95% CI", "(paired 95% CI", 1)
+    return "\n".join(
+        [
+            f"country accuracy on the same {p.n} images (sovereign ISO-3 match)",
+            f"  CLIP {clip_experiment} top-1:      {format_ci(p.accuracy_a, *p.accuracy_a_ci95)}",
+            f"  GeoEstimation {partitioning:>9}: {p.accuracy_b:.2%}",
+            f"  difference (GeoEst − CLIP): {diff}",
+            f"  discordant: CLIP only {p.only_a}, GeoEstimation only {p.only_b}; McNemar p {p.p_text}",
+        ]
+    )
+
+
+#: :func:`comparison_sentence` says "far more often" when the difference is at least this large (a share).
+FAR = 0.10
+
+
+def comparison_sentence(p: stats.PairedComparison) -> str:
+    """Which model finds the right country more often, worded by the paired comparison.
+
+    * the direction is named only when the paired 95 % CI of the difference excludes zero; otherwise the
+      two are "about as often right";
+    * "far more often" when ``|diff| >= FAR``, else "more often";
+    * the interval "lies far from zero" when its bound nearest to zero is at least ``FAR / 2`` away,
+      else it merely "excludes zero".
+
+    Example
+    -------
+    >>> from geoclip_utils.stats import paired
+    >>> comparison_sentence(paired([1] * 50 + [0] * 50, [0] * 100, n_boot=50))[:52]
+    'the zero-shot CLIP names the country far more often '
+    """
+    lo, hi = p.diff_ci95
+    if not (lo > 0 or hi < 0):
+        return (
+            "the zero-shot CLIP names the country about as often as the supervised GeoEstimation model places "
+            "its guess inside that country, on the same photos: the paired interval of the difference "
+            "includes zero"
+        )
+    how = "far more often" if abs(p.diff) >= FAR else "more often"
+    near = min(abs(lo), abs(hi))
+    where = "lies far from zero" if near >= FAR / 2 else "excludes zero"
+    if hi < 0:
+        lead = (
+            f"the zero-shot CLIP names the country {how} than the supervised GeoEstimation model places its "
+            "guess inside that country"
+        )
+    else:
+        lead = (
+            f"the supervised GeoEstimation model places its guess inside the right country {how} than the "
+            "zero-shot CLIP names it"
+        )
+    return f"{lead}, on the same photos, and the paired interval of the difference {where}"
+
+
+def error_map_frame(images: pd.DataFrame) -> pd.DataFrame:
+    """The photos of one partitioning ready for the error map: ``error`` (km, rounded), ``log10_error_km``
+    (errors under 1 km drawn at 1 km) and ``predicted`` (``"none"`` for no country)."""
+    return images.assign(
+        error=np.round(images["error_km"]).astype(int),
+        log10_error_km=np.log10(images["error_km"].clip(lower=1)),
+        predicted=images["pred_iso3"].replace("", "none"),
+    )
+
+
+def per_country_glue(per: pd.DataFrame) -> dict:
+    """The numbers the chapter quotes from :func:`per_country_comparison` and the sentence on the largest
+    gaps, worded by their signs (a side ahead in no country is said to be so)."""
+    ge_best, clip_best = per.iloc[-1], per.iloc[0]
+    n_ge, n_clip = int((per["diff"] > 0).sum()), int((per["diff"] < 0).sum())
+    ge_gap = f"{ge_best['country']} ({ge_best['diff']:+.0%})"
+    clip_gap = f"{clip_best['country']} (CLIP ahead by {-clip_best['diff']:.0%})"
+    if n_ge and n_clip:
+        sentence = f"The largest gap in GeoEstimation's favour is {ge_gap}, in CLIP's favour {clip_gap}."
+    elif n_clip:
+        sentence = f"GeoEstimation is ahead in no country; the largest gap in CLIP's favour is {clip_gap}."
+    elif n_ge:
+        sentence = f"The largest gap in GeoEstimation's favour is {ge_gap}; CLIP is ahead in no country."
+    else:
+        sentence = "The two are level in every country."
+    return {
+        "n_ge_better": n_ge,
+        "n_clip_better": n_clip,
+        "ge_best_country": ge_best["country"],
+        "ge_best_diff": ge_best["diff"],
+        "clip_best_country": clip_best["country"],
+        "clip_best_diff": -clip_best["diff"],
+        "gap_sentence": sentence,
+    }

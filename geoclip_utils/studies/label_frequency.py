@@ -21,10 +21,15 @@ keys as written). This module
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from .. import experiments, stats
+from ..captions.synthetic import COUNTRIES, generate_captions
 from ..errors import ConfigError
 from ..names import normalize_label
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
@@ -269,3 +274,358 @@ def correlation_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the chapter's tables and wording
+def count_tables(kind: str = "substring") -> dict[str, pd.DataFrame]:
+    """:func:`count_vs_f1` of every counted label set (:func:`counted_sets`), with ``label_set``, ``place``
+    and ``kind`` columns; a set without ``kind`` counts falls back to ``substring``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown count kind.
+    """
+    if kind not in experiments.COUNT_KINDS:
+        raise ConfigError(f"kind={kind!r} is not allowed: choose one of {list(experiments.COUNT_KINDS)}")
+    tables = {}
+    for name, (place, kinds) in counted_sets().items():
+        k = kind if kind in kinds else "substring"
+        tables[name] = count_vs_f1(name, k).assign(label_set=name, place=place, kind=k)
+    return tables
+
+
+def long_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The tables of :func:`count_tables` stacked, one row per (label set, class), the label as a column."""
+    return pd.concat(tables.values()).rename_axis("label").reset_index()
+
+
+def match_glue(corr: pd.DataFrame, allt: pd.DataFrame) -> dict:
+    """How the labels matched the count keys: ``n_sets``, ``n_classes_total``, ``n_unmatched`` (over all sets
+    and both kinds, from :func:`correlation_table`), ``n_exact``, ``n_case``, ``n_normalized``, ``n_zero``
+    (classes counted zero times) and ``n_france`` (French regions)."""
+    kinds = allt["match"].value_counts()
+    return {
+        "n_sets": allt["label_set"].nunique(),
+        "n_classes_total": len(allt),
+        "n_unmatched": int((corr["classes"] - corr["matched"]).sum()),
+        "n_case": int(kinds.get("case", 0)),
+        "n_exact": int(kinds.get("exact", 0)),
+        "n_normalized": int(kinds.get("normalized", 0)),
+        "n_zero": int((allt["count"] == 0).sum()),
+        "n_france": int((allt["label_set"] == "France_states_max100").sum()),
+    }
+
+
+def correlation_glue(corr: pd.DataFrame) -> dict:
+    """Every row of :func:`correlation_table` as glue values ``<label set>_<kind>`` (lower case) with
+    ``_lo``, ``_hi`` and ``_width`` (of the interval).
+
+    Example
+    -------
+    >>> corr = pd.DataFrame({"label_set": ["city300"], "kind": ["tokens"], "rho": [0.4], "lo": [0.25], "hi": [0.5]})
+    >>> correlation_glue(corr)
+    {'city300_tokens': 0.4, 'city300_tokens_lo': 0.25, 'city300_tokens_hi': 0.5, 'city300_tokens_width': 0.25}
+    """
+    out = {}
+    for r in corr.itertuples():
+        key = f"{r.label_set}_{r.kind}".lower()
+        out |= {key: r.rho, key + "_lo": r.lo, key + "_hi": r.hi, key + "_width": r.hi - r.lo}
+    return out
+
+
+def correlation_text(corr: pd.DataFrame) -> str:
+    """The chapter's checked lines: one per (label set, kind), classes used, rho and its bootstrap CI."""
+    lines = ["Spearman rho, caption count vs per-class F1 (95% bootstrap CI over classes)"]
+    lines += [
+        f"{r.label_set:>21} {r.kind:>9}: n={r.matched:>3}  rho {r.rho:+.2f}  [{r.lo:+.2f}, {r.hi:+.2f}]"
+        for r in corr.itertuples()
+    ]
+    return "\n".join(lines)
+
+
+#: Bands of ``|rho|`` for the wording (Cohen 1988): below 0.1 negligible, below 0.3 weak, below 0.5
+#: moderate, else strong.
+RHO_BANDS: tuple[tuple[float, str], ...] = ((0.1, "negligible"), (0.3, "weak"), (0.5, "moderate"))
+#: Places that lie within one country (the rest are countries or cities of the world).
+WITHIN_ONE_COUNTRY: tuple[str, ...] = ("US state", "US city", "French region")
+#: Plurals of the places of :func:`counted_sets`, for prose.
+PLACE_PLURALS: dict[str, str] = {
+    "country": "countries",
+    "city": "cities",
+    "US state": "US states",
+    "US city": "US cities",
+    "French region": "French regions",
+}
+
+
+def rho_words(rho: float, lo: float, hi: float) -> str:
+    """A correlation in words: its ``|rho|`` band (:data:`RHO_BANDS`), "negative" when below zero, and
+    "uncertain" when its 95 % CI includes zero.
+
+    Example
+    -------
+    >>> rho_words(0.44, 0.28, 0.57), rho_words(0.19, -0.13, 0.45), rho_words(-0.6, -0.8, -0.4)
+    ('moderate', 'weak, uncertain', 'strong negative')
+    """
+    band = next((word for limit, word in RHO_BANDS if abs(rho) < limit), "strong")
+    if rho < 0:
+        band += " negative"
+    return band + (", uncertain" if lo <= 0 <= hi else "")
+
+
+def _row(corr: pd.DataFrame, name: str, kind: str = "substring"):
+    r = corr[(corr["label_set"] == name) & (corr["kind"] == kind)]
+    return r.iloc[0] if len(r) else None
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+#: :func:`correlation_words` says the counts "leave most of the ranking unexplained" when ``rho ** 2`` (the
+#: share of the variance of the F1 ranks that the count ranks explain) is below this.
+MOST = 0.5
+#: :func:`correlation_words`: the two count kinds give "nearly the same ranks" when the Spearman correlation
+#: of the two counts is at least this in every set with both, "similar ranks" at :data:`SIMILAR_RANKS`.
+SAME_RANKS = 0.9
+SIMILAR_RANKS = 0.7
+#: … and "the choice of count does not change the picture" when the two rhos of every set lie within this.
+SAME_RHO = 0.1
+
+
+def count_kind_agreement(sets=None) -> pd.DataFrame:
+    """For each counted label set with both count kinds: the Spearman correlation between its classes'
+    substring and token counts (``count_rho``) and the two rhos against F1 (``rho_substring``,
+    ``rho_tokens``)."""
+    rows = []
+    counted = counted_sets()
+    for name in sets or counted:
+        if set(counted[name][1]) != {"substring", "tokens"}:
+            continue
+        df = experiments.load_results(name, source="paper")
+        s, t = count_vs_f1(name, "substring", df=df), count_vs_f1(name, "tokens", df=df)
+        both = s[["count", "f1"]].join(t[["count"]], rsuffix="_tokens").dropna()
+        rows.append(
+            {
+                "label_set": name,
+                "count_rho": spearman(both["count"], both["count_tokens"]),
+                "rho_substring": spearman(both["count"], both["f1"]),
+                "rho_tokens": spearman(both["count_tokens"], both["f1"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["label_set", "count_rho", "rho_substring", "rho_tokens"])
+
+
+def correlation_words(corr: pd.DataFrame, kinds: pd.DataFrame, *, country: str = "country100") -> dict:
+    """The chapter's conclusions about the correlations, each worded by the numbers.
+
+    Parameters
+    ----------
+    corr : :func:`correlation_table`.
+    kinds : :func:`count_kind_agreement`.
+    country : the label set of countries.
+
+    Returns
+    -------
+    ``country_finding`` (direction from the CI of the country rho with substring counts: "recognised better"
+    only when the CI lies above zero; "leave most of the ranking unexplained" when ``rho ** 2 < MOST``);
+    ``within_lead`` (the sets of :data:`WITHIN_ONE_COUNTRY`: "weaker" when every interval includes zero,
+    "as clear" when none does, else "mixed"); ``count_kinds`` (:data:`SAME_RANKS`, :data:`SIMILAR_RANKS`,
+    :data:`SAME_RHO`); ``trend`` (the sign of every substring rho); ``bands`` (each place with its
+    :func:`rho_words`, places with the same words together).
+    """
+    out = {}
+    c = _row(corr, country)
+    if c is None:
+        out["country_finding"] = "there is no country label set to measure"
+    elif c["lo"] > 0:
+        tail = (
+            ", but the counts leave most of the ranking unexplained"
+            if c["rho"] ** 2 < MOST
+            else ", and the counts explain much of the ranking"
+        )
+        out["country_finding"] = "countries named more often in captions are recognised better" + tail
+    elif c["hi"] < 0:
+        out["country_finding"] = "countries named more often in captions are recognised worse"
+    else:
+        out["country_finding"] = (
+            "the data do not show whether countries named more often in captions are recognised better"
+        )
+
+    sub = corr[corr["kind"] == "substring"]
+    within = sub[sub["place"].isin(WITHIN_ONE_COUNTRY)]
+    unsure = int(((within["lo"] <= 0) & (within["hi"] >= 0)).sum())
+    if len(within) and unsure == len(within):
+        out["within_lead"] = "Within one country the evidence is weaker (every interval includes zero)"
+    elif unsure == 0:
+        out["within_lead"] = "Within one country the evidence is as clear (no interval includes zero)"
+    else:
+        out["within_lead"] = (
+            f"Within one country the evidence is mixed ({unsure} of {len(within)} intervals include zero)"
+        )
+
+    if kinds.empty:
+        out["count_kinds"] = "Only one way of counting exists for these sets."
+    else:
+        low = kinds["count_rho"].min()
+        ranks = (
+            "nearly the same ranks"
+            if low >= SAME_RANKS
+            else "similar ranks"
+            if low >= SIMILAR_RANKS
+            else "different ranks"
+        )
+        gap = (kinds["rho_substring"] - kinds["rho_tokens"]).abs().max()
+        picture = (
+            "so the choice of count does not change the picture"
+            if gap <= SAME_RHO
+            else f"and the correlations with F1 differ by up to {gap:.2f}, so the choice of count matters"
+        )
+        out["count_kinds"] = f"The two ways of counting give {ranks}, {picture}."
+
+    signs = np.sign(sub["rho"].to_numpy())
+    out["trend"] = (
+        "tend to be recognised better"
+        if (signs > 0).all()
+        else "tend to be recognised worse"
+        if (signs < 0).all()
+        else "are not consistently recognised better or worse"
+    )
+    groups: dict[str, list[str]] = {}
+    for r in sub.itertuples():
+        words = rho_words(r.rho, r.lo, r.hi)
+        place = PLACE_PLURALS.get(r.place, r.place)
+        same_place = [x for x in sub.itertuples() if x.place == r.place]
+        if len({rho_words(x.rho, x.lo, x.hi) for x in same_place}) > 1:
+            place = f"{place} ({r.label_set})"  # the sets of one place disagree: name each
+        if place not in groups.setdefault(words, []):
+            groups[words].append(place)
+    parts = [
+        f"a {words} {'rank correlation' if i == 0 else 'one'} for {_join(places)}"
+        for i, (words, places) in enumerate(groups.items())
+    ]
+    if len(parts) > 2:
+        out["bands"] = "; ".join(parts[:-1]) + "; and " + parts[-1]
+    else:
+        out["bands"] = " and ".join(parts) if parts else "no correlation to report"
+    return out
+
+
+def flag_table(tables: dict[str, pd.DataFrame], n: int = 5) -> pd.DataFrame:
+    """The flagged classes of every label set (:func:`rank_residuals` with ``n`` per side), stacked, with
+    ``label`` and ``label_set`` columns."""
+    flags = []
+    for name, t in tables.items():
+        r = rank_residuals(t, n=n)
+        flags.append(r[r["flag"] != ""].assign(label_set=name))
+    return pd.concat(flags).rename_axis("label").reset_index()
+
+
+def flag_examples(flags: pd.DataFrame, label_set: str = "country100") -> dict:
+    """The flagged classes of one label set furthest below and above the trend: ``worst_country``,
+    ``worst_count``, ``worst_f1``, ``best_country``, ``best_count``, ``best_f1``.
+
+    Raises
+    ------
+    ConfigError
+        When the label set has no flagged class.
+    """
+    mine = flags[flags["label_set"] == label_set].sort_values("residual")
+    if mine.empty:
+        raise ConfigError(f"no flagged class in {label_set!r}")
+    worst, best = mine.iloc[0], mine.iloc[-1]
+    return {
+        "worst_country": worst["label"],
+        "worst_count": worst["count"],
+        "worst_f1": worst["f1"],
+        "best_country": best["label"],
+        "best_count": best["count"],
+        "best_f1": best["f1"],
+    }
+
+
+#: Display formats of :func:`flag_view`'s columns.
+FLAG_FORMATS: dict[str, str] = {
+    "count": "{:,.0f}",
+    "f1": "{:.2f}",
+    "count_rank": "{:.2f}",
+    "f1_rank": "{:.2f}",
+    "residual": "{:+.2f}",
+}
+
+
+def flag_view(flags: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`flag_table` the chapter shows, sorted by label set, flag and residual."""
+    cols = ["label_set", "flag", "label", "count", "f1", "count_rank", "f1_rank", "residual"]
+    return flags[cols].sort_values(["label_set", "flag", "residual"])
+
+
+#: Labels of the counting demonstration: the country labels and two look-alikes.
+DEMO_LABELS: tuple[str, ...] = (*COUNTRIES, "Niger", "Guinea")
+#: Labels whose counts the chapter discusses, by glue prefix.
+DEMO_SHOWN: dict[str, str] = {
+    "niger": "Niger",
+    "nigeria": "Nigeria",
+    "dominica": "Dominica",
+    "china": "China",
+}
+
+
+def synthetic_counts(
+    n_captions: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    labels=DEMO_LABELS,
+    check: Callable | None = None,
+    check_name: str = "authors' loop",
+) -> pd.DataFrame:
+    """Count ``labels`` in ``n_captions`` synthetic LAION-like captions with every mode of
+    :func:`geoclip_utils.captions.count_captions`.
+
+    Parameters
+    ----------
+    n_captions : captions to generate (:func:`geoclip_utils.captions.synthetic.generate_captions`).
+    seed : their seed.
+    labels : the labels to count.
+    check : optional ``check(path, labels) -> {label: count}`` run on the same file (e.g. the authors' loop),
+        added as the column ``check_name``.
+
+    Returns
+    -------
+    DataFrame indexed by label, one column per mode (and ``check_name``).
+    """
+    from ..captions import MODES, count_captions
+
+    labels = list(labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generate_captions(Path(tmp) / "captions.txt", n_captions, seed=seed)
+        out = pd.DataFrame(
+            {mode: count_captions([path], labels, mode=mode, workers=1, progress=False) for mode in MODES}
+        )
+        if check is not None:
+            out[check_name] = pd.Series(check(path, labels))
+    return out
+
+
+def synthetic_glue(counts: pd.DataFrame, n_captions: int, *, check_name: str = "authors' loop") -> dict:
+    """``demo_n``, ``n_labels``, ``n_equal`` (labels where ``tokens`` equals the check) and
+    ``<label>_<mode>`` for the labels of :data:`DEMO_SHOWN`."""
+    from ..captions import MODES
+
+    return {
+        "demo_n": n_captions,
+        "n_labels": len(counts),
+        "n_equal": int((counts["tokens"] == counts[check_name]).sum()),
+        **{f"{key}_{mode}": int(counts.loc[lab, mode]) for key, lab in DEMO_SHOWN.items() for mode in MODES},
+    }
+
+
+def synthetic_text(counts: pd.DataFrame, n_captions: int, *, check_name: str = "authors' loop") -> str:
+    """The chapter's checked lines of the counting demonstration."""
+    n_equal = int((counts["tokens"] == counts[check_name]).sum())
+    head = (
+        f"tokens mode equals the authors' loop for {n_equal} of {len(counts)} labels on {n_captions} captions"
+    )
+    shown = counts.loc[list(DEMO_SHOWN.values()), ["tokens", check_name, "substring", "phrase"]]
+    return head + "\n" + shown.to_string()
