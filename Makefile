@@ -21,7 +21,7 @@ help: ## list the targets
 $(VENV)/.stamp: pyproject.toml constraints.txt
 	python3.11 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<26"
-	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test]"
+	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,scale,test]"
 	touch $@
 
 setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test extras)
