@@ -70,7 +70,7 @@ nbval: ## re-execute the committed notebooks and compare their headline outputs 
 
 test: lint unit book browser nbval ## everything CI runs: lint, unit tests, book build, browser check, nbval
 
-BENCHES  := inference geocode captions
+BENCHES  := inference geocode captions scale
 
 bench: $(VENV)/.stamp ## run every benchmark; each prints one JSON object (see README)
 	@for b in $(BENCHES); do $(BIN)/geoclip bench $$b --json; done

@@ -31,7 +31,7 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert any(line.startswith("-e .[book,test]") or line == "-e ." for line in pip), (
+    assert any(line.startswith("-e .[book,scale,test]") or line == "-e ." for line in pip), (
         "environment.yml installs the package"
     )
     py = next(d for d in deps if isinstance(d, str) and d.startswith("python"))

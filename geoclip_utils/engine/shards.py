@@ -347,7 +347,7 @@ def join_coords(folder: str | os.PathLike, embedded: list[str], coords: pd.DataF
     """
     table = coords.set_index("image_id")
     have = table.index.intersection(pd.Index(embedded), sort=False)
-    joined = table.loc[have].reset_index()
+    joined = table.loc[have].rename_axis("image_id").reset_index()
     atomic_write(Path(folder) / "coords.parquet", lambda fh: joined.to_parquet(fh, index=False))
     return {
         "with_coords": len(joined),
