@@ -283,3 +283,27 @@ def test_chunk_writer_is_the_one_writer_and_reads_without_features(tiny, tmp_pat
     with pytest.raises(ConfigError, match="was made with preprocess="):
         ChunkWriter(tmp_path, info, fast_decode=False, max_pixels=10**8).__enter__()
     assert not (folder / ".lock").exists()
+
+
+def test_without_ray_the_package_imports_and_ray_runs_name_the_extra(tmp_path):
+    """The scale extra is optional: with Ray unimportable, the package and the CLI load, and asking for the
+    Ray backend is one line naming the extra (exit status 2)."""
+    import subprocess
+    import sys
+
+    synthetic_shards(tmp_path / "sh", 2, n_shards=1, size=(64, 48))
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import geoclip_utils.engine.distributed, geoclip_utils.engine.shards\n"
+        "from geoclip_utils.cli import main\n"
+        f"sys.argv = ['geoclip', 'embed', '--shards', '{tmp_path}/sh/00000.tar', '--model', 'tiny',"
+        f" '--out', '{tmp_path}/c', '--backend', 'ray']\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "error: --backend ray needs Ray Data (ray): install the 'scale' extra, "
+        "pip install 'geoclip-utils[scale]' (make setup installs it)"
+    ]
+    assert not (tmp_path / "c").exists()

@@ -274,84 +274,53 @@ def embed_with_ray(
                 done = writer.done
                 todo = [i for i in id_list if i not in done or (retry_skipped and done[i][0] == "skipped")]
                 units, done_before = id_units(str(images), todo, part_size), 0
-            if units:
-                _run_pipeline(
-                    ray,
-                    units,
-                    writer,
-                    preprocess,
-                    loader,
-                    info,
-                    dim,
-                    blank,
-                    dev,
-                    use_gpu,
-                    n_actors,
-                    batch_size,
-                    max_pixels,
-                    fast_decode,
-                    progress,
-                    max_chunks,
+            if units:  # read → decode tasks → encoder actors → the driver writes the chunks
+                ctx = ray.data.DataContext.get_current()
+                ctx.enable_progress_bars = False
+                ctx.print_on_execution_start = False
+                ctx.verbose_stats_logs = False
+                logging.getLogger("ray.data").setLevel(logging.WARNING)
+                decode_kwargs = {
+                    "preprocess": preprocess,
+                    "batch_size": batch_size,
+                    "max_pixels": max_pixels,
+                    "draft_size": 2 * info.input_resolution if fast_decode else None,
+                    "blank": blank,
+                }
+                ds = ray.data.from_items(
+                    [{"unit": u.to_json()} for u in units], override_num_blocks=len(units)
                 )
+                ds = ds.map_batches(
+                    _decode_batch, batch_size=1, batch_format="numpy", fn_kwargs=decode_kwargs, num_cpus=1
+                )
+                ds = ds.map_batches(
+                    _Encoder,
+                    batch_size=batch_size,
+                    batch_format="numpy",
+                    fn_constructor_kwargs={
+                        "loader": loader,
+                        "device": dev,
+                        "expected": info,
+                        "dim": dim,
+                        "gpu": use_gpu,
+                    },
+                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_actors),
+                    num_cpus=1,
+                    **({"num_gpus": 1} if use_gpu else {}),
+                )
+                assembler = PieceAssembler(writer, units)
+                bar = tqdm(unit="img", disable=not progress, desc=f"embed (ray, {n_actors} actors)")
+                stopped = False
+                try:
+                    for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+                        bar.update(assembler.add(batch))
+                        if max_chunks is not None and writer.written >= max_chunks:
+                            stopped = True
+                            break
+                finally:
+                    bar.close()
+                if not stopped:
+                    assembler.check_complete()
             out = run_summary(writer, len(paths) or len(units), done_before, coords)
     out.update(backend="ray", actors=f"{n_actors} x {'GPU' if use_gpu else 'CPU'}")
     return out
-
-
-def _run_pipeline(
-    ray,
-    units,
-    writer,
-    preprocess,
-    loader,
-    info,
-    dim,
-    blank,
-    dev,
-    use_gpu,
-    n_actors,
-    batch_size,
-    max_pixels,
-    fast_decode,
-    progress,
-    max_chunks,
-) -> None:
-    """Build and drain the Ray Data pipeline: read → decode tasks → encoder actors → chunks."""
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
-    ctx.verbose_stats_logs = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    decode_kwargs = {
-        "preprocess": preprocess,
-        "batch_size": batch_size,
-        "max_pixels": max_pixels,
-        "draft_size": 2 * info.input_resolution if fast_decode else None,
-        "blank": blank,
-    }
-    ds = ray.data.from_items([{"unit": u.to_json()} for u in units], override_num_blocks=len(units))
-    ds = ds.map_batches(
-        _decode_batch, batch_size=1, batch_format="numpy", fn_kwargs=decode_kwargs, num_cpus=1
-    )
-    ds = ds.map_batches(
-        _Encoder,
-        batch_size=batch_size,
-        batch_format="numpy",
-        fn_constructor_kwargs={"loader": loader, "device": dev, "expected": info, "dim": dim, "gpu": use_gpu},
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_actors),
-        num_cpus=1,
-        **({"num_gpus": 1} if use_gpu else {}),
-    )
-    assembler = PieceAssembler(writer, units)
-    bar = tqdm(unit="img", disable=not progress, desc=f"embed (ray, {n_actors} actors)")
-    stopped = False
-    try:
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-            bar.update(assembler.add(batch))
-            if max_chunks is not None and writer.written >= max_chunks:
-                stopped = True
-                break
-    finally:
-        bar.close()
-    if not stopped:
-        assembler.check_complete()
