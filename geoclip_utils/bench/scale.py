@@ -188,7 +188,9 @@ def run_scale_benchmark(
                 }
             res = model.visual.input_resolution  # the last architecture's (ViT-B/32: 224 px)
             decode_s = _decode_cost(shards[0], preprocess, res, min(64, n_images // n_shards))
-        ratio = min(out[a]["overhead_ratio"] for a in archs)
+        # per-image (steady-state) overhead: the heaviest architecture's ratio, at most 1; the fixed costs
+        # (Ray start, actors loading their model) do not grow with the dataset and are reported apart
+        ratio = min(1.0, out[archs[-1]]["overhead_ratio"])
         out["decode_cpu_s_per_image"] = round(decode_s, 5)
         out["projection"] = {
             "images": target_images,
@@ -199,7 +201,9 @@ def run_scale_benchmark(
             + [
                 f"{cpus_per_gpu} CPU cores decode for each GPU, each at this machine's measured "
                 f"{decode_s * 1000:.1f} ms per 640x480 JPEG (decode + preprocess, one core)",
-                f"Ray overhead ratio {ratio:.3f}: the worst measured here on one machine, applied to every GPU",
+                f"Ray overhead ratio {ratio:.3f} per image (measured here with {archs[-1]}, at most 1) applied "
+                f"to every GPU; fixed costs (Ray start {out['ray_start_s']:g} s here, each actor loading "
+                "its model) are left out: they do not grow with the dataset",
                 "the shards are read from storage at least as fast as they are decoded; no failures or "
                 "restarts; the cache is written by the driver (2-3 KB per image)",
             ],
