@@ -21,7 +21,7 @@ help: ## list the targets
 $(VENV)/.stamp: pyproject.toml constraints.txt
 	python3.11 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<26"
-	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test,models]"
+	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,models,scale,test]"
 	touch $@
 
 setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test + models extras)
@@ -70,7 +70,7 @@ nbval: ## re-execute the committed notebooks and compare their headline outputs 
 
 test: lint unit book browser nbval ## everything CI runs: lint, unit tests, book build, browser check, nbval
 
-BENCHES  := inference geocode captions
+BENCHES  := inference geocode captions scale
 
 bench: $(VENV)/.stamp ## run every benchmark; each prints one JSON object (see README)
 	@for b in $(BENCHES); do $(BIN)/geoclip bench $$b --json; done

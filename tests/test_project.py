@@ -31,9 +31,8 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert any(line.startswith("-e .[book,test]") or line == "-e ." for line in pip), (
-        "environment.yml installs the package"
-    )
+    extras = re.search(r"\[(.*)\]", (ROOT / "Makefile").read_text().split('-e ".', 1)[1]).group(1)
+    assert f"-e .[{extras}]" in pip, "environment.yml installs the package with the Makefile's extras"
     py = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
     assert py == "python=3.11"
     pins = {_name(x): x for x in pip if not x.startswith("-")}

@@ -83,3 +83,29 @@ def bench_captions(
         typer.echo(json.dumps(out))
         return
     typer.echo(json.dumps(out, indent=2))
+
+
+@bench_app.command("scale")
+def bench_scale(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    n_images: Annotated[int, typer.Option(min=8, help="Synthetic 640x480 JPEGs, in tar shards.")] = 256,
+    arch: Annotated[
+        list[str] | None,
+        typer.Option("--arch", help="Random-weight architectures (repeat; default tiny and ViT-B/32)."),
+    ] = None,
+    n_shards: Annotated[int, typer.Option(min=1, help="Tar shards the images are written to.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 32,
+    target_images: Annotated[int, typer.Option(min=1, help="Images of the projection.")] = 5_000_000,
+) -> None:
+    """Local backend vs Ray backend (img/s, overhead ratio) on the same shards and model, and the hours
+    that embedding TARGET_IMAGES would take on N GPUs (assumptions printed). Needs the scale extra."""
+    from ..bench.scale import run_scale_benchmark
+
+    result = run_scale_benchmark(
+        n_images=n_images,
+        archs=tuple(arch or ("tiny", "ViT-B/32")),
+        n_shards=n_shards,
+        batch_size=batch_size,
+        target_images=target_images,
+    )
+    typer.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))

@@ -13,14 +13,57 @@ import typer
 from ..errors import ConfigError, InputError
 from .app import app
 
+BACKENDS = ("local", "ray")
+
 
 @app.command("embed")
 def embed(
-    images: Annotated[Path, typer.Option("--images", help="Folder with <id>.jpg (or .jpeg/.png) files.")],
-    ids: Annotated[
-        Path, typer.Option("--ids", help="CSV of image ids (column id / image_id, else the first).")
-    ],
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one sub-folder per model).")],
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Folder with <id>.jpg (or .jpeg/.png) files (with --ids).")
+    ] = None,
+    ids: Annotated[
+        Path | None,
+        typer.Option("--ids", help="CSV of image ids (column id / image_id, else the first); with --images."),
+    ] = None,
+    shards: Annotated[
+        str | None,
+        typer.Option(
+            "--shards",
+            help="WebDataset/img2dataset tar shards instead of a folder: a path or brace pattern, "
+            "e.g. 'data/{00000..00099}.tar' (quote it); read as streams, never unpacked.",
+        ),
+    ] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option(
+            "--id-field",
+            help="With --shards: take ids from this field of each .json member (default: the sample key).",
+        ),
+    ] = None,
+    coords: Annotated[
+        Path | None,
+        typer.Option(
+            "--coords", help="Parquet or CSV of id, lat, lon to join: written as coords.parquet in the cache."
+        ),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option("--backend", help="local (this process) or ray (Ray Data: a local Ray or a cluster)."),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --backend ray: join the cluster at HOST:PORT (default: start a local Ray).",
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="With --backend ray: encoder actors (default: one per GPU, else one per node)."
+        ),
+    ] = None,
     model: Annotated[
         str,
         typer.Option(
@@ -34,42 +77,125 @@ def embed(
         int,
         typer.Option(
             min=-1,
-            help="Decoding worker processes (-1: automatic, one per spare core, none on 2 cores or fewer).",
+            help="Decoding worker processes of the local backend (-1: automatic, one per spare core, none "
+            "on 2 cores or fewer).",
         ),
     ] = -1,
     chunk_size: Annotated[
-        int, typer.Option(min=1, help="Images per cache chunk (resume granularity).")
+        int, typer.Option(min=1, help="Images per cache chunk (resume granularity; per piece of a shard).")
     ] = 1024,
     precision: Annotated[str, typer.Option(help="auto (fp16 on CUDA), fp16 or fp32.")] = "auto",
     exact_preprocess: Annotated[
         bool, typer.Option(help="Full JPEG decode (bit-exact openai preprocessing; slower on big photos).")
     ] = False,
     retry_skipped: Annotated[
-        bool, typer.Option(help="Try again the images an earlier run into this cache skipped.")
+        bool, typer.Option(help="Try again the images an earlier run into this cache skipped (folder input).")
     ] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Embed images once (L2-normalised CLIP features) into a resumable cache."""
+    """Embed images once (L2-normalised CLIP features) into a resumable cache: a folder or tar shards,
+    in this process or on Ray."""
     from .._io import check_output
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    refuse = [
+        (images is not None and shards is not None, "--images and --shards are two inputs; give one"),
+        (
+            images is None and shards is None,
+            "give the images: --images FOLDER --ids FILE, or --shards PATTERN",
+        ),
+        (images is not None and ids is None, "--images needs --ids FILE (the ids to embed)"),
+        (
+            shards is not None and ids is not None,
+            "--ids is for --images; shards carry their ids (see --id-field)",
+        ),
+        (id_field is not None and shards is None, "--id-field is for --shards; drop it"),
+        (
+            shards is not None and not retry_skipped,
+            "--no-retry-skipped is for --images: shards are not reread",
+        ),
+        (
+            ray_address is not None and backend != "ray",
+            "--ray-address joins a Ray cluster: add --backend ray",
+        ),
+        (actors is not None and backend != "ray", "--actors is for --backend ray; drop it"),
+        (workers >= 0 and backend == "ray", "--workers is for --backend local (Ray schedules the decoding)"),
+    ]
+    for bad, message in refuse:
+        if bad:
+            raise ConfigError(message)
+    if backend == "ray":
+        from ..engine.distributed import import_ray
+
+        import_ray()  # a missing extra is said before anything is read
+    if images is not None and not images.is_dir():
+        raise InputError(f"image folder {images} does not exist or is not a folder")
+    shard_paths = []
+    if shards is not None:
+        from ..engine.shards import expand_shards
+
+        shard_paths = expand_shards(shards)
+    check_output(out, [ids, images, coords, *shard_paths], folder=True)
+    coord_table = None
+    if coords is not None:
+        from ..engine.shards import read_coords
+
+        coord_table = read_coords(coords)
+    common = {
+        "batch_size": batch_size,
+        "progress": progress,
+        "fast_decode": not exact_preprocess,
+    }
+    if backend == "ray":
+        from ..engine.distributed import embed_with_ray, model_loader
+
+        summary = embed_with_ray(
+            model_loader(model, precision=precision),
+            out,
+            images=images,
+            ids=ids,
+            shards=shard_paths or None,
+            address=ray_address,
+            device=device,
+            part_size=chunk_size,
+            actors=actors,
+            id_field=id_field,
+            coords=coord_table,
+            retry_skipped=retry_skipped,
+            **common,
+        )
+        _echo_summary(summary)
+        return
     from ..engine import embed_images, load_model, read_ids
 
-    if not images.is_dir():
-        raise InputError(f"image folder {images} does not exist or is not a folder")
-    check_output(out, [ids, images], folder=True)
-    id_list = read_ids(ids)
     m, preprocess, model_id = load_model(model, device=device, precision=precision)
+    if shards is not None:
+        from ..engine.shards import embed_shards
+
+        summary = embed_shards(
+            m,
+            preprocess,
+            shard_paths,
+            out,
+            workers=None if workers < 0 else workers,
+            part_size=chunk_size,
+            id_field=id_field,
+            coords=coord_table,
+            **common,
+        )
+        _echo_summary(summary)
+        return
     report = embed_images(
         m,
         preprocess,
         images,
-        id_list,
+        read_ids(ids),
         out,
-        batch_size=batch_size,
         workers=None if workers < 0 else workers,
-        progress=progress,
         chunk_size=chunk_size,
-        fast_decode=not exact_preprocess,
         retry_skipped=retry_skipped,
+        **common,
     )
     skipped = report[report["status"] != "ok"]
     typer.echo(
@@ -85,6 +211,54 @@ def embed(
         typer.echo(f"  skipped {row.image_id}: {row.reason}")
     if len(skipped) > 10:
         typer.echo(f"  ... and {len(skipped) - 10} more (see {report.attrs['cache']}/report.csv)")
+    if coord_table is not None:
+        from ..engine.cache import load_report
+        from ..engine.shards import join_coords
+
+        rep = load_report(report.attrs["cache"])
+        _echo_coords(
+            join_coords(
+                report.attrs["cache"], rep.loc[rep["status"] == "ok", "image_id"].tolist(), coord_table
+            )
+        )
+
+
+def _echo_coords(c: dict) -> None:
+    typer.echo(
+        f"  coordinates: {c['with_coords']} embedded images have them, {c['without_coords']} do not; "
+        f"{c['unused']} rows of --coords name no embedded image (written: coords.parquet)"
+    )
+
+
+def _echo_summary(s: dict) -> None:
+    """Print what a shard or Ray run did (the summary of :func:`geoclip_utils.engine.shards.run_summary`)."""
+    where = f" on Ray ({s['actors']} actors)" if s.get("backend") == "ray" else ""
+    typer.echo(
+        f"{s['model_id']}: {s['embedded']} images embedded, {s['skipped']} skipped in the cache "
+        f"({s['new']} written by this run{where}); cache {s['cache']}"
+    )
+    if s["units_done_before"]:
+        typer.echo(
+            f"  {s['units_done_before']} of {s['units']} shards were complete before this run (not reread)"
+        )
+    for image_id, reason in s["skipped_examples"]:
+        typer.echo(f"  skipped {image_id}: {reason}")
+    if s["skipped"] > len(s["skipped_examples"]):
+        typer.echo(
+            f"  ... and {s['skipped'] - len(s['skipped_examples'])} more (see {s['cache']}/report.csv)"
+        )
+    for error in s["shard_errors"].values():
+        typer.echo(
+            f"  damaged shard: {error}; the samples before the damage are embedded, a rerun tries again"
+        )
+    if s["duplicates"]:
+        image_id, where_dup = s["duplicates"][0]
+        typer.echo(
+            f"  {len(s['duplicates'])} samples repeat an id already embedded and were not stored again, "
+            f"e.g. {image_id!r} in {where_dup}"
+        )
+    if s["coords"] is not None:
+        _echo_coords(s["coords"])
 
 
 @app.command("classify")

@@ -7,6 +7,9 @@ Modules, one stage each:
 * :mod:`~geoclip_utils.engine.images` — id lists, image files, robust decoding, the torch Dataset;
 * :mod:`~geoclip_utils.engine.cache` — the embedding cache (chunks, manifest, lock, readers);
 * :mod:`~geoclip_utils.engine.runner` — the embedding pass (DataLoader, batches, resumable writes);
+* :mod:`~geoclip_utils.engine.units` — pieces of work shared by the shard runner and the Ray backend;
+* :mod:`~geoclip_utils.engine.shards` — WebDataset tar shards (streamed), coordinates, the shard runner;
+* :mod:`~geoclip_utils.engine.distributed` — the Ray Data backend (optional ``scale`` extra, imported lazily);
 * :mod:`~geoclip_utils.engine.text` — prompt features, cached per model;
 * :mod:`~geoclip_utils.engine.prompts` — templates and region phrases;
 * :mod:`~geoclip_utils.engine.zeroshot` — scoring: flat, region, two-stage, mixed, predictions tables;

@@ -9,15 +9,20 @@ Cache layout (one sub-folder per model, so one ``cache_dir`` can hold several mo
       <model key>/                 model key = model_id with "/" replaced by "__"
         manifest.json              model id, feature dim, dtype, chunk list, counts (rewritten atomically)
         chunk_00000.npz            ids (unicode), features (float32, N x D, L2-normalised),
-        chunk_00001.npz            skipped_ids, skipped_reasons (unicode)
+        chunk_00001.npz            skipped_ids, skipped_reasons (unicode); chunks of tar shards also
+                                   record their piece: source (the shard), part, last, source_error,
+                                   duplicate_ids (samples whose id an earlier chunk already holds)
         report.csv                 image_id, status (ok | skipped), reason
+        coords.parquet             image_id, lat, lon of the embedded ids (written by ``--coords``)
         texts/texts_<hash>.npz     prompt texts and their normalised features
         .lock                      pid of the running `embed` (stale locks of dead processes are taken over)
 
 Chunk files are the truth: each is written to a temp file in the same folder and renamed into
 place, so a chunk exists completely or not at all. An interrupted run (Ctrl-C, kill -9, node
 pre-emption) resumes with the ids no chunk holds yet; finished chunks are never redone and no id is
-stored twice. All files load with ``np.load(allow_pickle=False)``.
+stored twice. All files load with ``np.load(allow_pickle=False)``. Every writer (the local runner, the
+shard runner, the Ray driver) writes through one :class:`ChunkWriter`, so every backend makes the same
+cache.
 
 Features are stored as float32 and L2-normalised (so cosine similarity is a dot product).
 
@@ -33,13 +38,15 @@ import hashlib
 import json
 import os
 import re
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._io import write_text
+from .._io import write_npz, write_text
 from ..errors import ConfigError, DataError
 
 __all__ = [
@@ -48,6 +55,8 @@ __all__ = [
     "load_embeddings",
     "cache_manifest",
     "load_report",
+    "load_coords",
+    "ChunkWriter",
 ]
 
 
@@ -73,15 +82,41 @@ def str_array(values: Sequence[str]) -> np.ndarray:
     return np.array(list(values), dtype=str) if len(values) else np.zeros(0, dtype="<U1")
 
 
-def read_chunk(path: Path) -> dict[str, np.ndarray]:
+#: Optional arrays of a chunk (tar shards): which piece of which shard it holds.
+PIECE_KEYS = ("source", "part", "part_size", "last", "source_error", "duplicate_ids")
+
+
+def _features_shape(path: Path) -> tuple[int, ...]:
+    """The shape of a chunk's feature array, read from its .npy header (the data is not read)."""
+    with zipfile.ZipFile(path) as zf, zf.open("features.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        return tuple(read_header(fh)[0])
+
+
+def read_chunk(path: Path, features: bool = True) -> dict[str, np.ndarray]:
+    """Read one chunk file; ``features=False`` checks the features' shape from the file's header without
+    reading them (what a resume needs).
+
+    Raises
+    ------
+    DataError
+        An unreadable chunk, or one whose ids and features disagree.
+    """
+    keys = ("ids", "features", "skipped_ids", "skipped_reasons")
     try:
         with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in ("ids", "features", "skipped_ids", "skipped_reasons")}
+            out = {k: z[k] for k in keys if features or k != "features"}
+            out.update({k: z[k] for k in PIECE_KEYS if k in z.files})
+        shape = out["features"].shape if features else _features_shape(path)
+        out["features_shape"] = np.array(shape, dtype=np.int64)
     except Exception as exc:
         raise DataError(
             f"embedding cache chunk {path} is unreadable ({exc}); delete it and rerun `geoclip embed`"
         ) from exc
-    if out["features"].ndim != 2 or len(out["features"]) != len(out["ids"]):
+    if len(shape) != 2 or shape[0] != len(out["ids"]):
         raise DataError(
             f"embedding cache chunk {path} is inconsistent (ids vs features); delete it and rerun"
         )
@@ -220,6 +255,204 @@ def check_settings(folder: Path, manifest: dict, settings: dict) -> None:
             )
 
 
+@dataclass
+class SourceProgress:
+    """What the chunks of one tar shard hold: the parts written cleanly, the number of its last part once
+    written, and the error that stopped its reading (a truncated or corrupt tar), if any."""
+
+    parts: set[int] = field(default_factory=set)
+    last: int | None = None
+    error: str = ""
+    part_size: int = 0  # samples per piece (a resumed shard keeps the piece size it was started with)
+
+    @property
+    def complete(self) -> bool:
+        """Every part up to the last one written, and no error: a rerun skips the shard."""
+        return self.last is not None and not self.error and self.parts >= set(range(self.last + 1))
+
+
+class ChunkWriter:
+    """The one writer of an embedding cache: the local runner, the shard runner and the Ray driver all
+    write their chunks, manifest and report through it, so every backend makes the same cache.
+
+    Used as a context manager: entering checks the cache's settings (:func:`check_settings`), takes the
+    lock, removes leftovers of interrupted writes and reads what the existing chunks hold (ids and their
+    status in :attr:`done`, the progress of each tar shard in :attr:`sources`; the features themselves are
+    not read). Leaving writes the manifest and ``report.csv`` and releases the lock, also after an error.
+
+    Parameters
+    ----------
+    cache_dir : the cache folder; the model's files go to ``model_cache_dir(cache_dir, info.model_id)``.
+    info : the model's :class:`~geoclip_utils.engine.models.ModelInfo`.
+    fast_decode, max_pixels : the decoding settings (see :func:`cache_settings`).
+
+    Raises
+    ------
+    ConfigError
+        The cache was made with other settings, or another process is writing it.
+
+    Example
+    -------
+    >>> with ChunkWriter("cache/", model_info(model), fast_decode=True, max_pixels=10**8) as w:  # doctest: +SKIP
+    ...     w.write(["a", "b"], features, ["c"], ["missing file"])
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike, info, *, fast_decode: bool, max_pixels: int) -> None:
+        self.info = info
+        self.folder = model_cache_dir(cache_dir, info.model_id)
+        self.settings = cache_settings(info, fast_decode=fast_decode, max_pixels=max_pixels)
+        self.extra = {
+            "model_source": info.source,
+            "input_resolution": info.input_resolution,
+            "preprocess": self.settings["preprocess"],
+            "max_pixels": max_pixels,
+            "settings": self.settings,
+        }
+        self.done: dict[str, tuple[str, str]] = {}
+        self.sources: dict[str, SourceProgress] = {}
+        self.dim: int | None = None
+        self.written = 0  # chunks written by this writer
+        self.n_new = 0  # images (embedded or skipped) written by this writer
+        self.duplicates: list[tuple[str, str]] = []  # (id, where) dropped by this writer
+        self._next = 0
+        self._lock: Lock | None = None
+
+    def __enter__(self) -> ChunkWriter:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        manifest = read_manifest(self.folder)
+        if manifest:
+            check_settings(self.folder, manifest, self.settings)
+            self.dim = manifest.get("dim")
+        self._lock = Lock(self.folder).__enter__()
+        try:
+            for p in self.folder.glob(".*.tmp"):  # leftovers of an interrupted write
+                p.unlink(missing_ok=True)
+            chunks = chunk_paths(self.folder)
+            for p in chunks:  # in order: a later chunk's status of an id (a retry) wins
+                self._record(read_chunk(p, features=False))
+            self._next = int(CHUNK_RE.match(chunks[-1].name).group(1)) + 1 if chunks else 0
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def _record(self, c: dict[str, np.ndarray]) -> None:
+        for i in c["ids"].tolist():
+            self.done[i] = ("ok", "")
+        for i, r in zip(c["skipped_ids"].tolist(), c["skipped_reasons"].tolist(), strict=True):
+            self.done[i] = ("skipped", r)
+        shape = c["features_shape"]
+        if shape[0] and self.dim is None:
+            self.dim = int(shape[1])
+        if "source" in c:
+            prog = self.sources.setdefault(str(c["source"][0]), SourceProgress())
+            part, error = int(c["part"][0]), str(c["source_error"][0])
+            if "part_size" in c:
+                prog.part_size = int(c["part_size"][0])
+            if error:
+                prog.error = error
+            else:
+                prog.parts.add(part)
+                if bool(c["last"][0]):
+                    prog.last, prog.error = part, ""
+
+    def write(
+        self,
+        ids: Sequence[str],
+        features: np.ndarray | None,
+        skipped_ids: Sequence[str] = (),
+        skipped_reasons: Sequence[str] = (),
+        *,
+        source: str | None = None,
+        part: int = 0,
+        part_size: int = 0,
+        last: bool = False,
+        error: str = "",
+    ) -> Path:
+        """Write one chunk atomically and update the manifest.
+
+        Ids an earlier chunk (or this one) already holds embedded are not stored again: they are dropped
+        and listed in the chunk's ``duplicate_ids`` (and in :attr:`duplicates`).
+
+        Parameters
+        ----------
+        ids, features : the embedded images and their L2-normalised features (rows in the order of ids).
+        skipped_ids, skipped_reasons : images that could not be embedded, with the reason of each.
+        source, part, part_size, last, error : for a piece of a tar shard: the shard, the piece's number,
+            the samples per piece, whether it is the shard's last piece, and why reading stopped there (a
+            truncated shard), if it did.
+
+        Returns
+        -------
+        Path of the chunk file.
+        """
+        keep, skip, dups, fresh = [], [], [], set()
+        for n, i in enumerate(ids):
+            if self.done.get(i, ("",))[0] == "ok" or i in fresh:
+                dups.append(i)
+            else:
+                fresh.add(i)
+                keep.append(n)
+        for i, r in zip(skipped_ids, skipped_reasons, strict=True):
+            if self.done.get(i, ("",))[0] == "ok" or i in fresh:
+                dups.append(i)
+            else:
+                skip.append((i, r))
+        kept = [ids[n] for n in keep]
+        if features is not None and len(features) and len(keep):
+            feats = np.asarray(features, dtype=np.float32)[keep]
+            self.dim = int(feats.shape[1])
+        else:
+            feats = np.zeros((0, self.dim or 0), np.float32)
+        arrays = {
+            "ids": str_array(kept),
+            "features": feats,
+            "skipped_ids": str_array([i for i, _ in skip]),
+            "skipped_reasons": str_array([r for _, r in skip]),
+        }
+        if source is not None:
+            arrays.update(
+                source=str_array([source]),
+                part=np.array([part], dtype=np.int64),
+                part_size=np.array([part_size], dtype=np.int64),
+                last=np.array([last]),
+                source_error=str_array([error]),
+            )
+        if dups:
+            arrays["duplicate_ids"] = str_array(dups)
+            where = f"{source} part {part}" if source is not None else "this run"
+            self.duplicates += [(i, where) for i in dups]
+        path = self.folder / f"chunk_{self._next:05d}.npz"
+        write_npz(path, **arrays)
+        self._next += 1
+        self.written += 1
+        self.n_new += len(kept) + len(skip)
+        self._record({**arrays, "features_shape": np.array(feats.shape)})
+        self._write_manifest()
+        return path
+
+    def _write_manifest(self) -> dict:
+        extra = dict(self.extra)
+        if self.sources:
+            extra["shards"] = {
+                "n": len(self.sources),
+                "complete": sum(p.complete for p in self.sources.values()),
+                "errors": {s: p.error for s, p in self.sources.items() if p.error},
+            }
+        return write_manifest(self.folder, self.info.model_id, self.dim, extra, self.done)
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._write_manifest()
+            rows = pd.DataFrame(
+                [(i, s, r) for i, (s, r) in self.done.items()], columns=["image_id", "status", "reason"]
+            )
+            write_text(self.folder / "report.csv", rows.to_csv(index=False))
+        finally:
+            if self._lock is not None:
+                self._lock.__exit__(*exc)
+
+
 def _resolve_model_dir(cache_dir: str | os.PathLike, model_id: str | None) -> Path:
     cache_dir = Path(cache_dir)
     if not cache_dir.is_dir():
@@ -322,3 +555,25 @@ def load_report(cache_dir: str | os.PathLike, model_id: str | None = None) -> pd
             )
         )
     return pd.DataFrame(rows, columns=["image_id", "status", "reason"])
+
+
+def load_coords(cache_dir: str | os.PathLike, model_id: str | None = None) -> pd.DataFrame:
+    """The coordinates joined to a cache by ``geoclip embed --coords``: ``image_id``, ``lat``, ``lon``.
+
+    Raises
+    ------
+    DataError
+        No cache, or a cache without joined coordinates.
+
+    Example
+    -------
+    >>> load_coords("cache/").columns.tolist()  # doctest: +SKIP
+    ['image_id', 'lat', 'lon']
+    """
+    folder = _resolve_model_dir(cache_dir, model_id)
+    path = folder / "coords.parquet"
+    if not path.is_file():
+        raise DataError(
+            f"embedding cache {folder} has no coordinates; rerun `geoclip embed` with --coords FILE"
+        )
+    return pd.read_parquet(path)

@@ -41,6 +41,7 @@ __all__ = [
     "DemoSet",
     "synthetic_image",
     "synthetic_photos",
+    "synthetic_shards",
     "write_jpeg",
     "make_demo_images",
     "RunImages",
@@ -132,6 +133,57 @@ def synthetic_photos(
         write_jpeg(out / f"{image_id}.jpg", synthetic_image(rng, rng.uniform(40, 220, (3, 3)), size), 90)
         ids.append(image_id)
     return ids
+
+
+def synthetic_shards(
+    out_dir: str | os.PathLike,
+    n: int,
+    n_shards: int = 4,
+    size: tuple[int, int] = (640, 480),
+    seed: int = 0,
+) -> list[Path]:
+    """Write ``n`` synthetic pictures (:func:`synthetic_image`) as WebDataset tar shards
+    ``<out_dir>/{00000..}.tar`` in the img2dataset layout: per sample ``<key>.jpg`` and ``<key>.json``
+    (``{"key": ...}``), keys ``synthetic_<i>`` (for benchmarks and tests).
+
+    Returns
+    -------
+    list of Path: the shards (each written atomically), ``n`` samples spread evenly over them.
+
+    Example
+    -------
+    >>> [p.name for p in synthetic_shards("_build/shards", 10, n_shards=2, size=(64, 48))]  # doctest: +SKIP
+    ['00000.tar', '00001.tar']
+    """
+    import io
+    import json
+    import tarfile
+
+    out = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    bounds = np.linspace(0, n, n_shards + 1).astype(int)
+    paths = []
+
+    def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    for s in range(n_shards):
+
+        def write(fh, s=s) -> None:
+            with tarfile.open(fileobj=fh, mode="w") as tar:
+                for i in range(bounds[s], bounds[s + 1]):
+                    key = f"synthetic_{i:05d}"
+                    buf = io.BytesIO()
+                    synthetic_image(rng, rng.uniform(40, 220, (3, 3)), size).save(
+                        buf, format="JPEG", quality=90
+                    )
+                    add(tar, f"{key}.jpg", buf.getvalue())
+                    add(tar, f"{key}.json", json.dumps({"key": key}).encode())
+
+        paths.append(atomic_write(out / f"{s:05d}.tar", write))
+    return paths
 
 
 def make_demo_images(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ __all__ = [
     "read_ids",
     "find_image",
     "open_rgb",
+    "decode_image",
     "ImageSet",
     "collate_images",
 ]
@@ -133,13 +135,13 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def open_rgb(
-    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: int | None = None
+    path: str | os.PathLike | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: int | None = None
 ) -> Image.Image:
     """Open an image file as a fully decoded 8-bit RGB PIL image.
 
     Parameters
     ----------
-    path : image file.
+    path : image file, or a binary file object (a member of a tar shard).
     max_pixels : int
         Larger images are refused (checked from the header, before decoding).
     draft_size : int, optional
@@ -230,14 +232,44 @@ class ImageSet(Dataset):
         path = find_image(self.image_dir, image_id)
         if path is None:
             return i, None, f"missing file: no {image_id}.jpg/.jpeg/.png in {self.image_dir}"
-        try:
-            with open_rgb(path, max_pixels=self.max_pixels, draft_size=self.draft_size) as im:
-                x = self.preprocess(im)
-            return i, x, ""
-        except ImageSkipped as exc:
-            return i, None, str(exc)
-        except Exception as exc:  # never crash on one image; keep the reason
-            return i, None, f"could not read image ({type(exc).__name__}: {exc})"
+        return (
+            i,
+            *decode_image(path, self.preprocess, max_pixels=self.max_pixels, draft_size=self.draft_size),
+        )
+
+
+def decode_image(
+    source: str | os.PathLike | BinaryIO,
+    preprocess: Callable,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> tuple[torch.Tensor | None, str]:
+    """Decode and preprocess one image; never raises for a bad image.
+
+    The one decoding step of every input (a folder's files, a tar shard's members) and every backend.
+
+    Parameters
+    ----------
+    source : image file or binary file object.
+    preprocess : the model's transform (PIL RGB image -> tensor).
+    max_pixels, draft_size : see :func:`open_rgb`.
+
+    Returns
+    -------
+    (tensor, "") for an image, (None, reason) for one that cannot be embedded.
+
+    Example
+    -------
+    >>> x, reason = decode_image("photo.jpg", preprocess)  # doctest: +SKIP
+    """
+    try:
+        with open_rgb(source, max_pixels=max_pixels, draft_size=draft_size) as im:
+            return preprocess(im), ""
+    except ImageSkipped as exc:
+        return None, str(exc)
+    except Exception as exc:  # never crash on one image; keep the reason
+        return None, f"could not read image ({type(exc).__name__}: {exc})"
 
 
 def collate_images(items: list) -> tuple[list[int], torch.Tensor | None, list[int], list[str]]:

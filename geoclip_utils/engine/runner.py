@@ -19,21 +19,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .._io import write_npz, write_text
 from ..errors import ConfigError, InputError
-from .cache import (
-    CHUNK_RE,
-    Lock,
-    cache_settings,
-    check_settings,
-    chunk_paths,
-    load_embeddings,
-    model_cache_dir,
-    read_chunk,
-    read_manifest,
-    str_array,
-    write_manifest,
-)
+from .cache import ChunkWriter
 from .images import DEFAULT_MAX_PIXELS, ImageSet, collate_images, read_ids
 from .models import encode_image_batch, model_info
 
@@ -182,31 +169,8 @@ def embed_images(
     chunk_size = chunk_size or 1024
     chunk_size = max(batch_size, -(-chunk_size // batch_size) * batch_size)
 
-    folder = model_cache_dir(cache_dir, info.model_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = read_manifest(folder)
-    settings = cache_settings(info, fast_decode=fast_decode, max_pixels=max_pixels)
-    if manifest:
-        check_settings(folder, manifest, settings)
-    extra = {
-        "model_source": info.source,
-        "input_resolution": info.input_resolution,
-        "preprocess": settings["preprocess"],
-        "max_pixels": max_pixels,
-        "settings": settings,
-    }
-    with Lock(folder):
-        for p in folder.glob(".*.tmp"):  # leftovers of an interrupted write
-            p.unlink(missing_ok=True)
-        done: dict[str, tuple[str, str]] = {}
-        chunks = chunk_paths(folder)
-        for p in chunks:  # in order: a later chunk's status of an id (a retry) wins
-            c = read_chunk(p)
-            for i in c["ids"].tolist():
-                done[i] = ("ok", "")
-            for i, r in zip(c["skipped_ids"].tolist(), c["skipped_reasons"].tolist(), strict=True):
-                done[i] = ("skipped", r)
-        next_chunk = int(CHUNK_RE.match(chunks[-1].name).group(1)) + 1 if chunks else 0
+    with ChunkWriter(cache_dir, info, fast_decode=fast_decode, max_pixels=max_pixels) as writer:
+        done = writer.done
         retried = [i for i in ids if retry_skipped and done.get(i, ("",))[0] == "skipped"]
         todo = [i for i in ids if i not in done or (retry_skipped and done[i][0] == "skipped")]
 
@@ -235,46 +199,24 @@ def embed_images(
             buf_feats: list[np.ndarray] = []
             buf_skip: list[str] = []
             buf_reason: list[str] = []
-            written = 0
-            dim = manifest.get("dim") if manifest else None
 
             def flush() -> None:
-                nonlocal next_chunk, written, dim
-                feats = (
-                    np.concatenate(buf_feats).astype(np.float32, copy=False)
-                    if buf_feats
-                    else np.zeros((0, dim or 0), np.float32)
-                )
-                write_npz(
-                    folder / f"chunk_{next_chunk:05d}.npz",
-                    ids=str_array(buf_ids),
-                    features=feats,
-                    skipped_ids=str_array(buf_skip),
-                    skipped_reasons=str_array(buf_reason),
-                )
-                for i in buf_ids:
-                    done[i] = ("ok", "")
-                for i, r in zip(buf_skip, buf_reason, strict=True):
-                    done[i] = ("skipped", r)
-                next_chunk += 1
-                written += 1
+                feats = np.concatenate(buf_feats) if buf_feats else None
+                writer.write(buf_ids, feats, buf_skip, buf_reason)
                 buf_ids.clear(), buf_feats.clear(), buf_skip.clear(), buf_reason.clear()
-                write_manifest(folder, info.model_id, dim, extra, done)
 
             batches = _prefetched(loader) if prefetch and workers == 0 else iter(loader)
             try:
                 for ok_idx, tensor, bad_idx, reasons in batches:
                     if tensor is not None:
-                        feats = encode_image_batch(model, tensor).cpu().numpy()
-                        dim = int(feats.shape[1])
-                        buf_feats.append(feats)
+                        buf_feats.append(encode_image_batch(model, tensor).cpu().numpy())
                         buf_ids.extend(todo[i] for i in ok_idx)
                     buf_skip.extend(todo[i] for i in bad_idx)
                     buf_reason.extend(reasons)
                     bar.update(len(ok_idx) + len(bad_idx))
                     if len(buf_ids) + len(buf_skip) >= chunk_size:
                         flush()
-                        if max_chunks is not None and written >= max_chunks:
+                        if max_chunks is not None and writer.written >= max_chunks:
                             break
                 else:
                     if buf_ids or buf_skip:
@@ -283,22 +225,10 @@ def embed_images(
                 if hasattr(batches, "close"):
                     batches.close()
                 bar.close()
-        if not (folder / "manifest.json").is_file() or not todo:
-            dim0 = manifest.get("dim") if manifest else None
-            if dim0 is None and done:
-                dim0 = (
-                    int(load_embeddings(folder)[1].shape[1])
-                    if any(s == "ok" for s, _ in done.values())
-                    else None
-                )
-            write_manifest(folder, info.model_id, dim0, extra, done)
 
         rows = [(i, *done.get(i, ("pending", "not embedded yet (run stopped early)"))) for i in ids]
         report = pd.DataFrame(rows, columns=["image_id", "status", "reason"])
-        all_rows = pd.DataFrame(
-            [(i, s, r) for i, (s, r) in done.items()], columns=["image_id", "status", "reason"]
-        )
-        write_text(folder / "report.csv", all_rows.to_csv(index=False))
+    folder = writer.folder
     report.attrs.update(
         model_id=info.model_id,
         cache=str(folder),
