@@ -19,7 +19,9 @@ from pathlib import Path
 
 import nbformat
 
-_ID = re.compile(r"""\b(id|table_id|aria-labelledby)=["'][^"']*["']|T_[0-9a-f]{5}_?|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f-]{27}""")
+_ID = re.compile(
+    r"""\b(id|table_id|aria-labelledby)=["'][^"']*["']|T_[0-9a-f]{5}_?|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f-]{27}"""
+)
 
 
 def _texts(cell) -> list[str]:
@@ -86,7 +88,9 @@ def diff(a: dict, b: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "dump":
-        Path(argv[2]).write_text(json.dumps(dump(Path(argv[1])), indent=1, ensure_ascii=False), encoding="utf-8")
+        Path(argv[2]).write_text(
+            json.dumps(dump(Path(argv[1])), indent=1, ensure_ascii=False), encoding="utf-8"
+        )
         return 0
     if len(argv) == 3 and argv[0] == "diff":
         a = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
@@ -95,8 +99,10 @@ def main(argv: list[str]) -> int:
         for p in problems:
             print(p)
         n_glue = sum(len(c["glue"]) for c in a.values())
-        print(f"{len(problems)} differences ({n_glue} glued values and "
-              f"{sum(len(c['printed']) for c in a.values())} printed outputs compared)")
+        print(
+            f"{len(problems)} differences ({n_glue} glued values and "
+            f"{sum(len(c['printed']) for c in a.values())} printed outputs compared)"
+        )
         return 1 if problems else 0
     print(__doc__)
     return 2
