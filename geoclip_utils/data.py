@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
+from .provenance import record_read
 from .schema import make_predictions
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ def fetch(path: str, *, progress: bool = True) -> Path:
     '81914fe…/inputdata/country100.csv'
     """
     entry = _entry(path)
+    record_read(entry.path, entry.commit, entry.sha256, entry.size)  # for the reproducibility appendix
     mirror = mirror_dir()
     if mirror is not None:
         local = mirror / path
