@@ -83,7 +83,7 @@ PAGE_PROBE = r"""
     return el.getClientRects().length > 0;
   };
   const texts = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
   const bad = /\bNaN\b|\bNone\b|\bundefined\b|\{glue/;
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
@@ -95,12 +95,12 @@ PAGE_PROBE = r"""
     .map(i => i.getAttribute("src") || "(no src)");
   const links = [...document.querySelectorAll("a[href]")].map(a => [a.href, (a.textContent || "").trim().slice(0, 60)]);
   const ids = [...document.querySelectorAll("[id], a[name]")].map(e => e.id || e.getAttribute("name"));
-  return {counts, texts, images, links, ids, height: document.documentElement.scrollHeight};
+  return {counts, texts, images, links, ids, url: location.href, height: document.documentElement.scrollHeight};
 })()
 """
 
 READY = r"""
-(() => document.readyState === "complete" &&
+(() => document.readyState === "complete" && !!document.body &&
   [...document.querySelectorAll(".plotly-graph-div")].every(
     d => d.classList.contains("js-plotly-plot") && d.querySelector(".main-svg")))()
 """
@@ -268,17 +268,23 @@ class Page:
         return r.get("result", {}).get("value")
 
     def load(self, url: str, timeout: float = 45) -> None:
-        """Navigate and wait until the page, its requests and its figures are done (counts stable)."""
+        """Navigate and wait until the page, its requests and its figures are done: the address (a page may
+        redirect, as index.html does) and what it drew stay the same over three polls."""
         self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + timeout
         last, stable = None, 0
         while time.monotonic() < deadline:
             time.sleep(0.25)
             self.pump()
-            if self.pending or not self.evaluate(READY):
+            try:  # between two documents (a redirect) an evaluation can fail or see no body: poll again
+                if self.pending or not self.evaluate(READY):
+                    stable = 0
+                    continue
+                probe = self.evaluate(PAGE_PROBE)
+            except RuntimeError:
                 stable = 0
                 continue
-            now = json.dumps(self.evaluate(PAGE_PROBE)["counts"])
+            now = json.dumps([probe["url"], probe["counts"]])
             stable = stable + 1 if now == last else 0
             last = now
             if stable >= 2:
