@@ -13,7 +13,7 @@ SITE     := _build/site
 HTML     := $(SITE)/_build/html
 TORCH    := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: help setup setup-browser sync execute html book headline lint unit nbval browser test bench clean
+.PHONY: help setup setup-browser setup-axe sync execute html book headline lint unit nbval weight browser test bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,16 +34,22 @@ execute: sync ## execute every chapter with papermill (default parameters) into 
 	@mkdir -p $(EXECUTED)
 	@for c in $(CHAPTERS); do \
 	  echo "executing book/$$c.ipynb"; \
-	  GEOCLIP_BOOK_BUILD=1 $(BIN)/papermill --no-progress-bar -k python3 --cwd . \
-	    book/$$c.ipynb $(EXECUTED)/$$c.ipynb; \
+	  rm -f $(EXECUTED)/$$c.files.jsonl; \
+	  GEOCLIP_BOOK_BUILD=1 GEOCLIP_PROVENANCE_LOG=$(abspath $(EXECUTED))/$$c.files.jsonl \
+	    $(BIN)/papermill --no-progress-bar -k python3 --cwd . book/$$c.ipynb $(EXECUTED)/$$c.ipynb; \
 	done
 
 html: ## build the HTML book from the executed chapters (Jupyter Book, execution off, warnings are errors)
-	@rm -rf $(SITE) && mkdir -p $(SITE)/book $(SITE)/_static
-	cp _config.yml _toc.yml $(SITE)/
-	cp _static/*.js $(SITE)/_static/
+	@rm -rf $(SITE) && mkdir -p $(SITE)/book $(SITE)/_static $(SITE)/_ext $(SITE)/_extra/_sources/book $(SITE)/appendix
+	cp _config.yml _toc.yml references.bib $(SITE)/
+	cp _static/*.js _static/*.css $(SITE)/_static/
 	cp $(VENV)/lib/python3.11/site-packages/plotly/package_data/plotly.min.js $(SITE)/_static/
+	cp tools/book_sphinx_ext.py $(SITE)/_ext/
+	cp book/*.md $(SITE)/_extra/_sources/book/
+	cp appendix/*.md $(SITE)/appendix/
 	cp $(EXECUTED)/*.ipynb $(SITE)/book/
+	$(PY) tools/book_assets.py $(SITE)
+	$(PY) -m geoclip_utils.provenance $(EXECUTED) $(SITE)/appendix/reproducibility.md $(CHAPTERS)
 	$(BIN)/jupyter-book build $(SITE) -W -n --keep-going --quiet
 	@echo "The book is at $(abspath $(HTML))/index.html"
 
@@ -52,9 +58,11 @@ book: execute html ## execute all chapters, then build the HTML book (prints whe
 headline: ## copy the headline (nbval-checked) outputs of _build/executed into book/*.ipynb
 	$(PY) tools/nbtools.py headline $(EXECUTED) $(addprefix book/,$(addsuffix .ipynb,$(CHAPTERS)))
 
-lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks
+lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the CI workflow against GitHub's schema
 	$(BIN)/ruff check geoclip_utils tests tools book
 	$(BIN)/ruff format --check geoclip_utils tests tools
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
 unit: $(VENV)/.stamp ## unit tests (pytest tests/)
 	$(BIN)/pytest -q tests
@@ -62,13 +70,22 @@ unit: $(VENV)/.stamp ## unit tests (pytest tests/)
 setup-browser: ## install Debian's chromium for the browser check when it is missing (needs root)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-browser: setup-browser ## check in headless chromium that the built pages render their figures offline
-	$(PY) tools/browser_check.py $(HTML)
+setup-axe: node_modules/axe-core/axe.min.js ## install axe-core for the browser check (npm ci, package-lock.json)
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+weight: ## weigh every built page: HTML bytes per page (budget 500 kB), its own figure data, the shared assets
+	$(PY) tools/page_weight.py $(HTML) --budget-kb 500 --report _build/page-weights.tsv
+
+browser: setup-browser setup-axe ## every page in headless chromium, offline: figures, console, requests, text, alt, links, axe
+	$(PY) tools/browser_check.py $(HTML) --report _build/browser-check.json
 
 nbval: ## re-execute the committed notebooks and compare their headline outputs (nbval, lax)
 	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider book/*.ipynb
 
-test: lint unit book browser nbval ## everything CI runs: lint, unit tests, book build, browser check, nbval
+test: lint unit book weight browser nbval ## everything CI runs: lint, unit tests, book build, page weights, browser check, nbval
 
 BENCHES  := inference geocode captions scale
 

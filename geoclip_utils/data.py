@@ -41,6 +41,7 @@ import pandas as pd
 from ._io import atomic_write, sha256_of
 from .errors import ConfigError, DataError
 from .names import country_converter
+from .provenance import record_read
 from .schema import make_predictions
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ def fetch(path: str, *, progress: bool = True) -> Path:
     '81914fe…/inputdata/country100.csv'
     """
     entry = _entry(path)
+    record_read(entry.path, entry.commit, entry.sha256, entry.size)  # for the reproducibility appendix
     mirror = mirror_dir()
     if mirror is not None:
         local = mirror / path

@@ -10,14 +10,23 @@ Offline rendering, in short (details in docs/toolchain-notes.md of the team):
       building the book, and embedded in the notebook otherwise;
     * geo figures use an explicit GeoJSON with exterior rings clockwise (plotly's convention) and the
       page pre-seeds ``PlotlyGeoAssets`` so plotly never fetches ``world_110m.json`` from its CDN;
-    * MathJax is off (``include_mathjax=False``) — plotly 7 would otherwise add a CDN script tag.
+    * MathJax is off (``include_mathjax=False``) — plotly 7 would otherwise add a CDN script tag;
+    * light pages: a figure is plain JSON in the page; at build time ``tools/book_assets.py`` moves data
+      shared by several figures (the world polygons, plotly's default template, ...) into
+      ``_static/geoclip/`` files loaded once per book, and ``_static/geoclip-figures.js`` draws the figure.
+      The notebook view is the notebook run in Jupyter (Binder, Colab, a local kernel): without
+      ``GEOCLIP_BOOK_BUILD=1`` figures use plotly's ``notebook`` renderer and embed everything; a book-built
+      figure opened outside the book says so.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
+import re
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -29,26 +38,57 @@ GEO_ASSETS_SEED = (
 )
 
 
+def _title_text(layout: dict) -> str:
+    title = layout.get("title")
+    text = title.get("text", "") if isinstance(title, dict) else (title or "")
+    return re.sub(r"<[^>]+>", " ", str(text)).strip()
+
+
+#: What a book figure says where the book's scripts are absent (the executed notebook opened in Jupyter).
+_NOT_IN_BOOK = (
+    "This figure is drawn by the book's page scripts. Run the notebook (book/*.ipynb) to draw it here."
+)
+
+
+def book_figure_html(fig_dict: dict, config: dict | None = None) -> str:
+    """HTML of one book figure: a labelled container, the figure as JSON, one call to ``geoclipFigure``.
+
+    The JSON sits in ``<script type="application/json" id="<id>-figure">`` so that the build
+    (``tools/book_assets.py``) can move data shared by several figures, and large figure data, into
+    ``_static/geoclip/`` files; ``_static/geoclip-figures.js`` loads those and draws the figure with
+    plotly.js. The container has ``role="figure"`` and the figure's title as its label, for screen readers.
+    """
+    from plotly.io.json import to_json_plotly
+
+    layout = fig_dict.get("layout", {})
+    div_id = str(uuid.uuid4())
+    height = f"{layout['height']}px" if layout.get("height") else "525px"
+    width = f"{layout['width']}px" if layout.get("width") else "100%"
+    label = html.escape(_title_text(layout) or "interactive figure", quote=True)
+    payload = to_json_plotly(  # escapes <, > and / so the JSON cannot end its script element
+        {
+            "data": fig_dict.get("data", []),
+            "layout": layout,
+            "config": config or {"displaylogo": False, "responsive": True},
+        }
+    )
+    return (
+        f'<div role="figure" aria-label="{label}">'
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}; width:{width};"></div></div>'
+        f'<script type="application/json" id="{div_id}-figure">{payload}</script>'
+        f'<script type="text/javascript">if (window.geoclipFigure) geoclipFigure("{div_id}"); '
+        f'else document.getElementById("{div_id}").textContent = "{_NOT_IN_BOOK}";</script>'
+    )
+
+
 def _book_renderer():
     from plotly.io._base_renderers import MimetypeRenderer
 
     class BookRenderer(MimetypeRenderer):
-        """HTML output without plotly.js (the book page loads it once) and without the MathJax CDN tag."""
+        """Light HTML for the book page: no plotly.js, no MathJax CDN tag, shared data by reference."""
 
         def to_mimebundle(self, fig_dict):
-            from plotly.io import to_html
-
-            html = to_html(
-                fig_dict,
-                config={"displaylogo": False, "responsive": True},
-                include_plotlyjs=False,
-                include_mathjax=False,
-                full_html=False,
-                default_width="100%",
-                default_height=525,
-                validate=False,
-            )
-            return {"text/html": html}
+            return {"text/html": book_figure_html(fig_dict, {"displaylogo": False, "responsive": True})}
 
     return BookRenderer()
 
@@ -60,8 +100,10 @@ def setup_notebook(book: bool | None = None) -> None:
     ----------
     book : True when the executed notebook will be built into the book (``make book`` sets
         ``GEOCLIP_BOOK_BUILD=1``, the default source of this flag): figures are then plain HTML that
-        relies on the page's ``_static/plotly.min.js`` and offline geo-asset seed, with no CDN script.
-        Otherwise plotly's ``notebook`` renderer (plotly.js embedded once per notebook) is used.
+        relies on the page's ``_static/plotly.min.js``, ``geoclip-figures.js`` (shared data, loaded
+        once) and offline geo-asset seed, with no CDN script. Otherwise plotly's ``notebook`` renderer
+        (plotly.js and every figure's data embedded in the notebook) is used: a notebook opened in
+        Jupyter, Binder or Colab draws its figures without the book.
     """
     import plotly.io as pio
 

@@ -58,7 +58,7 @@ def test_book_renderer_has_no_cdn_scripts(monkeypatch):
         fig = plots.country_choropleth(pd.DataFrame({"iso3": ["BEL"], "f1": [0.5]}), value="f1")
         bundle = pio.renderers["geoclip_book"].to_mimebundle(fig.to_dict())
         html = bundle["text/html"]
-        assert "Plotly.newPlot" in html
+        assert "geoclipFigure(" in html and '-figure">' in html  # drawn by _static/geoclip-figures.js
         assert "cdn" not in html.lower() and "<script src" not in html
     finally:
         pio.renderers.default = "notebook"

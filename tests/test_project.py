@@ -88,7 +88,7 @@ def test_headline_cells_have_stored_outputs():
 def test_toc_lists_every_chapter():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = {toc["root"]} | {c["file"] for part in toc["parts"] for c in part["chapters"]}
-    assert files == {f"book/{p.stem}" for p in CHAPTERS}
+    assert {f for f in files if f.startswith("book/")} == {f"book/{p.stem}" for p in CHAPTERS}
 
 
 def test_no_typed_percentages_in_prose():
