@@ -24,7 +24,7 @@ $(VENV)/.stamp: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt $(TORCH) -e ".[book,models,scale,test]"
 	touch $@
 
-setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book + test + models extras)
+setup: $(VENV)/.stamp ## create .venv and install the package with pinned versions (book, models, scale and test extras)
 
 sync: $(VENV)/.stamp ## regenerate book/*.ipynb from the MyST sources (keeps headline outputs)
 	@for c in $(CHAPTERS); do $(BIN)/jupytext --quiet --update --to ipynb book/$$c.md; done
