@@ -469,6 +469,7 @@ def check_experiment(
     chapter: str | None = None,
     modes: tuple[str, ...] | None = None,
     countries: bool | None = None,
+    parameter: str = "experiment",
 ) -> Experiment | None:
     """Check an experiment parameter before any work, with one sentence on what is wrong.
 
@@ -480,6 +481,7 @@ def check_experiment(
     chapter : the chapter asking (named in the message).
     modes : the modes the chapter can analyse.
     countries : whether the chapter needs a label set of countries.
+    parameter : the parameter's name in the messages (a chapter may call it ``standard`` or ``mixed``).
 
     Returns
     -------
@@ -506,34 +508,33 @@ def check_experiment(
         and (countries is None or e.labels.countries == countries)
         and (source == "local" or e.published)
     ]
+    given = f"{parameter}={experiment!r}"
+    if not isinstance(experiment, str):
+        raise ConfigError(f"{given} is not allowed: give an experiment name (a string)")
+
+    def need_local_results() -> None:
+        path = local_results_dir(results_dir) / f"{check_name(experiment)}.parquet"
+        if not path.is_file():
+            raise ConfigError(
+                f"{given}: no local results at {path}; run `geoclip classify` first or set results_dir"
+            )
+
     exp = exps.get(experiment)
     if exp is None:
         if source == "local":
-            path = local_results_dir(results_dir) / f"{experiment}.parquet"
-            if not path.is_file():
-                raise ConfigError(
-                    f"experiment={experiment!r}: no local results at {path}; run `geoclip classify` first "
-                    "or set results_dir"
-                )
+            need_local_results()
             return None
-        raise ConfigError(f"experiment={experiment!r} is not a registered experiment; {here} takes {fits}")
+        raise ConfigError(f"{given} is not a registered experiment; {here} takes {fits}")
     wrong_mode = modes is not None and exp.mode not in modes
     wrong_kind = countries is not None and exp.labels.countries != countries
     if wrong_mode or wrong_kind:
         what = f"a {exp.labels.place} experiment" if wrong_kind else f"a {exp.mode} experiment"
         instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
-        raise ConfigError(f"experiment={experiment!r} is {what}; {here} takes {fits}{instead}")
+        raise ConfigError(f"{given} is {what}; {here} takes {fits}{instead}")
     if source == "paper" and not exp.published:
-        raise ConfigError(
-            f"experiment={experiment!r} has no published result file; run it yourself and use source='local'"
-        )
+        raise ConfigError(f"{given} has no published result file; run it yourself and use source='local'")
     if source == "local":
-        path = local_results_dir(results_dir) / f"{experiment}.parquet"
-        if not path.is_file():
-            raise ConfigError(
-                f"experiment={experiment!r}: no local results at {path}; run `geoclip classify` first "
-                "or set results_dir"
-            )
+        need_local_results()
     return exp
 
 

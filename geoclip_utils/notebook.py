@@ -298,40 +298,6 @@ def check_results_dir(results_dir, source: str):
     return results_dir
 
 
-def check_experiment_parameter(name: str, value, **kwargs):
-    """:func:`geoclip_utils.experiments.check_experiment` for a chapter parameter not called ``experiment``
-    (the prompts chapter's ``standard`` and ``mixed``): the one-sentence message names ``name``.
-
-    Parameters
-    ----------
-    name : the parameter's name.
-    value : its value.
-    **kwargs : passed on (``source``, ``results_dir``, ``chapter``, ``modes``, ``countries``).
-
-    Returns
-    -------
-    The registry record, or ``None`` for an unregistered local experiment.
-
-    Raises
-    ------
-    ConfigError
-        The message of :func:`~geoclip_utils.experiments.check_experiment`, with ``name=`` in place of
-        ``experiment=``.
-    """
-    from .experiments import check_experiment
-
-    if not isinstance(value, str):
-        raise ConfigError(f"{name}={value!r} is not allowed: give an experiment name (a string)")
-    try:
-        return check_experiment(value, **kwargs)
-    except ConfigError as exc:
-        text = str(exc)
-        prefix = f"experiment={value!r}"
-        if name != "experiment" and text.startswith(prefix):
-            raise ConfigError(f"{name}={value!r}{text[len(prefix) :]}") from None
-        raise
-
-
 def check_run_parameters(*, source: str, results_dir, n_boot, seed) -> None:
     """Check the parameters most chapters share, in the order a reader would fix them: ``source``
     (``"paper"`` or ``"local"``), ``results_dir`` (:func:`check_results_dir`), ``n_boot`` (an integer ≥ 1)

@@ -205,7 +205,7 @@ def _wait_for_chunks(out: Path, n: int, proc: subprocess.Popen, timeout: float =
     while len(chunk_paths(model_cache_dir(out, "random/tiny-seed0"))) < n:
         assert proc.poll() is None, proc.stdout.read()
         assert time.monotonic() < deadline, "no chunks written in time"
-        time.sleep(0.2)
+        time.sleep(0.01)
 
 
 def _same_as_local(out: Path, data: dict) -> None:
@@ -241,9 +241,15 @@ def test_ray_survives_a_killed_worker_node(cluster, data, tmp_path):
     out = tmp_path / "ray"
     driver = _embed(cluster, data["pattern"], out)
     try:
-        _wait_for_chunks(out, 2, driver)
-        at_kill = len(chunk_paths(out / MODEL_DIR))
-        cluster.kill_worker()
+        _wait_for_chunks(out, 1, driver)
+        # freeze the driver the moment its first chunk is written, so the worker dies mid-run whatever
+        # the speed of this machine; the pieces still in flight are lost with the worker
+        os.killpg(driver.pid, signal.SIGSTOP)
+        try:
+            at_kill = len(chunk_paths(out / MODEL_DIR))
+            cluster.kill_worker()
+        finally:
+            os.killpg(driver.pid, signal.SIGCONT)
         output, _ = driver.communicate(timeout=600)
     finally:
         if driver.poll() is None:

@@ -13,6 +13,7 @@ import pytest
 from geoclip_utils import experiments, geo
 from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.geo import koppen
+from geoclip_utils.reference import authors_dedupe
 
 MIRROR = os.environ.get("GEOCLIP_DATA_MIRROR", "")
 needs_data = pytest.mark.skipif(not MIRROR, reason="needs GEOCLIP_DATA_MIRROR (the authors' files)")
@@ -214,31 +215,6 @@ def _offset(lat0, lon0, north_km, east_km):
     return lat, lon
 
 
-def _brute_force(lat, lon, groups, radius):
-    """The authors' loop, literally (O(n²)), as the reference."""
-    n = len(lat)
-    accepted: list[int] = []
-    removed: set[int] = set()
-    for g in dict.fromkeys(groups):
-        members = [i for i in range(n) if groups[i] == g]
-        first = True
-        for i in members:
-            if first:
-                first = False
-                accepted.append(i)
-            for j in members:
-                if i == j or i in removed or j in removed:
-                    continue
-                if geo.haversine_km(lat[i], lon[i], lat[j], lon[j]) < radius:
-                    removed.add(j)
-                elif i not in accepted:
-                    accepted.append(i)
-    keep = np.zeros(n, bool)
-    keep[accepted] = True
-    keep[list(removed)] = False
-    return keep
-
-
 def test_dedupe_constructed_clusters():
     # cluster A: 3 points within 400 m; B: 2 points 1.5 km apart; C: a chain 0.8 km apart
     pts = [
@@ -283,7 +259,7 @@ def test_dedupe_matches_authors_loop_random():
     lon = 5 + rng.normal(0, 0.03, n)
     groups = rng.choice(["x", "y", "z"], n).tolist()
     ours = geo.dedupe_by_distance(lat, lon, groups)["keep"].to_numpy()
-    np.testing.assert_array_equal(ours, _brute_force(lat, lon, groups, 1.0))
+    np.testing.assert_array_equal(ours, authors_dedupe(lat, lon, groups, 1.0))
 
 
 def test_dedupe_by_cosine():

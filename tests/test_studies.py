@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoclip_utils import notebook, stats
+from geoclip_utils import experiments, notebook, stats
 from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
 from geoclip_utils.studies import calibration, countries, places, prompts, regions
@@ -280,25 +280,24 @@ def test_check_results_dir_and_run_parameters(tmp_path):
         assert "\n" not in str(err.value)
 
 
-def test_check_experiment_parameter_names_the_parameter():
+def test_check_experiment_names_the_parameter():
     with pytest.raises(ConfigError) as err:
-        notebook.check_experiment_parameter(
-            "standard", "nonsense", chapter="prompts", modes=("flat",), countries=True
+        experiments.check_experiment(
+            "nonsense", chapter="prompts", modes=("flat",), countries=True, parameter="standard"
         )
     msg = str(err.value)
     assert msg.startswith("standard='nonsense' is not a registered experiment; the prompts chapter takes [")
     assert "'country100'" in msg and "experiment=" not in msg
     with pytest.raises(ConfigError, match=r"^mixed='US_states_max100' is a US state experiment"):
-        notebook.check_experiment_parameter("mixed", "US_states_max100", modes=("mixed",), countries=True)
+        experiments.check_experiment("US_states_max100", modes=("mixed",), countries=True, parameter="mixed")
     with pytest.raises(ConfigError, match=r"^mixed=3 is not allowed"):
-        notebook.check_experiment_parameter("mixed", 3)
+        experiments.check_experiment(3, parameter="mixed")
     assert (
-        notebook.check_experiment_parameter("mixed", "country100_mixedprompt", modes=("mixed",)).mode
+        experiments.check_experiment("country100_mixedprompt", modes=("mixed",), parameter="mixed").mode
         == "mixed"
     )
 
 
-# =========================================================================== stats.paired_predictions
 def test_paired_predictions_pairs_by_image_id():
     a = make_predictions(
         list("1234"),
