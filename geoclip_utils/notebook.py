@@ -155,7 +155,8 @@ def sortable_html(df: pd.DataFrame, table_id: str, formats: Mapping[str, str] | 
     ----------
     df : the table; its index becomes the first column.
     table_id : a page-unique HTML id (letters, digits, ``-``, ``_``).
-    formats : column → format string (e.g. ``"{:.2f}"``) applied before rendering.
+    formats : column → a format applied before rendering: a template (``"{:.2f}"``) or a bare format
+        spec (``".1%"``, ``",.0f"``); a missing value (NaN, None) renders as an empty cell.
 
     Returns
     -------
@@ -171,7 +172,10 @@ def sortable_html(df: pd.DataFrame, table_id: str, formats: Mapping[str, str] | 
         raise ConfigError(f"table id {table_id!r}: use letters, digits, '-' and '_'")
     shown = df.copy()
     for col, fmt in (formats or {}).items():
-        shown[col] = [fmt.format(v) for v in shown[col]]
+        if col not in shown.columns:
+            raise ConfigError(f"sortable_html: no column {col!r} to format (columns: {list(shown.columns)})")
+        one = fmt.format if "{" in fmt else (lambda v, spec=fmt: format(v, spec))
+        shown[col] = ["" if pd.isna(v) else one(v) for v in shown[col]]
     html = shown.reset_index().to_html(table_id=table_id, index=False, border=0, classes="dataframe sortable")
     return html + _SORT_JS % {"id": table_id}
 

@@ -137,6 +137,19 @@ def test_sortable_html():
         notebook.sortable_html(df, "bad id")
 
 
+def test_sortable_html_takes_bare_format_specs_and_leaves_missing_cells_empty():
+    """A bare spec (".1%") formats the value; it once rendered the spec itself in every cell."""
+    import pandas as pd
+
+    df = pd.DataFrame({"share": [0.1234, float("nan")], "km": [1234.6, None]}, index=["a", "b"])
+    html = notebook.sortable_html(df, "t-2", {"share": ".1%", "km": ",.0f"})
+    assert ">12.3%<" in html and ">1,235<" in html
+    table = html.split("<script>")[0]
+    assert ".1%" not in table and ",.0f" not in table and "nan" not in table.lower()
+    with pytest.raises(ConfigError, match="no column 'shares'"):
+        notebook.sortable_html(df, "t-3", {"shares": ".1%"})
+
+
 def test_place_keys_and_normalize():
     assert places.place_keys("  Medellín ") == ["medellin"]
     assert places.place_keys("arrondissement de Menara المنارة") == ["arrondissement de menara", "menara"]

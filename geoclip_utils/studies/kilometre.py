@@ -80,7 +80,7 @@ FIXED_COUNTRY: dict[str, str] = {"UScity100": "US"}
 #: The smallest population the packaged gazetteer holds (GeoNames cities15000).
 MIN_POPULATION = 15000
 #: The book's distance definition, in words (printed with every kilometre number).
-DISTANCE_DEFINITION = "haversine great-circle distance, sphere of radius 6371.0088 km, within t km when d <= t, GeoScore 5000*exp(-d/1492.7)"
+DISTANCE_DEFINITION = "haversine great-circle distance, sphere of radius 6371 km, within t km when d <= t, GeoScore 5000*exp(-d/1492.7)"
 #: What a distance of a city run is.
 CITY_DISTANCE = "between the predicted city's and the gold city's GeoNames coordinates (the authors' city files carry no image coordinates)"
 
