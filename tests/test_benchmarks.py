@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -126,6 +127,25 @@ def test_anchors_file_names_a_source_and_a_definition_for_every_row():
     assert len(a) >= 1 and (a["source"].str.len() > 20).all() and (a["distance_definition"] != "").all()
     shares = a[[f"acc_{t}km" for t in (1, 25, 200, 750, 2500)]]
     assert ((shares.isna()) | ((shares >= 0) & (shares <= 1))).all().all()
+    # the families the chapter names, each with a stated definition; shares rise with the threshold
+    for family in ("GeoCLIP", "PIGEOTTO", "StreetCLIP", "zero-shot CLIP"):
+        assert a["model"].str.startswith(family).any(), family
+    assert (shares.T.ffill().diff().iloc[1:].fillna(0) >= 0).all().all()
+    assert (a["note"].str.len() > 20).all()
+
+
+def test_definitions_group_the_anchors_and_put_the_books_first():
+    from geoclip_utils.studies import kilometre
+
+    d = your_model.definitions()
+    assert d.index[0] == kilometre.DISTANCE_DEFINITION and d["models"].iloc[0] == "this book"
+    assert d["rows"].sum() == len(your_model.anchors()) + 1
+    pigeon = d[d["models"].str.contains("PIGEOTTO")]
+    assert len(pigeon) == 1 and "d < t" in pigeon.index[0]
+    toy = your_model.definitions(
+        pd.DataFrame({"model": ["a", "b", "a"], "distance_definition": ["x", "y", "x"]})
+    )
+    assert toy.loc["x", "models"] == "a" and toy.loc["x", "rows"] == 2
 
 
 @pytest.mark.slow

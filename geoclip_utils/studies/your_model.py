@@ -7,8 +7,8 @@
   gazetteer label set (top city, probability-weighted refinement, country → city under both descent
   rules), score everything with :func:`geoclip_utils.benchmarks.score_benchmark`, and pair the two rules;
 * :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
-  distance definition its paper states); :func:`footing_table` puts anchors, your run and CLIP's
-  city runs in one table.
+  distance definition its paper states); :func:`definitions` groups them by that definition;
+  :func:`footing_table` puts anchors, your run and CLIP's city runs in one table.
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ from ..errors import ConfigError, DataError
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 from . import geoestimation, kilometre
 
-__all__ = ["METHODS", "demo_benchmark", "zero_shot_run", "anchors", "footing_table", "gpu_command"]
+__all__ = [
+    "METHODS",
+    "demo_benchmark",
+    "zero_shot_run",
+    "anchors",
+    "definitions",
+    "footing_table",
+    "gpu_command",
+]
 
 #: The coordinate predictions of a zero-shot run, in display order.
 METHODS: dict[str, str] = {
@@ -196,6 +204,33 @@ def anchors() -> pd.DataFrame:
     if (df["source"].str.strip() == "").any():
         raise DataError("resources/anchors.csv: every anchor needs its source")
     return df[list(ANCHOR_COLUMNS)]
+
+
+def definitions(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Which rows use which distance definition: one row per definition, the models that use it.
+
+    Parameters
+    ----------
+    table : rows with ``model`` and ``distance_definition`` (default: :func:`anchors`, with the book's own
+        definition added as the row of "this book").
+
+    Returns
+    -------
+    DataFrame indexed by ``distance_definition`` with ``models`` (comma-separated, in file order) and
+    ``rows`` (how many rows of the table use it); the book's definition first, then by ``rows``, descending.
+
+    Example
+    -------
+    >>> definitions().loc[kilometre.DISTANCE_DEFINITION, "models"]
+    'this book'
+    """
+    if table is None:
+        own = pd.DataFrame([{"model": "this book", "distance_definition": kilometre.DISTANCE_DEFINITION}])
+        table = pd.concat([own, anchors()], ignore_index=True)
+    g = table.groupby("distance_definition", sort=False)["model"]
+    out = pd.DataFrame({"models": g.agg(lambda m: ", ".join(dict.fromkeys(m))), "rows": g.size()})
+    first = out.index == kilometre.DISTANCE_DEFINITION
+    return pd.concat([out[first], out[~first].sort_values("rows", ascending=False, kind="stable")])
 
 
 def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] | None = None) -> pd.DataFrame:
