@@ -42,10 +42,16 @@ N_IMAGES, N_SHARDS, PIECE = 320, 8, 10  # 32 pieces: one chunk each
 MODEL_DIR = "random__tiny-seed0"
 
 
-def _free_port(ip: str) -> int:
-    with socket.socket() as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
+def _free_ports(ip: str, n: int) -> list[int]:
+    """``n`` distinct ports free on ``ip`` now (all sockets held until every port is chosen)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((ip, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class LocalCluster:
@@ -60,10 +66,20 @@ class LocalCluster:
             "RAY_AUTH_TOKEN": secrets.token_hex(16),
         }
         self.procs: dict[str, subprocess.Popen] = {}
-        self.port = _free_port(HEAD_IP)
+        self.port = _free_ports(HEAD_IP, 1)[0]
         self.address = f"{HEAD_IP}:{self.port}"
 
-    def _start(self, name: str, ip: str) -> None:
+    def _args(self, name: str, ip: str) -> list[str]:
+        """``ray start`` for one node, with ports chosen afresh (a port taken since the last try is not reused)."""
+        opts = (
+            "node-manager-port",
+            "object-manager-port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+        )
+        ports = _free_ports(ip, len(opts))
         args = [
             str(BIN / "ray"),
             "start",
@@ -75,29 +91,26 @@ class LocalCluster:
             "--disable-usage-stats",
             "--include-log-monitor=false",
             f"--temp-dir={self.temp}",
-            *(f"--{opt}={_free_port(ip)}" for opt in ("node-manager-port", "object-manager-port")),
-            *(
-                f"--{opt}={_free_port(ip)}"
-                for opt in (
-                    "dashboard-agent-listen-port",
-                    "dashboard-agent-grpc-port",
-                    "runtime-env-agent-port",
-                    "metrics-export-port",
-                )
-            ),
+            *(f"--{opt}={port}" for opt, port in zip(opts, ports, strict=True)),
         ]
-        args += (
+        return args + (
             ["--head", f"--port={self.port}", "--include-dashboard=false"]
             if name == "head"
             else [f"--address={self.address}"]
         )
-        # The raylet gives its agents 15 s to start; on a loaded machine they may need longer: try again.
+
+    def _start(self, name: str, ip: str) -> None:
+        # The raylet gives its agents 15 s to start; on a loaded machine they may need longer, and a port
+        # chosen free may be taken before Ray binds it: try again, with new ports, after a pause.
         log_path = self.temp / f"{name}.log"
-        for _ in range(4):
+        for attempt in range(4):
+            time.sleep(5 * attempt)
             offset = log_path.stat().st_size if log_path.exists() else 0
             log = open(log_path, "a")  # noqa: SIM115 - closed with the process
             env = {**self.env, "PYTHONUNBUFFERED": "1"}
-            proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=log, stderr=log)
+            proc = subprocess.Popen(
+                self._args(name, ip), env=env, start_new_session=True, stdout=log, stderr=log
+            )
             self.procs[name] = proc
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and proc.poll() is None:
@@ -107,7 +120,8 @@ class LocalCluster:
                         return
                 time.sleep(0.5)
             self._kill(name)
-        raise RuntimeError(f"the Ray {name} node did not start; see {log_path}")
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:])
+        raise RuntimeError(f"the Ray {name} node did not start in 4 tries; the end of {log_path}:\n{tail}")
 
     def start(self) -> None:
         self._start("head", HEAD_IP)
