@@ -36,6 +36,8 @@ def test_strip_keeps_headline_only():
     assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
     assert nb.cells[1].outputs[0]["text"] == "1\n"
     assert "papermill" not in nb.metadata
+    # nbstripout's marker: kept exactly on the cells nbval checks
+    assert nb.cells[1].metadata["keep_output"] is True and "keep_output" not in nb.cells[0].metadata
 
 
 def test_copy_headlines(tmp_path):

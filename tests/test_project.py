@@ -83,6 +83,9 @@ def test_headline_cells_have_stored_outputs():
         for c in nb.cells:
             if nbtools.is_headline(c):
                 assert c.outputs, f"{md.stem}: headline cell without stored output (run `make book headline`)"
+                assert c.metadata.get("keep_output") is True, (
+                    f"{md.stem}: headline cell lacks keep_output (make sync)"
+                )
 
 
 def test_toc_lists_every_chapter():

@@ -3,7 +3,8 @@
 python tools/nbtools.py strip book/*.ipynb
     remove outputs and execution counts from every cell except the headline cells (those tagged
     ``nbval-check-output``, or, older style, whose source contains ``# NBVAL_CHECK_OUTPUT``), and
-    papermill/kernel run metadata;
+    papermill/kernel run metadata; headline cells carry ``keep_output: true`` (nbstripout's marker), so
+    a contributor's nbstripout hook keeps exactly the outputs nbval checks;
 python tools/nbtools.py headline EXECUTED_DIR book/*.ipynb
     copy the outputs of the headline cells from the executed notebooks (same file name in
     EXECUTED_DIR) into the committed notebooks, matching cells by their source text.
@@ -34,7 +35,10 @@ def strip(nb):
             continue
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
-        if not is_headline(cell):
+        if is_headline(cell):
+            cell.metadata["keep_output"] = True
+        else:
+            cell.metadata.pop("keep_output", None)
             cell.outputs = []
             cell.execution_count = None
     nb.metadata.pop("papermill", None)
