@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+import torch
 
 from geoclip_utils.engine import load_embeddings, load_model, load_report
 from geoclip_utils.engine.cache import chunk_paths, model_cache_dir
@@ -272,3 +273,25 @@ def test_ray_survives_a_killed_worker_node(cluster, data, tmp_path):
     assert at_kill < N_IMAGES // PIECE, "the worker was to be killed mid-run"
     assert f"{N_IMAGES} images embedded, 0 skipped in the cache ({N_IMAGES} written by this run" in output
     _same_as_local(out, data)
+
+
+def test_cpu_encoder_takes_every_core_back_after_a_fused_decode(monkeypatch):
+    """Without GPUs Ray Data fuses _decode_batch into the encoder actor; its one-thread setting must not
+    stay in force while the model encodes (it halved the encoder's speed on 2 cores)."""
+    from geoclip_utils.engine import distributed
+
+    loader = distributed.model_loader("tiny")
+    info, _, dim, _ = distributed._probe(loader, "cpu")
+    seen: list[int] = []
+    monkeypatch.setattr(
+        distributed, "encode_rows", lambda model, batch, d: seen.append(torch.get_num_threads())
+    )
+    before = torch.get_num_threads()
+    try:
+        encoder = distributed._Encoder(loader, "cpu", info, dim, gpu=False)
+        list(distributed._decode_batch({"unit": []}))  # what a fused decode step does to this process first
+        assert torch.get_num_threads() == 1
+        encoder({"id": []})
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [max(1, os.cpu_count() or 1)]

@@ -156,7 +156,8 @@ class _Encoder:
     """Ray actor: one model, encoding row batches."""
 
     def __init__(self, loader: Callable, device: str, expected: ModelInfo, dim: int, gpu: bool) -> None:
-        torch.set_num_threads(1 if gpu else max(1, os.cpu_count() or 1))
+        self.threads = 1 if gpu else max(1, os.cpu_count() or 1)
+        torch.set_num_threads(self.threads)
         self.model, _, _ = loader(device=device)
         info = model_info(self.model)
         if (info.model_id, info.checksum, info.precision) != (
@@ -172,6 +173,9 @@ class _Encoder:
         self.dim = dim
 
     def __call__(self, batch: dict) -> dict:
+        # Without GPUs Ray Data fuses the decode step into this actor (same remote arguments), and
+        # _decode_batch sets torch to one thread in this process: take the node's cores back per batch.
+        torch.set_num_threads(self.threads)
         return encode_rows(self.model, batch, self.dim)
 
 
