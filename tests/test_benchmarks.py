@@ -171,3 +171,71 @@ def kilometre_cities(min_population):
     from geoclip_utils.studies import kilometre
 
     return kilometre.city_labels(min_population)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"benchmark": "im2gps"}, "benchmark='im2gps' is not allowed"),
+        ({"min_population": 500}, "min_population"),
+        ({"top_k": 0}, "top_k"),
+        ({"threshold_km": 0}, "threshold_km"),
+        ({"n_boot": -5}, "n_boot"),
+        ({"metadata": "meta.csv"}, "leave them empty with benchmark='demo'"),
+        ({"benchmark": "yfcc4k"}, "benchmark='yfcc4k' needs metadata="),
+    ],
+)
+def test_your_model_parameters_are_checked_up_front(change, message):
+    params = dict(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0)
+    params |= dict(top_k=5, threshold_km=25, n_boot=1000, seed=0)
+    your_model.check_parameters(**params)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        your_model.check_parameters(**(params | change))
+
+
+def _city_metrics(acc25: float) -> dict:
+    m = {"labels": 10, "labels_unmatched": 2, "n_unplaced": 30, "n_images": 100, "labels_by_country": 4}
+    m |= {"acc_25km": acc25, "acc_25km_ci95": [acc25 - 0.01, acc25 + 0.01]}
+    m |= {
+        "acc_750km": 0.5,
+        "acc_750km_ci95": [0.45, 0.55],
+        "median_km": 288.2,
+        "median_km_ci95": [280.1, 290.9],
+    }
+    return m | {"paired_geoestimation": "none: no image ids"}
+
+
+def test_city_glue_names_every_value_per_experiment():
+    g = your_model.city_glue({"city100": _city_metrics(0.288), "city300": _city_metrics(0.396)})
+    assert g["unmatched_city100"] == 2 and g["images_city300"] == 100
+    assert g["acc25_city100"] == "28.8% (27.8% – 29.8%)" and g["acc25_city300"].startswith("39.6%")
+    assert g["median_city100"] == "288 (280 – 291)"
+    assert g["paired_city100"] == "none: no image ids" and "paired_city300" not in g
+
+
+@pytest.mark.parametrize(
+    ("diff", "word"), [(0.1, "places more"), (-0.1, "places fewer"), (0.0, "places as many")]
+)
+def test_run_glue_words_the_comparison_of_the_rules_by_its_sign(diff, word):
+    from geoclip_utils.stats.compare import PairedComparison
+
+    rules = PairedComparison(
+        n=20, accuracy_a=0.4, accuracy_b=0.4 + diff, diff=diff, diff_ci95=(diff - 0.05, diff + 0.05),
+        mcnemar_p=0.5, only_a=2, only_b=2, accuracy_a_ci95=(0.3, 0.5), accuracy_b_ci95=(0.3, 0.5),
+    )  # fmt: skip
+    run = {"rules": rules, "model_id": "m", "backend": "openai", "n_images": 20, "n_cities": 5}
+    run |= {"n_countries": 3, "descended": 0.5}
+    g = your_model.run_glue(run, benchmark="im2gps3k", model_name="ViT-L/14", threshold_km=25)
+    assert g["rules_word"] == word and g["demo_note"] == "These are the numbers of m on im2gps3k."
+    assert g["rules_diff"].startswith(f"{diff:+.1%}")
+    demo = your_model.run_glue(run, benchmark="demo", model_name="ViT-L/14", threshold_km=25)
+    assert demo["demo_note"] == your_model.DEMO_NOTE
+
+
+def test_anchor_glue_counts_rows_models_and_other_definitions():
+    g = your_model.anchor_glue()
+    a = your_model.anchors()
+    assert g["n_anchors"] == len(a) and g["n_anchor_models"] == a["model"].nunique()
+    assert g["n_other_definitions"] == len(your_model.definitions()) - 1 >= 1
+    toy = pd.DataFrame({"model": ["a", "b"], "distance_definition": ["x", "y"]})
+    assert your_model.anchor_glue(toy, your_model.definitions(toy))["n_other_definitions"] == 2

@@ -8,7 +8,9 @@
   rules), score everything with :func:`geoclip_utils.benchmarks.score_benchmark`, and pair the two rules;
 * :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
   distance definition its paper states); :func:`definitions` groups them by that definition;
-  :func:`footing_table` puts anchors, your run and CLIP's city runs in one table.
+  :func:`footing_table` puts anchors, your run and CLIP's city runs in one table;
+* for the chapter: :func:`check_parameters` (its parameters, up front), :func:`city_glue`, :func:`run_glue`
+  and :func:`anchor_glue` (the values its prose quotes), :data:`KM_FORMATS` (how its tables show them).
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ import pandas as pd
 
 from .. import benchmarks
 from ..errors import ConfigError, DataError
+from ..notebook import check_choice, check_number, format_ci
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 from . import geoestimation, kilometre
 
 __all__ = [
     "METHODS",
+    "KM_FORMATS",
+    "check_parameters",
+    "city_glue",
+    "run_glue",
+    "anchor_glue",
     "demo_benchmark",
     "zero_shot_run",
     "anchors",
@@ -42,6 +50,18 @@ METHODS: dict[str, str] = {
     "always": "country → city, always descend",
     "if_better": "country → city, descend if the city prompt beats the country prompt",
 }
+
+#: How the chapter's tables show kilometre metrics (format specs for ``notebook.sortable_html``).
+KM_FORMATS: dict[str, str] = {f"acc_{t}km": ".1%" for t in geoestimation.THRESHOLDS_KM} | {
+    "median_km": ",.0f",
+    "geoscore": ",.0f",
+}
+
+#: What the chapter says of the offline demo run (random weights, synthetic pictures).
+DEMO_NOTE = (
+    "This is the offline demo: random weights and synthetic pictures, each placed at the most populous city "
+    "of its demo country, so the numbers below only show that every step runs; they say nothing about a model."
+)
 
 ANCHOR_COLUMNS = (
     "model",
@@ -291,3 +311,133 @@ def gpu_command(model_name: str, benchmark: str, metadata: str, images: str) -> 
         f"  -p benchmark {benchmark} -p metadata '{metadata}' -p images '{images}' \\\n"
         "  -p min_population 15000 -p max_cities 0"
     )
+
+
+def check_parameters(
+    *,
+    benchmark: str,
+    metadata: str,
+    images: str,
+    min_population: int,
+    max_cities: int,
+    top_k: int,
+    threshold_km: float,
+    n_boot: int,
+    seed: int,
+) -> None:
+    """Check the parameters of the *Your model* chapter up front (one sentence naming the first wrong one).
+
+    Raises
+    ------
+    ConfigError
+
+    Example
+    -------
+    >>> check_parameters(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0,
+    ...                  top_k=5, threshold_km=25, n_boot=1000, seed=0)
+    """
+    check_choice(
+        "benchmark", benchmark, ["demo", *benchmarks.BENCHMARKS], hint="see geoclip_utils.benchmarks"
+    )
+    check_number("min_population", min_population, minimum=kilometre.MIN_POPULATION, integer=True)
+    check_number("max_cities", max_cities, minimum=0, integer=True)
+    check_number("top_k", top_k, minimum=1, integer=True)
+    check_number("threshold_km", threshold_km, minimum=1e-9)
+    check_number("n_boot", n_boot, minimum=1, integer=True)
+    check_number("seed", seed, minimum=0, integer=True)
+    if benchmark == "demo" and (metadata or images):
+        raise ConfigError(
+            "metadata and images are for a real benchmark; leave them empty with benchmark='demo'"
+        )
+    if benchmark != "demo" and not (metadata and images):
+        raise ConfigError(f"benchmark={benchmark!r} needs metadata= (its CSV) and images= (its folder)")
+
+
+def city_glue(city: dict[str, dict]) -> dict[str, object]:
+    """The values the chapter quotes about CLIP's city runs in km, keyed ``<name>_<experiment>``.
+
+    Parameters
+    ----------
+    city : experiment → :func:`geoclip_utils.studies.kilometre.km_metrics`.
+
+    Returns
+    -------
+    dict: per experiment its labels, unmatched labels, unplaced and scored images, labels placed by
+    country, the shares within 25 and 750 km and the median km (each with its 95 % CI, formatted), and
+    ``paired_<experiment>`` (what pairing with GeoEstimation allows) for the runs that have it.
+    """
+    out: dict[str, object] = {"city_distance": kilometre.CITY_DISTANCE}
+    for e, m in city.items():
+        out |= {
+            f"labels_{e}": m["labels"],
+            f"unmatched_{e}": m["labels_unmatched"],
+            f"unplaced_{e}": m["n_unplaced"],
+            f"images_{e}": m["n_images"],
+            f"by_country_{e}": m["labels_by_country"],
+            f"acc25_{e}": format_ci(m["acc_25km"], *m["acc_25km_ci95"], ".1%", "paren"),
+            f"acc750_{e}": format_ci(m["acc_750km"], *m["acc_750km_ci95"], ".1%", "paren"),
+            f"median_{e}": format_ci(m["median_km"], *m["median_km_ci95"], ".0f", "paren"),
+        }
+    for e in ("city100", "UScity100"):
+        if e in city:
+            out[f"paired_{e}"] = city[e]["paired_geoestimation"]
+    return out
+
+
+def run_glue(run: dict, *, benchmark: str, model_name: str, threshold_km: float) -> dict[str, object]:
+    """The values the chapter quotes about a zero-shot run, with the wording its numbers choose.
+
+    Parameters
+    ----------
+    run : :func:`zero_shot_run`.
+    benchmark, model_name, threshold_km : the chapter's parameters of that run.
+
+    Returns
+    -------
+    dict: the model id, backend, images, cities and countries of the run, the share that descended to a
+    city, both descent rules' shares within ``threshold_km`` and their paired difference (formatted, with
+    its p-value text), ``rules_word`` ("places more", "places fewer" or "places as many": the
+    ``if_better`` rule against ``always``), and ``demo_note`` (:data:`DEMO_NOTE` for the demo or the tiny
+    model, else one sentence naming the model and benchmark).
+    """
+    rules = run["rules"]
+    word = "places more" if rules.diff > 0 else "places fewer" if rules.diff < 0 else "places as many"
+    demo = benchmark == "demo" or model_name == "tiny"
+    return {
+        "run_model": run["model_id"],
+        "run_backend": run["backend"],
+        "run_images": run["n_images"],
+        "run_cities": run["n_cities"],
+        "run_countries": run["n_countries"],
+        "run_benchmark": benchmark,
+        "descended": run["descended"],
+        "rules_always": rules.accuracy_a,
+        "rules_if_better": rules.accuracy_b,
+        "rules_diff": format_ci(rules.diff, *rules.diff_ci95, "+.1%", "paren"),
+        "rules_p": rules.p_text,
+        "rules_word": word,
+        "rules_t": threshold_km,
+        "demo_note": DEMO_NOTE if demo else f"These are the numbers of {run['model_id']} on {benchmark}.",
+    }
+
+
+def anchor_glue(table: pd.DataFrame | None = None, defs: pd.DataFrame | None = None) -> dict[str, int]:
+    """How many anchors, of how many models, and how many other distance definitions than the book's.
+
+    Parameters
+    ----------
+    table : :func:`anchors` (default: read it).
+    defs : :func:`definitions` of it (default: computed, with the book's own definition).
+
+    Example
+    -------
+    >>> sorted(anchor_glue())
+    ['n_anchor_models', 'n_anchors', 'n_other_definitions']
+    """
+    table = anchors() if table is None else table
+    defs = definitions() if defs is None else defs
+    return {
+        "n_anchors": len(table),
+        "n_anchor_models": table["model"].nunique(),
+        "n_other_definitions": int((defs.index != kilometre.DISTANCE_DEFINITION).sum()),
+    }
