@@ -364,7 +364,7 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
     -------
     dict: per experiment its labels, unmatched labels, unplaced and scored images, labels placed by
     country, the shares within 25 and 750 km and the median km (each with its 95 % CI, formatted), and
-    ``paired_<experiment>`` (what pairing with GeoEstimation allows) for the runs that have it.
+    ``paired_<experiment>`` (what pairing with GeoEstimation allows).
     """
     out: dict[str, object] = {"city_distance": kilometre.CITY_DISTANCE}
     for e, m in city.items():
@@ -377,10 +377,8 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
             f"acc25_{e}": format_ci(m["acc_25km"], *m["acc_25km_ci95"], ".1%", "paren"),
             f"acc750_{e}": format_ci(m["acc_750km"], *m["acc_750km_ci95"], ".1%", "paren"),
             f"median_{e}": format_ci(m["median_km"], *m["median_km_ci95"], ".0f", "paren"),
+            f"paired_{e}": m["paired_geoestimation"],
         }
-    for e in ("city100", "UScity100"):
-        if e in city:
-            out[f"paired_{e}"] = city[e]["paired_geoestimation"]
     return out
 
 
