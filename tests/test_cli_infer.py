@@ -116,6 +116,7 @@ def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, mo
     import pandas as pd
 
     gold = pd.read_csv(demo.ids_csv)
+
     other = pd.DataFrame({"image_id": ["elsewhere"], "label": ["Texas"]})
     monkeypatch.setattr(
         experiments, "load_labels", lambda name: gold if name.endswith("country100") else other
@@ -149,6 +150,19 @@ def test_embed_resumes_and_reports_skips(demo, tmp_path):
     assert "2 images embedded, 1 skipped" in r.output and "not_there: missing file" in r.output
     r = run(*args)
     assert r.exit_code == 0 and "2 images embedded, 1 skipped" in r.output
+
+
+def test_embed_that_embeds_nothing_exits_2(demo, tmp_path):
+    """Issue 21: `embed` with 0 images embedded exited 0."""
+    ids = tmp_path / "ids.csv"
+    ids.write_text("image_id\nnot_there\ngone\n")
+    r = run(*_embed_args(demo.image_dir, ids, tmp_path / "c"))
+    assert r.exit_code == 2, _err(r)
+    assert "0 images embedded, 2 skipped" in r.output and "skipped gone: missing file" in r.output
+    assert r.stderr.strip().splitlines() == [
+        f"error: nothing was embedded: the cache {tmp_path / 'c' / 'random__tiny-seed0'} holds no image of the "
+        f"2 ids of {ids} (2 skipped in the cache, reasons above and in its report.csv); check the input"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,10 @@ import torch
 from PIL import Image
 
 from ..engine.cache import load_embeddings
-from ..engine.demo import synthetic_photos
 from ..engine.models import architecture_clip, encode_image_batch, encode_text_batch
 from ..engine.prompts import MIXED_PHRASES, REGION_TEMPLATE, mixed_prompts, paper_template
 from ..engine.runner import default_workers, embed_images
+from ..engine.synthetic import synthetic_photos
 from ..engine.text import encode_texts
 from ..engine.zeroshot import probabilities, run_experiment
 from ..reference import seed_encode_texts, seed_flat
