@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -198,10 +200,10 @@ def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
         model,
         cache,
         tmp_path,
-        gold=gold,
+        gold=gold[gold["label"].isin(["Latvia", "Japan"])],
         region_map={"baltic": ["Latvia"], "east asia": ["Japan"]},
     )
-    assert mixed.attrs["k"] == 2
+    assert mixed.attrs["k"] == 2  # the default k (5) stops at the 2 countries
     ens = zeroshot.run_experiment(
         "ens", model, cache, None, gold=gold, templates=["a photo of {label}.", "a street in {label}."]
     )
@@ -251,3 +253,74 @@ def test_climate_experiment_uses_koppen_codes_and_corrected_prompts(demo_cache, 
         label_text={"EF": koppen_table().set_index("code").loc["EF", "prompt"]},
     )
     assert abs(float((direct[0] / (direct[0] ** 2).sum() ** 0.5) @ via[0]) - 1) < 1e-5
+
+
+# --------------------------------------------------------------------------- answers the model cannot give
+def test_gold_labels_outside_the_labels_are_refused_with_a_count(demo_cache, tmp_path):
+    """Issue 21: gold labels outside --labels were scored as errors, exit 0."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    with pytest.raises(
+        InputError,
+        match=r"^24 of the 40 images of 'mine' have a gold label outside its 2 candidate labels \(3 labels: "
+        r"'Brazil' \(8 images\), 'Japan' \(8 images\), 'Latvia' \(8 images\)\); the model could never",
+    ):
+        zeroshot.run_experiment("mine", model, cache, tmp_path, gold=gold, labels=["France", "Spain"])
+    assert not (tmp_path / "mine.parquet").exists()
+    # a label set larger than the gold is fine: the extra labels are candidates no image has
+    df = zeroshot.run_experiment("mine", model, cache, None, gold=gold, labels=[*DEMO_LABELS, "Peru"])
+    assert len(df) == 40
+
+
+def test_a_region_map_is_checked_against_the_gold(demo_cache):
+    """Issue 21: a --region-map naming unknown countries, or leaving gold countries out, was accepted."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    covering = {"europe": ["France", "Spain", "Latvia"], "asia": ["Japan"], "america": ["Brazil"]}
+    for mode in ("region", "two_stage", "mixed"):
+        zeroshot.plan_experiment("mine", mode=mode, gold=gold, region_map=covering)  # accepted
+        with pytest.raises(
+            InputError,
+            match=r"^the region map leaves out 2 gold countries of 'mine' \(16 of its 40 images, e.g. 'Brazil' "
+            r"\(8 images\), 'Latvia' \(8 images\)\): no region lists them",
+        ):
+            zeroshot.plan_experiment(
+                "mine", mode=mode, gold=gold, region_map={"europe": ["France", "Spain"], "asia": ["Japan"]}
+            )
+    # real countries the gold does not have are candidates; a name that is no country is refused
+    zeroshot.plan_experiment("mine", mode="two_stage", gold=gold, region_map={**covering, "x": ["Peru"]})
+    with pytest.raises(
+        InputError,
+        match=r"names 2 countries that are neither a gold label of 'mine' nor a known country name, e.g. "
+        r"'Frnace' \(in 'x'\), 'Narnia' \(in 'x'\)",
+    ):
+        zeroshot.plan_experiment(
+            "mine", mode="two_stage", gold=gold, region_map={**covering, "x": ["Narnia", "Frnace"]}
+        )
+
+
+def test_k_above_the_candidates_is_refused(demo_cache):
+    """Issue 21: --k 1000 was clamped to the number of labels without a word."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    with pytest.raises(ConfigError, match=r"^k=1000 \(--k\) is more than the 5 candidate labels of 'mine'"):
+        zeroshot.run_experiment("mine", model, cache, None, gold=gold, k=1000)
+    with pytest.raises(ConfigError, match=r"k=6 \(--k\) is more than the 5 candidate labels"):
+        zeroshot.plan_experiment("mine", gold=gold, labels=list(DEMO_LABELS), k=6)
+    rmap = {"europe": ["France", "Spain", "Latvia"], "asia": ["Japan"], "america": ["Brazil"]}
+    with pytest.raises(ConfigError, match="k=4 \\(--k\\) is more than the 3 regions"):
+        zeroshot.plan_experiment("mine", mode="region", gold=gold, region_map=rmap, k=4)
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=gold, k=5).attrs["k"] == 5
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=gold).attrs["k"] == 5  # default
+    few = gold[gold["label"].isin(["France", "Spain"])]
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=few).attrs["k"] == 2  # default, capped
+
+
+def test_the_modes_are_the_registrys():
+    """One definition of the modes the engine runs: experiments.RUNNABLE_MODES (zeroshot had its own copy)."""
+    assert not hasattr(zeroshot, "MODES")
+    assert set(experiments.RUNNABLE_MODES) < set(experiments.MODES)
+    with pytest.raises(
+        ConfigError, match=re.escape(f"mode 'bogus' unknown; choose one of {experiments.RUNNABLE_MODES}")
+    ):
+        zeroshot.plan_experiment("mine", mode="bogus", gold={"a": "France"})

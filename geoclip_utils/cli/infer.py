@@ -4,7 +4,6 @@ cache). Every user error is a :class:`~geoclip_utils.errors.GeoclipError` (print
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -260,11 +259,20 @@ def classify(
         str | None, typer.Option("--model", help="Model that made the cache (default: read from the cache).")
     ] = None,
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto (text encoding only).")] = "auto",
-    k: Annotated[int, typer.Option(min=1, help="Top-k labels stored.")] = 5,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Top-k labels stored (default 5, or every candidate when there are fewer; more than the "
+            "candidates is refused).",
+        ),
+    ] = None,
 ) -> None:
     """Zero-shot classify cached embeddings; write one predictions table per experiment."""
     from .. import experiments as registry
+    from ..data import read_region_map
     from ..engine import cache_manifest, load_model, run_experiment
+    from ..engine.zeroshot import plan_experiment
     from ..labels import read_gold_csv, read_labels
     from ..stats import topk_accuracy
 
@@ -276,10 +284,9 @@ def classify(
     if not names:
         raise ConfigError("give --experiment NAME (a paper experiment, or your name with --labels/--gold)")
     from .._io import check_output
-    from ..engine.zeroshot import MODES
 
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"--mode {mode!r} is not one of {MODES}")
+    if mode is not None and mode not in registry.RUNNABLE_MODES:
+        raise ConfigError(f"--mode {mode!r} is not one of {registry.RUNNABLE_MODES}")
     exps = registry.experiments()
     for name in names:
         registry.check_name(name)
@@ -308,16 +315,20 @@ def classify(
     for name in names:
         if name not in exps and gold_df is None:
             raise ConfigError(f"experiment {name!r} is not registered ({', '.join(exps)}); give --gold")
-    rmap = None
-    if region_map is not None:
-        if not region_map.is_file():
-            raise InputError(f"region map {region_map} does not exist")
-        try:
-            rmap = json.loads(region_map.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"region map {region_map} is not valid JSON ({exc})") from exc
-        if not isinstance(rmap, dict) or not all(isinstance(v, list) for v in rmap.values()):
-            raise InputError(f"region map {region_map} must be a JSON object region -> list of countries")
+    rmap = read_region_map(region_map) if region_map is not None else None
+    plans = {
+        name: plan_experiment(
+            name,
+            mode=mode,
+            gold=gold_df,
+            labels=label_list,
+            templates=template,
+            kind=kind,
+            region_map=rmap,
+            k=k,
+        )
+        for name in names
+    }
     if model is None:
         manifest = cache_manifest(cache)
         model = manifest.get("model_source") or ""
@@ -327,19 +338,7 @@ def classify(
     ran = 0
     for name in names:
         try:
-            df = run_experiment(
-                name,
-                m,
-                cache,
-                out,
-                mode=mode,
-                gold=gold_df,
-                labels=label_list,
-                templates=template,
-                kind=kind,
-                region_map=rmap,
-                k=k,
-            )
+            df = run_experiment(name, m, cache, out, plan=plans[name])
         except InputError as exc:
             if experiment != ["all"] or "none of the" not in str(exc):
                 raise

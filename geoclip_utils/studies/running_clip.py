@@ -13,7 +13,6 @@ scoring), which this study only calls.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .. import experiments as registry
+from ..data import read_region_map
 from ..engine.images import read_ids
 from ..engine.models import load_model, pick_device
 from ..engine.runner import embed_images
@@ -105,7 +105,7 @@ def demo_images(out_dir: str | os.PathLike, *, relabel: Mapping[str, str] | None
     if relabel is not None:
         gold = gold[["image_id", "label"]].assign(label=gold["label"].map(relabel))
         gold = gold.dropna().reset_index(drop=True)
-    region_map = json.loads(demo.region_map_json.read_text(encoding="utf-8"))
+    region_map = read_region_map(demo.region_map_json, what="demo region map")
     return RunImages(demo.image_dir, read_ids(demo.ids_csv), gold, region_map, demo, n_classes)
 
 
