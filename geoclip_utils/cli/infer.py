@@ -95,6 +95,7 @@ def embed(
     """Embed images once (L2-normalised CLIP features) into a resumable cache: a folder or tar shards,
     in this process or on Ray."""
     from .._io import check_output
+    from ..engine.models import model_loader
     from ..engine.readers import FolderInput, ShardInput
     from ..engine.runner import EmbedOptions, LocalDistributor, embed
     from ..engine.shards import read_coords
@@ -142,8 +143,6 @@ def embed(
     coord_table = read_coords(coords) if coords is not None else None
     if source is None:
         source = FolderInput(images, ids, retry_skipped=retry_skipped)
-    from ..engine.distributed import model_loader
-
     summary = embed(
         source,
         out,

@@ -31,7 +31,6 @@ when a Ray run starts.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import sys
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .models import ModelInfo, load_model, model_info
+from .models import ModelInfo, model_info, model_loader
 from .units import Unit, blank_pixels, decode_unit, encode_rows, feature_dim
 
 __all__ = ["EXTRA", "import_ray", "ray_session", "model_loader", "RayDistributor"]
@@ -129,12 +128,6 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield ray
     finally:
         ray.shutdown()
-
-
-def model_loader(name: str, precision: str | None = None) -> Callable:
-    """The loader that every Ray actor calls, ``loader(device=...)`` -> ``(model, preprocess, model_id)``
-    (:func:`~geoclip_utils.engine.models.load_model` of ``name``)."""
-    return functools.partial(load_model, name, precision=precision)
 
 
 def _probe(loader: Callable, device: str) -> tuple[ModelInfo, Callable, int, np.ndarray]:

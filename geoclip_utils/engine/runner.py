@@ -304,13 +304,14 @@ def _summary(
     done = writer.done
     skipped = [(i, r) for i, (s, r) in done.items() if s == "skipped"]
     embedded = [i for i, (s, _) in done.items() if s == "ok"]
+    recovered = sum(done[i][0] == "ok" for i in plan.retried if i in done)
     report = source.report(writer)
     if report is not None:
         report.attrs.update(
             model_id=enc.info.model_id,
             cache=str(writer.folder),
             retried=len(plan.retried),
-            recovered=sum(done[i][0] == "ok" for i in plan.retried if i in done),
+            recovered=recovered,
         )
     return EmbedSummary(
         cache=str(writer.folder),
@@ -329,7 +330,7 @@ def _summary(
         skipped_examples=skipped[:10],
         coords=join_coords(writer.folder, embedded, coords) if coords is not None else None,
         retried=len(plan.retried),
-        recovered=sum(done[i][0] == "ok" for i in plan.retried if i in done),
+        recovered=recovered,
         report=report,
     )
 
@@ -354,7 +355,7 @@ def embed(
     cache_dir : cache folder; this model's files go to ``model_cache_dir(cache_dir, model_id)``.
     model, preprocess : a loaded model (:func:`~geoclip_utils.engine.models.load_model`); or
     loader : ``loader(device=...)`` -> ``(model, preprocess, model_id)``, e.g.
-        :func:`~geoclip_utils.engine.distributed.model_loader` ``("ViT-L/14")`` (what the Ray distributor
+        :func:`~geoclip_utils.engine.models.model_loader` ``("ViT-L/14")`` (what the Ray distributor
         needs: every actor loads the model itself).
     options : :class:`EmbedOptions` (batch size, chunk size, pixel limit, decoding, progress).
     distributor : :class:`LocalDistributor` (default) or

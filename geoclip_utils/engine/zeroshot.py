@@ -421,9 +421,34 @@ def plan_experiment(
 ) -> ExperimentPlan:
     """Resolve an experiment (registry, gold, candidates, region map) and refuse what the model cannot answer.
 
-    Parameters are those of :func:`run_experiment`. Refused: a gold label outside the candidate labels, a
-    region map given for the run that leaves out gold countries or names unknown ones
-    (:func:`check_region_map`), and ``k`` above the number of candidates.
+    Refused: a gold label outside the candidate labels, a region map given for the run that leaves out gold
+    countries or names unknown ones (:func:`check_region_map`), and ``k`` above the number of candidates.
+    Nothing here reads the model or the cache, so a command checks every experiment before its work starts.
+
+    Parameters
+    ----------
+    experiment : a registered experiment (its mode, label set, prompt kind and region map come from the
+        registry, :mod:`geoclip_utils.experiments`), or any name with ``gold`` and ``labels`` (flat).
+    mode : ``flat``, ``region``, ``two_stage``, ``mixed`` or ``climate`` (default from the registry, else
+        flat; :data:`geoclip_utils.experiments.RUNNABLE_MODES`).
+    gold : DataFrame ``image_id``, ``label`` or dict id -> label (default ``data.load_labels``).
+    labels : the candidate labels of a flat experiment (default: the distinct gold labels of the images in
+        the cache, sorted); every gold label must be among them.
+    templates : prompt template(s) (default the paper's, with ``kind``); several = ensemble.
+    kind : fills ``{kind}`` (default the label set's ``prompt_kind``, else "country").
+    region_map : region -> countries (default the registry's region map of the experiment: the authors'
+        ``country_to_region`` for region and two-stage runs, ``region_to_country`` for the mixed prompts).
+        A map given here is checked against the gold (:func:`check_region_map`).
+    k : top-k stored; default 5, or the number of candidates when fewer; more than the candidates is
+        refused. Two-stage tables are capped by the smallest region (every row then has as many real
+        candidates).
+    label_text : label -> words in the prompt (flat mode). The ``climate`` mode defaults to the corrected
+        Köppen prompt phrases of ``resources/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
+        Köppen codes, so predictions and gold stay codes.
+
+    Returns
+    -------
+    ExperimentPlan
 
     Raises
     ------
@@ -501,42 +526,20 @@ def run_experiment(
     cache_dir: str | os.PathLike,
     results_dir: str | os.PathLike | None = None,
     *,
-    mode: str | None = None,
-    gold=None,
-    labels: Sequence[str] | None = None,
-    templates: Sequence[str] | str | None = None,
-    kind: str | None = None,
-    region_map: Mapping[str, Sequence[str]] | None = None,
-    k: int | None = None,
-    label_text: Mapping[str, str] | None = None,
     plan: ExperimentPlan | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
 
     Parameters
     ----------
-    experiment : a registered experiment (its mode, label set, prompt kind and region map come from the
-        registry, :mod:`geoclip_utils.experiments`), or any name with ``gold`` and ``labels`` (flat).
+    experiment : the experiment's name (see :func:`plan_experiment`).
     model : the CLIP model the cache was made with (encodes the prompts; text cache in ``cache_dir``).
     cache_dir : image embedding cache (:func:`geoclip_utils.engine.runner.embed`).
     results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
-    mode : ``flat``, ``region``, ``two_stage``, ``mixed`` or ``climate`` (default from the registry, else
-        flat; :data:`geoclip_utils.experiments.RUNNABLE_MODES`).
-    gold : DataFrame ``image_id``, ``label`` or dict id -> label (default ``data.load_labels``).
-    labels : the candidate labels of a flat experiment (default: the distinct gold labels of the images in
-        the cache, sorted); every gold label must be among them.
-    templates : prompt template(s) (default the paper's, with ``kind``); several = ensemble.
-    kind : fills ``{kind}`` (default the label set's ``prompt_kind``, else "country").
-    region_map : region -> countries (default the registry's region map of the experiment: the authors'
-        ``country_to_region`` for region and two-stage runs, ``region_to_country`` for the mixed prompts).
-        A map given here is checked against the gold (:func:`check_region_map`).
-    k : top-k stored; default 5, or the number of candidates when fewer; more than the candidates is
-        refused. Two-stage tables are capped by the smallest region (every row then has as many real
-        candidates).
-    label_text : label -> words in the prompt (flat mode). The ``climate`` mode defaults to the corrected
-        Köppen prompt phrases of ``resources/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
-        Köppen codes, so predictions and gold stay codes.
-    plan : an :func:`plan_experiment` made earlier (then the other options are not given again).
+    plan : an :func:`plan_experiment` of this experiment made earlier; else
+    **options : ``mode``, ``gold``, ``labels``, ``templates``, ``kind``, ``region_map``, ``k``,
+        ``label_text``: see :func:`plan_experiment`, which checks them first.
 
     Returns
     -------
@@ -559,17 +562,9 @@ def run_experiment(
     from .text import encode_texts
 
     if plan is None:
-        plan = plan_experiment(
-            experiment,
-            mode=mode,
-            gold=gold,
-            labels=labels,
-            templates=templates,
-            kind=kind,
-            region_map=region_map,
-            k=k,
-            label_text=label_text,
-        )
+        plan = plan_experiment(experiment, **options)
+    elif options:
+        raise TypeError(f"run_experiment: give a plan or the options {sorted(options)}, not both")
     experiment, spec, mode, gold, kind = plan.experiment, plan.spec, plan.mode, plan.gold, plan.kind
     labels, templates, region_map, label_text = plan.labels, plan.templates, plan.region_map, plan.label_text
     info = model_info(model)
