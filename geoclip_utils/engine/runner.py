@@ -39,7 +39,7 @@ from .cache import ChunkWriter
 from .images import DEFAULT_MAX_PIXELS
 from .models import ModelInfo, model_info
 from .readers import FolderInput, Plan, ShardInput
-from .units import PieceAssembler, Unit, blank_pixels, decode_unit, encode_rows, feature_dim
+from .units import PieceAssembler, Unit, blank_pixels, decode_unit, encode_rows
 
 __all__ = [
     "EmbedOptions",
@@ -162,9 +162,9 @@ class _LocalEncoding:
     actors: str = ""
 
     def encoded(self, tasks: list[Unit], decode: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
-        blank = blank_pixels(self.preprocess)
-        dim = feature_dim(self.model, blank)
-        fn = functools.partial(decode_unit, preprocess=self.preprocess, blank=blank, **decode)
+        fn = functools.partial(
+            decode_unit, preprocess=self.preprocess, blank=blank_pixels(self.preprocess), **decode
+        )
         workers = min(self.workers, len(tasks))
         loader = torch.utils.data.DataLoader(
             _TaskBatches(tasks, fn),
@@ -176,7 +176,7 @@ class _LocalEncoding:
         batches = _prefetched(loader) if self.prefetch and workers == 0 else iter(loader)
         try:
             for batch in batches:
-                yield encode_rows(self.model, batch, dim)
+                yield encode_rows(self.model, batch)
         finally:
             if hasattr(batches, "close"):
                 batches.close()

@@ -189,9 +189,14 @@ def feature_dim(model: torch.nn.Module, blank: np.ndarray) -> int:
     return int(encode_image_batch(model, torch.from_numpy(blank[None])).shape[1])
 
 
-def encode_rows(model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int) -> dict[str, np.ndarray]:
+def encode_rows(
+    model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int | None = None
+) -> dict[str, np.ndarray]:
     """Encode the ``ok`` rows of a decoded batch: the batch without ``pixels``, with ``features``
     (float32, ``(n, dim)``, L2-normalised; zeros for rows that are not ``ok``).
+
+    ``dim`` fixes the width of a batch without any ``ok`` row (Ray Data needs every batch alike); without
+    it such a batch gets ``(n, 0)`` features, which :class:`PieceAssembler` never reads.
 
     Example
     -------
@@ -199,11 +204,15 @@ def encode_rows(model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int) -
     """
     out = {k: v for k, v in rows.items() if k != "pixels"}
     ok = np.asarray(rows["ok"], dtype=bool)
-    feats = np.zeros((len(ok), dim), np.float32)
+    encoded = None
     if ok.any():
         pixels = np.asarray(rows["pixels"])
         x = torch.from_numpy(np.ascontiguousarray(pixels if ok.all() else pixels[ok]))
-        feats[ok] = encode_image_batch(model, x).cpu().numpy()
+        encoded = encode_image_batch(model, x).cpu().numpy()
+    width = dim if dim is not None else (0 if encoded is None else encoded.shape[1])
+    feats = np.zeros((len(ok), width), np.float32)
+    if encoded is not None:
+        feats[ok] = encoded
     out["features"] = feats
     return out
 
