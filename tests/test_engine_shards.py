@@ -448,3 +448,32 @@ def test_shards_that_yield_no_image_exit_2(tmp_path):
     assert r.exit_code == 2, r.output
     assert "0 images embedded, 2 skipped in the cache" in r.output
     assert r.output.strip().splitlines()[-1].startswith("error: nothing was embedded: the cache")
+
+
+def test_a_slice_of_ids_is_decoded_in_tasks_and_written_as_one_chunk(tiny, tmp_path):
+    """A folder's unit (a slice of ids) is split into tasks of one batch each, which any decoder can take:
+    rows keep their place in the slice, and the slice becomes one chunk once every task is in."""
+    from geoclip_utils.engine import synthetic_photos
+
+    model, preprocess, _ = tiny
+    ids = synthetic_photos(tmp_path / "img", 5, size=(64, 48))
+    unit = Unit(index=0, kind="ids", source=str(tmp_path / "img"), ids=(*ids[:4], "missing"))
+    tasks = unit.tasks(2)
+    assert [(t.start, t.ids, t.piece_n) for t in tasks] == [
+        (0, tuple(ids[:2]), 5),
+        (2, tuple(ids[2:4]), 5),
+        (4, ("missing",), 5),
+    ]
+    assert Unit.from_json(tasks[1].to_json()) == tasks[1]
+    batches = [encode_rows(model, b) for t in tasks for b in decode_unit(t, preprocess, batch_size=2)]
+    assert [b["pos"].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    assert all(b["part_n"].tolist() == [5] * len(b["pos"]) for b in batches)
+    assert batches[2]["features"].shape == (1, 0)  # no image decoded in that batch: no width needed
+    with ChunkWriter(tmp_path / "c", model_info(model)) as writer:
+        assembler = PieceAssembler(writer, [unit])
+        for b in batches[::-1]:
+            assembler.add(b)
+            assert writer.written == (1 if b is batches[0] else 0)
+        assembler.check_complete()
+    chunk = read_chunk(chunk_paths(tmp_path / "c" / "random__tiny-seed0")[0])
+    assert chunk["ids"].tolist() == ids[:4] and chunk["skipped_ids"].tolist() == ["missing"]
