@@ -358,6 +358,34 @@ def test_cli_errors(tmp_path):
     assert pq.read_table(pqf).num_rows == 1
 
 
+def test_cli_run_that_counts_no_caption_exits_2(tmp_path):
+    """Files that hold no caption at all (only empty lines, an empty Parquet column) are an error, not a JSON
+    of zeros."""
+    labels = write(tmp_path, "l.txt", b"France\n")
+    blank = write(tmp_path, "blank.txt", b"\n  \n\t\n")
+    empty_pq = tmp_path / "none.parquet"
+    pq.write_table(pa.table({"caption": pa.array([], pa.string())}), empty_pq)
+    out = tmp_path / "o.json"
+    for files, lines in (([blank], 3), ([blank, empty_pq], 3)):
+        args = [
+            "count-captions",
+            "--captions",
+            *map(str, files),
+            "--labels",
+            str(labels),
+            "--out",
+            str(out),
+            "-q",
+        ]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert res.stderr.strip() == (
+            f"error: no caption to count in {', '.join(map(str, files))}: {lines} lines read, {lines} of them "
+            "empty; give files with one caption per line (no output written)"
+        )
+        assert not out.exists()
+
+
 def test_labels_differing_only_in_case_are_refused(tmp_path):
     caps = write(tmp_path, "c.txt", b"France\n")
     with pytest.raises(InputError, match="'France' and 'FRANCE' differ only in case"):
