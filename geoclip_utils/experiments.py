@@ -8,7 +8,7 @@ file of the same form named by ``GEOCLIP_EXPERIMENTS``); everything else reads t
 * the loaders (:func:`load_labels`, :func:`load_results`, :func:`label_counts`);
 * the inference engine (:func:`geoclip_utils.engine.zeroshot.run_experiment`: mode, prompt, region map);
 * the CLI (``geoclip experiments``, ``metrics``, ``compare``, ``classify --experiment all``);
-* the chapters' parameter checks (:func:`check_experiment`) and the label-frequency study.
+* the chapters' parameter checks (:mod:`geoclip_utils.parameters`) and the label-frequency study.
 
 Adding an experiment is one entry (plus a label file if its images are new); see ``docs/developing.md``.
 
@@ -59,7 +59,6 @@ __all__ = [
     "load_results",
     "label_counts",
     "local_results_dir",
-    "check_experiment",
     "check_name",
     "experiment_metrics",
     "compare_experiments",
@@ -279,8 +278,8 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
-            f"{ENV_EXTRA}: registry file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
-            "save it as UTF-8"
+            f"{ENV_EXTRA}: registry file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
+            f"{line}); save it as UTF-8"
         ) from exc
 
 
@@ -520,84 +519,7 @@ def _shape(df: pd.DataFrame, exp: Experiment | None) -> pd.DataFrame:
     return df
 
 
-# --------------------------------------------------------------------------- checks and summaries
-def check_experiment(
-    experiment: str,
-    *,
-    source: str = "paper",
-    results_dir: str | os.PathLike | None = None,
-    chapter: str | None = None,
-    modes: tuple[str, ...] | None = None,
-    countries: bool | None = None,
-    parameter: str = "experiment",
-) -> Experiment | None:
-    """Check an experiment parameter before any work, with one sentence on what is wrong.
-
-    Parameters
-    ----------
-    experiment : the name given.
-    source : ``"paper"`` or ``"local"``.
-    results_dir : local results folder (``source="local"``).
-    chapter : the chapter asking (named in the message).
-    modes : the modes the chapter can analyse.
-    countries : whether the chapter needs a label set of countries.
-    parameter : the parameter's name in the messages (a chapter may call it ``standard`` or ``mixed``).
-
-    Returns
-    -------
-    The registry record, or ``None`` for a local experiment that is not registered.
-
-    Raises
-    ------
-    ConfigError
-        Naming the parameter, the value, what is allowed, and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_experiment("US_states_max100", chapter="countries", countries=True)  # doctest: +SKIP
-    ConfigError: experiment='US_states_max100' is a US state experiment; ...
-    """
-    if source not in ("paper", "local"):
-        raise ConfigError(f"source={source!r} is not allowed; use 'paper' (the authors' files) or 'local'")
-    exps = _current()[1]
-    here = f"the {chapter} chapter" if chapter else "this step"
-    fits = [
-        n
-        for n, e in exps.items()
-        if (modes is None or e.mode in modes)
-        and (countries is None or e.labels.countries == countries)
-        and (source == "local" or e.published)
-    ]
-    given = f"{parameter}={experiment!r}"
-    if not isinstance(experiment, str):
-        raise ConfigError(f"{given} is not allowed: give an experiment name (a string)")
-
-    def need_local_results() -> None:
-        path = local_results_dir(results_dir) / f"{check_name(experiment)}.parquet"
-        if not path.is_file():
-            raise ConfigError(
-                f"{given}: no local results at {path}; run `geoclip classify` first or set results_dir"
-            )
-
-    exp = exps.get(experiment)
-    if exp is None:
-        if source == "local":
-            need_local_results()
-            return None
-        raise ConfigError(f"{given} is not a registered experiment; {here} takes {fits}")
-    wrong_mode = modes is not None and exp.mode not in modes
-    wrong_kind = countries is not None and exp.labels.countries != countries
-    if wrong_mode or wrong_kind:
-        what = f"a {exp.labels.place} experiment" if wrong_kind else f"a {exp.mode} experiment"
-        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
-        raise ConfigError(f"{given} is {what}; {here} takes {fits}{instead}")
-    if source == "paper" and not exp.published:
-        raise ConfigError(f"{given} has no published result file; run it yourself and use source='local'")
-    if source == "local":
-        need_local_results()
-    return exp
-
-
+# --------------------------------------------------------------------------- summaries
 def experiment_metrics(
     experiment: str,
     *,

@@ -1,4 +1,4 @@
-"""Tests of geoclip_utils.experiments: the registry, the loaders that read it, the parameter checks."""
+"""Tests of geoclip_utils.experiments: the registry, its schema, the loaders that read it."""
 
 from __future__ import annotations
 
@@ -129,24 +129,6 @@ def test_describe_lists_images_and_classes():
     t = experiments.describe().set_index("experiment")
     assert t.loc["country100", "images"] == 11500 and t.loc["country100", "classes"] == 115
     assert t.loc["city300", "classes"] == 261 and t.loc["country100_region", "mode"] == "region"
-
-
-# --------------------------------------------------------------------------- parameter checks
-def test_check_experiment_names_the_chapter_that_fits():
-    with pytest.raises(ConfigError) as err:
-        experiments.check_experiment("US_states_max100", chapter="countries", modes=("flat",), countries=True)
-    msg = str(err.value)
-    assert "experiment='US_states_max100' is a US state experiment" in msg
-    assert "country100" in msg and "below_country chapter analyses it" in msg
-    assert "\n" not in msg
-    assert experiments.check_experiment("filtered_country100", modes=("flat",), countries=True).name
-    with pytest.raises(ConfigError, match="source='cloud' is not allowed"):
-        experiments.check_experiment("country100", source="cloud")
-
-
-def test_check_experiment_local_needs_the_results_file(tmp_path):
-    with pytest.raises(ConfigError, match="no local results at .*my_run.parquet"):
-        experiments.check_experiment("my_run", source="local", results_dir=tmp_path)
 
 
 # --------------------------------------------------------------------------- user registry files
