@@ -92,12 +92,12 @@ def test_km_metrics_use_the_geoestimation_code_and_count_the_unmatched(monkeypat
     m = kilometre.km_metrics("UScity100", n_boot=50)
     assert calls == [m["n_scored"]]
     t = kilometre.city_table("UScity100")
-    assert m["acc_25km"] == pytest.approx(float((t["error_km"] <= 25).mean()))
+    assert m["acc_25km"] == pytest.approx(float((t["error_km"] < 25).mean()))
     assert m["median_km"] == pytest.approx(float(np.median(t["error_km"])))
     assert m["geoscore"] == pytest.approx(float(geo.geoscore(t["error_km"]).mean()))
     assert m["acc_25km_ci95"][0] <= m["acc_25km"] <= m["acc_25km_ci95"][1]
     assert m["labels"] == 77 and 0 <= m["labels_unmatched"] < 77 and m["labels_by_country"] == 77
-    assert m["distance"] == kilometre.CITY_DISTANCE and "d <= t" in m["definition"]
+    assert m["distance"] == kilometre.CITY_DISTANCE and "d < t" in m["definition"]
     assert m["paired_geoestimation"].startswith("none:")
 
 

@@ -1,7 +1,8 @@
 """Distances on the sphere: great-circle km, GeoScore, unit vectors, coordinate checks.
 
-The one definition used everywhere in the book (the OSV-5M one, as its ``metrics/utils.py`` computes it):
-haversine on a sphere of radius 6371 km, thresholds as ``d <= t``, GeoScore ``5000 * exp(-d / 1492.7)``.
+The one definition used everywhere in the book (the OSV-5M one, as its code computes it): haversine on a
+sphere of radius 6371 km (``metrics/utils.py``), a photo within ``t`` km when ``d < t`` (strict:
+``metrics/distance_based.py`` counts ``haversine_distance < acc``), GeoScore ``5000 * exp(-d / 1492.7)``.
 Papers differ (GeoCLIP's released code uses the WGS-84 ellipsoid, PIGEON's a 6378.137 km sphere and
 ``d < t``); ``resources/anchors.csv`` names the definition of every published number the book shows.
 """
@@ -31,7 +32,7 @@ EARTH_RADIUS_KM = 6371.0
 #: The book's distance definition, in words (printed with every kilometre number; the threshold rule is
 #: :func:`geoclip_utils.stats.distance.within`).
 DISTANCE_DEFINITION = (
-    "haversine great-circle distance, sphere of radius 6371 km, within t km when d <= t, "
+    "haversine great-circle distance, sphere of radius 6371 km, within t km when d < t, "
     "GeoScore 5000*exp(-d/1492.7)"
 )
 

@@ -1,8 +1,9 @@
 """Scoring distances: shares within thresholds, median km, mean GeoScore, their bootstrap CIs, paired scores.
 
 The book's one scoring of coordinates (GeoEstimation, the city runs, the benchmarks, CLIP's pins): the
-distance is :func:`geoclip_utils.geo.haversine_km`, a photo is within ``t`` km when ``d <= t``
-(:func:`within`; :data:`geoclip_utils.geo.distance.DISTANCE_DEFINITION`), the GeoScore is :func:`geoclip_utils.geo.geoscore`. Every interval is a percentile bootstrap over the
+distance is :func:`geoclip_utils.geo.haversine_km`, a photo is within ``t`` km when ``d < t`` (strict, as
+OSV-5M's ``metrics/distance_based.py`` counts it; :func:`within`,
+:data:`geoclip_utils.geo.distance.DISTANCE_DEFINITION`), the GeoScore is :func:`geoclip_utils.geo.geoscore`. Every interval is a percentile bootstrap over the
 images with the resamples of :func:`geoclip_utils.stats.bootstrap_weights` (one set for every metric and
 every method scored on the same images).
 """
@@ -37,14 +38,15 @@ METRIC_KEYS: tuple[str, ...] = DISTANCE_KEYS + ("country_top1",)
 
 
 def within(d_km, t_km: float) -> np.ndarray:
-    """Whether each distance counts as within ``t_km``: ``d <= t``.
+    """Whether each distance counts as within ``t_km``: ``d < t`` (strict), as OSV-5M's
+    ``metrics/distance_based.py`` counts it (``haversine_distance < acc``).
 
     Example
     -------
     >>> within([0.5, 1.0, 1.5], 1).tolist()
-    [True, True, False]
+    [True, False, False]
     """
-    return np.asarray(d_km, dtype=float) <= t_km
+    return np.asarray(d_km, dtype=float) < t_km
 
 
 def threshold_shares(d_km, thresholds_km=THRESHOLDS_KM) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 The book's one distance definition (:mod:`geoclip_utils.geo.distance`, the OSV-5M one): the haversine
 great-circle distance on a sphere of radius :data:`~geoclip_utils.geo.EARTH_RADIUS_KM`, a threshold ``t``
-met when ``d <= t``, GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
+met when ``d < t`` (strict), GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
 :func:`geoclip_utils.stats.distance.distance_metrics` (the code that scores GeoEstimation), so every
 kilometre number in the book is computed the same way.
 
@@ -519,7 +519,7 @@ def compare_rules(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> stats.PairedComparison:
-    """Paired comparison of the two descent rules: within ``threshold_km`` (``d <= t``), image by image.
+    """Paired comparison of the two descent rules: within ``threshold_km`` (``d < t``), image by image.
 
     ``a`` is ``always``, ``b`` is ``if_better`` (:func:`geoclip_utils.stats.paired`).
 
