@@ -6,8 +6,9 @@ Modules: :mod:`~geoclip_utils.geo.distance` (great-circle km, GeoScore), :mod:`~
 (Köppen-Geiger), :mod:`~geoclip_utils.geo.grid` (point in polygon and distances to polygons at dataset
 scale), :mod:`~geoclip_utils.geo.dedupe` (near-duplicates), :mod:`~geoclip_utils.geo.points`
 (input files), :mod:`~geoclip_utils.geo.nominatim` (optional online geocoder),
-:mod:`~geoclip_utils.geo.gazetteer` (GeoNames cities, capitals, population centres). The names below are
-the public API; import them from ``geoclip_utils.geo``.
+:mod:`~geoclip_utils.geo.gazetteer` (GeoNames cities, capitals, population centres),
+:mod:`~geoclip_utils.geo.pins` (pins from country answers: capital, population centre, photo prior,
+hedged). The names below are the public API; import them from ``geoclip_utils.geo``.
 
 Owns
     * **distances**: :func:`haversine_km` (vectorised great-circle distance) and :func:`geoscore`
