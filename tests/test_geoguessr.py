@@ -147,6 +147,9 @@ def test_scores_and_the_paired_comparison():
     assert text.startswith("9 photos") and "oracle_photo_prior" in text
     t = gg.result_table(res)
     assert t.loc["capital", "diff"] == res["capital"]["vs_geoestimation"]["geoscore_diff"]
+    html = gg.result_view(res).to_html()
+    assert "minus GeoEst" in html and "oracle_photo_prior" in html
+    assert "+" + format(res["capital"]["vs_geoestimation"]["geoscore_diff"], ",.0f") in html
 
 
 def test_verdict_words_follow_the_interval():
@@ -175,6 +178,7 @@ def test_country_wins_and_their_words():
     g = _toy()
     per = gg.country_wins(g, _ge_table(300.0), "photo_prior")
     assert set(per.index) == {"FRA", "DEU", "ESP"} and (per["n"] == 3).all()
+    assert "CLIP GeoScore" in gg.wins_view(per).to_html()
     assert per["diff"].is_monotonic_increasing
     w = gg.wins_glue(per)
     assert w["n_clip_wins"] + w["n_ge_wins"] <= 3 and w["map_range"] == pytest.approx(per["diff"].abs().max())

@@ -61,6 +61,8 @@ __all__ = [
     "score_guesses",
     "map_guess",
     "result_table",
+    "result_view",
+    "wins_view",
     "headline_text",
     "headline_glue",
     "candidates_glue",
@@ -510,25 +512,80 @@ def headline_text(result: dict, partitioning: str) -> str:
     with their 95 % CIs, and the paired GeoScore difference against GeoEstimation."""
     from ..notebook import format_ci
 
+    def ci(m: dict, key: str, fmt: str) -> str:
+        return (
+            format_ci(m[key], *m[key + "_ci95"], fmt=fmt, style="bracket")
+            if key + "_ci95" in m
+            else format(m[key], fmt)
+        )
+
     first = next(iter(result.values()))
     vs0 = first.get("vs_geoestimation", {})
-    lines = [
-        f"{first['n']} photos; 95% bootstrap CIs in brackets; diff = CLIP pin − GeoEstimation ({partitioning})"
-    ]
+    lines = [f"{first['n']} photos; 95% bootstrap CIs in brackets"]
     if vs0:
-        lines[0] += f", whose GeoScore is {vs0['geoestimation_geoscore']:.0f}"
+        lines.append(f"GeoEstimation ({partitioning}): GeoScore {vs0['geoestimation_geoscore']:.0f}")
     for r, m in result.items():
-        shares = "  ".join(f"{t}km {m[f'acc_{t}km']:.1%}" for t in (25, 750, 2500))
-        lines.append(f"{r:>24}: {shares}")
-        text = (
-            f"{'':>24}  median {format_ci(m['median_km'], *m['median_km_ci95'], fmt='.0f', style='bracket')} km"
-            f"  GeoScore {format_ci(m['geoscore'], *m['geoscore_ci95'], fmt='.0f', style='bracket')}"
-        )
+        shares = ", ".join(f"{t} km {m[f'acc_{t}km']:.1%}" for t in (25, 750, 2500))
+        lines.append(f"{r}")
+        lines.append(f"  within {shares}; median {ci(m, 'median_km', '.0f')} km")
+        text = f"  GeoScore {ci(m, 'geoscore', '.0f')}"
         vs = m.get("vs_geoestimation")
         if vs and "geoscore_diff_ci95" in vs:
-            text += f"  diff {format_ci(vs['geoscore_diff'], *vs['geoscore_diff_ci95'], fmt='+.0f', style='bracket')}"
+            diff = format_ci(vs["geoscore_diff"], *vs["geoscore_diff_ci95"], fmt="+.0f", style="bracket")
+            text += f"; minus GeoEstimation's {diff}"
         lines.append(text)
     return "\n".join(lines)
+
+
+#: Column names of :func:`result_view` and :func:`wins_view`.
+VIEW_NAMES: dict[str, str] = {
+    "median_km": "median km",
+    "geoscore": "GeoScore",
+    "geoscore_lo": "GeoScore lo",
+    "geoscore_hi": "GeoScore hi",
+    "diff": "minus GeoEst",
+    "diff_lo": "diff lo",
+    "diff_hi": "diff hi",
+    "clip_higher": "CLIP higher",
+    "clip": "CLIP GeoScore",
+    "geoestimation": "GeoEst GeoScore",
+}
+
+
+def result_view(result: dict):
+    """:func:`result_table` as the chapter shows it (a pandas ``Styler``): shares and the share of photos
+    CLIP's pin scores higher in %, km and GeoScores rounded, the difference against GeoEstimation signed."""
+    shares = [f"acc_{t}km" for t in stats_distance.THRESHOLDS_KM]
+    cols = [
+        *shares,
+        "median_km",
+        "geoscore",
+        "geoscore_lo",
+        "geoscore_hi",
+        "diff",
+        "diff_lo",
+        "diff_hi",
+        "clip_higher",
+    ]
+    t = result_table(result)
+    shown = t[[c for c in cols if c in t.columns]].rename(columns=VIEW_NAMES)
+    fmt = {c: "{:.1%}" for c in shares} | {"CLIP higher": "{:.1%}"}
+    fmt |= {VIEW_NAMES[c]: "{:,.0f}" for c in ("median_km", "geoscore", "geoscore_lo", "geoscore_hi")}
+    fmt |= {VIEW_NAMES[c]: "{:+,.0f}" for c in ("diff", "diff_lo", "diff_hi")}
+    return shown.style.format({k: v for k, v in fmt.items() if k in shown.columns})
+
+
+def wins_view(per: pd.DataFrame):
+    """:func:`country_wins` as the chapter shows it (a pandas ``Styler``)."""
+    shown = per[["country", "n", "clip", "geoestimation", "diff", "clip_higher"]].rename(columns=VIEW_NAMES)
+    return shown.style.format(
+        {
+            "CLIP GeoScore": "{:,.0f}",
+            "GeoEst GeoScore": "{:,.0f}",
+            "minus GeoEst": "{:+,.0f}",
+            "CLIP higher": "{:.0%}",
+        }
+    )
 
 
 def verdict_sentence(entry: dict, who: str = "CLIP") -> str:
@@ -789,7 +846,8 @@ def distance_curves(
     ge, ids = _paired_frame(g, ge_table, partitioning)
     curves = {f"GeoEstimation ({partitioning})": ge["error_km"].to_numpy(float)}
     for r in rules:
-        curves[f"CLIP, {r}"] = g.rule(r).set_index("image_id").loc[ids, "error_km"].to_numpy(float)
+        name = f"gold country, {r.removeprefix('oracle_')}" if r.startswith("oracle_") else f"CLIP, {r}"
+        curves[name] = g.rule(r).set_index("image_id").loc[ids, "error_km"].to_numpy(float)
     parts = []
     for name, d in curves.items():
         s = np.sort(d)
