@@ -159,6 +159,7 @@ def test_toy_experiment_end_to_end(local_results, tmp_path, monkeypatch):
         ),
         ("countries", {"n_boot": -5}, "n_boot=-5 is not allowed"),
         ("calibration", {"experiment": "city100"}, "experiment='city100' stores no probabilities"),
+        ("geoguessr", {"rule": "dart"}, "rule='dart' is not allowed"),
     ],
 )
 def test_bad_parameters_stop_with_one_sentence(tmp_path, chapter, params, message):
