@@ -92,6 +92,25 @@ def test_a_country_without_another_photo_falls_back_to_its_population_centre():
     assert g.moved == {"hedged": 0.0, "hedged_calibrated": 0.0}
 
 
+def test_an_answer_naming_no_country_is_left_out_and_counted():
+    # the authors' two-stage run answers "other" in one-country regions: no country, so no pin
+    top = [("other", "France")] + [
+        (c, "Spain") if c != "Spain" else ("Spain", "France") for c in PHOTOS["label"][1:]
+    ]
+    g = gg.make_guesses(_results(top, [(0.6, 0.4)] * 9), PHOTOS, experiment="toy")
+    assert g.n == 8 and g.n_unanswered == 1 and "p0" not in set(g.table["image_id"])
+    assert g.table["error_km"].notna().all()
+    # the photo still belongs to the data set: the photo prior of France uses it
+    la, lo = geo.pins.geometric_median(PHOTOS["lat"][[0, 2]], PHOTOS["lon"][[0, 2]])
+    pp = g.rule("photo_prior").set_index("image_id")
+    assert float(geo.haversine_km(pp.loc["p1", "pred_lat"], pp.loc["p1", "pred_lon"], la, lo)) < 1e-3
+    assert (
+        gg.dropped_sentence(g) == "of the run's 9 photos, 1 whose first answer names no country is left out"
+    )
+    with pytest.raises(DataError, match="no first answer names a country"):
+        gg.make_guesses(_results([("other", "France")] * 9, [(0.6, 0.4)] * 9), PHOTOS, experiment="toy")
+
+
 def test_photos_without_coordinates_are_dropped_and_counted():
     df = _results([("France", "Spain")] * 9, [(0.9, 0.1)] * 9)
     g = gg.make_guesses(df, PHOTOS.iloc[2:], experiment="toy")
@@ -99,7 +118,7 @@ def test_photos_without_coordinates_are_dropped_and_counted():
     words = gg.headline_glue(gg.score_guesses(g, None, n_boot=0), g, "capital", "hierarchy")[
         "dropped_sentence"
     ]
-    assert words == "2 of the run's 9 photos have no coordinates and are left out"
+    assert words == "of the run's 9 photos, 2 without coordinates are left out"
     with pytest.raises(DataError, match="no photo of the run has coordinates"):
         gg.make_guesses(df, PHOTOS.iloc[:0], experiment="toy")
     wrong = PHOTOS.assign(label=["Spain"] + list(PHOTOS["label"][1:]))
@@ -249,3 +268,14 @@ def test_geoclip_metrics_country100_json_has_the_map_guess_block():
         assert mg[f"oracle_{r}"]["geoscore"] >= mg[r]["geoscore"]
     # the temperature is the calibration chapter's (fitted on the country labels alone)
     assert mg["hedged_calibrated"]["temperature"] == pytest.approx(26.529484644318973)
+
+
+@pytest.mark.slow
+def test_map_guess_of_the_two_stage_run_leaves_its_placeholder_answers_out():
+    g = gg.load_guesses("country100_country_from_region")
+    assert g.n_unanswered == 39 and g.n == 11500 - 39 and g.n_dropped == 0
+    res = gg.map_guess("country100_country_from_region", n_boot=20)
+    assert res["capital"]["n"] == res["capital"]["vs_geoestimation"]["n"] == 11500 - 39
+    # one stored answer per photo: nothing to hedge
+    assert res["hedged"]["moved"] == res["hedged_calibrated"]["moved"] == 0.0
+    assert res["hedged"]["geoscore"] == res[res["hedged"]["based_on"]]["geoscore"]

@@ -66,6 +66,7 @@ __all__ = [
     "headline_text",
     "headline_glue",
     "candidates_glue",
+    "dropped_sentence",
     "verdict_sentence",
     "rules_sentence",
     "country_wins",
@@ -112,7 +113,8 @@ class Guesses:
     temperature : the temperature of ``hedged_calibrated``.
     moved : per hedged rule, the share of photos whose hedged pin is not the first answer's.
     fallback : photo-prior pins that fell back to the population centre (a country without another photo).
-    n_results : photos in the run; ``n_dropped`` of them have no coordinates and are left out.
+    n_results : photos in the run; ``n_dropped`` of them have no coordinates and ``n_unanswered`` a first
+        answer that names no country (the two-stage run's placeholder ``"other"``); both are left out.
     distinct_pins : per rule, how many distinct points its pins take.
     """
 
@@ -124,6 +126,7 @@ class Guesses:
     fallback: int = 0
     n_results: int = 0
     n_dropped: int = 0
+    n_unanswered: int = 0
     distinct_pins: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -251,9 +254,10 @@ def make_guesses(df: pd.DataFrame, coords: pd.DataFrame, *, experiment: str = ""
     gold = t["iso3"].astype(str).to_numpy()
     lat, lon = t["lat"].to_numpy(float), t["lon"].to_numpy(float)
     used = sorted({a for a in answers.ravel() if a} | set(gold))
-    unplaced = [a for a in answers[:, 0] if not a]
-    if unplaced:
-        raise DataError(f"{name}: {len(unplaced)} first answers name no country GeoNames knows")
+    # a first answer that names no country (the authors' placeholder "other") places no pin: left out, counted
+    keep = answers[:, 0] != ""
+    if not keep.any():
+        raise DataError(f"{name}: no first answer names a country, so no pin can be placed")
     tables = {
         "capital": gazetteer.capitals(used),
         "population_centre": gazetteer.population_centres(used),
@@ -280,11 +284,17 @@ def make_guesses(df: pd.DataFrame, coords: pd.DataFrame, *, experiment: str = ""
         fallback += fb if r == "photo_prior" else 0
         olat, olon, _ = pins_of(r, gold[:, None])
         rows[f"oracle_{r}"] = (olat[:, 0], olon[:, 0], gold)
+    # the temperature is fitted on every photo's labels (an answer naming no country is wrong), as the
+    # calibration chapter fits it; everything else is computed on the photos with a first answer
+    stored = t["top_probs"].tolist()
+    temperature, _ = fit_temperature(stored, correct_at_k(t, 1))
+    tempered = tempered_probs(stored, temperature)[keep]
+    rows = {r: tuple(x[keep] for x in v) for r, v in rows.items()}
+    topk = {r: tuple(x[keep] for x in v) for r, v in topk.items()}
+    answers, probs, gold, lat, lon = answers[keep], probs[keep], gold[keep], lat[keep], lon[keep]
+    t = t[keep].reset_index(drop=True)
     score = {r: float(geo.geoscore(geo.haversine_km(lat, lon, *rows[r][:2])).mean()) for r in SINGLE_RULES}
     best = max(SINGLE_RULES, key=lambda r: (score[r], -SINGLE_RULES.index(r)))
-    correct = correct_at_k(t, 1)
-    stored = t["top_probs"].tolist()
-    temperature, _ = fit_temperature(stored, correct)
     moved = {}
     blat, blon = topk[best]
     # a missing answer (a shorter top-k) gets probability 0 and the first answer's pin, so it never wins
@@ -293,7 +303,7 @@ def make_guesses(df: pd.DataFrame, coords: pd.DataFrame, *, experiment: str = ""
     blat, blon = np.where(ok, blat, blat[:, :1]), np.where(ok, blon, blon[:, :1])
     for r, p in (
         ("hedged", p_ok),
-        ("hedged_calibrated", np.where(ok, tempered_probs(stored, temperature), 0.0)),
+        ("hedged_calibrated", np.where(ok, tempered, 0.0)),
     ):
         p = np.where(p.sum(axis=1, keepdims=True) > 0, p, np.eye(1, p.shape[1]))
         hlat, hlon, j = pins.hedged_pins(blat, blon, p)
@@ -334,7 +344,8 @@ def make_guesses(df: pd.DataFrame, coords: pd.DataFrame, *, experiment: str = ""
         moved=moved,
         fallback=fallback,
         n_results=int(len(df)),
-        n_dropped=int(len(df) - len(t)),
+        n_dropped=int(len(df) - len(keep)),
+        n_unanswered=int((~keep).sum()),
         distinct_pins=distinct,
     )
 
@@ -588,6 +599,25 @@ def wins_view(per: pd.DataFrame):
     )
 
 
+def dropped_sentence(g: Guesses) -> str:
+    """Which photos of the run are left out, and why, worded by the counts.
+
+    Example
+    -------
+    >>> dropped_sentence(Guesses(pd.DataFrame(), "x", "capital", 1.0, n_results=10, n_unanswered=1))
+    "of the run's 10 photos, 1 whose first answer names no country is left out"
+    """
+    parts = []
+    if g.n_dropped:
+        parts.append(f"{g.n_dropped:,} without coordinates")
+    if g.n_unanswered:
+        parts.append(f"{g.n_unanswered:,} whose first answer names no country")
+    if not parts:
+        return "every photo of the run has coordinates and a country for an answer"
+    verb = "is" if g.n_dropped + g.n_unanswered == 1 else "are"
+    return f"of the run's {g.n_results:,} photos, {' and '.join(parts)} {verb} left out"
+
+
 def verdict_sentence(entry: dict, who: str = "CLIP") -> str:
     """Who wins a game of these photos, worded by the paired interval of the GeoScore difference.
 
@@ -628,11 +658,8 @@ def headline_glue(result: dict, g: Guesses, rule: str, partitioning: str) -> dic
         "n_photos": g.n,
         "n_results": g.n_results,
         "n_dropped": g.n_dropped,
-        "dropped_sentence": (
-            "every photo of the run has coordinates"
-            if g.n_dropped == 0
-            else f"{g.n_dropped:,} of the run's {g.n_results:,} photos have no coordinates and are left out"
-        ),
+        "n_unanswered": g.n_unanswered,
+        "dropped_sentence": dropped_sentence(g),
         "n_countries": int(g.table["gold_iso3"].nunique()),
         "rule_geoscore": m["geoscore"],
         "rule_geoscore_lo": m.get("geoscore_ci95", [nan, nan])[0],
