@@ -534,7 +534,9 @@ def experiment_metrics(
     distance metrics of :func:`geoclip_utils.studies.geoestimation.geoestimation_metrics`. City runs
     (``city100``, ``city300``, ``UScity100``) also get ``km``: :func:`geoclip_utils.studies.kilometre.km_metrics`
     (% within 1/25/200/750/2500 km, median km, GeoScore, with bootstrap CIs; the distance between the
-    predicted and the gold city).
+    predicted and the gold city). Runs that name countries of photos with coordinates (country100 and its
+    variants) also get ``map_guess``: :func:`geoclip_utils.studies.geoguessr.map_guess` (CLIP's answers as
+    pins, scored in km and paired with GeoEstimation).
     """
     exp = _current()[1].get(experiment)
     if exp is not None and exp.mode == "geoestimation":
@@ -556,6 +558,15 @@ def experiment_metrics(
         result["km"] = kilometre.km_metrics(
             experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
         )
+    from .studies import geoguessr
+
+    mode = exp.mode if exp is not None else df.attrs.get("mode")
+    if geoguessr.has_map_guess(label_set, mode):  # countries of photos with coordinates: pins on the map
+        pins = geoguessr.map_guess(
+            experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
+        )
+        if pins is not None:
+            result["map_guess"] = pins
     return result
 
 

@@ -44,7 +44,7 @@ from typing import Any
 from . import experiments as registry
 from .benchmarks import BENCHMARKS
 from .errors import ConfigError
-from .studies import places
+from .studies import geoguessr, places
 from .studies.climate import COUNTRY_MODES
 from .studies.countries import MODES as COUNTRY_RUN_MODES
 from .studies.geoestimation import PARTITIONINGS, clip_experiments
@@ -507,6 +507,18 @@ def _geoestimation(v: dict[str, Any]) -> None:
         )
 
 
+def _geoguessr(v: dict[str, Any]) -> None:
+    fits = geoguessr.clip_experiments()
+    name = v["experiment"]
+    if name not in fits:
+        exp = registry.experiments().get(name)
+        instead = f"; the {exp.chapter} chapter analyses it" if exp is not None and exp.chapter else ""
+        raise ConfigError(
+            f"experiment={name!r} is not allowed: choose a CLIP run that names a country for photos "
+            f"with coordinates, one of {fits}{instead}"
+        )
+
+
 def _prompts(v: dict[str, Any]) -> None:
     check_results_dir(v["results_dir"], v["source"])
     for name, modes in (("standard", ("flat",)), ("mixed", ("mixed",))):
@@ -622,6 +634,24 @@ CHAPTERS: dict[str, Chapter] = {
                 _SEED,
             ),
             _geoestimation,
+        ),
+        Chapter(
+            "geoguessr",
+            (
+                _str("experiment", "a published CLIP run naming a country for the photos with coordinates"),
+                _choice(
+                    "rule",
+                    "the rule shown on the map and in the curves",
+                    geoguessr.RULES,
+                    "the rules that turn a country answer into a pin",
+                ),
+                _choice(
+                    "partitioning", "GeoEstimation's partitioning to play against", PARTITIONINGS, _GE_HINT
+                ),
+                _N_BOOT,
+                _SEED,
+            ),
+            _geoguessr,
         ),
         Chapter(
             "prompts",

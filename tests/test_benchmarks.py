@@ -112,14 +112,20 @@ def test_score_benchmark_is_the_book_metric(tmp_path):
         benchmarks.score_benchmark(b, {"short": (np.zeros(2), np.zeros(2))})
 
 
-def test_threshold_is_inclusive(tmp_path):
-    """``d <= t``: a prediction exactly 25 km away counts within 25 km."""
+def test_threshold_is_strict_as_osv5m_counts_it(tmp_path):
+    """``d < t`` (OSV-5M's ``haversine_distance < acc``): a prediction exactly 25 km away is not within 25 km."""
     from geoclip_utils.studies import kilometre
 
-    f = {"image_id": ["a", "b"], "method": "m", "error_km": [25.0, 25.000001], "country_correct": True}
+    f = {
+        "image_id": ["a", "b", "c"],
+        "method": "m",
+        "error_km": [24.999999, 25.0, 25.000001],
+        "country_correct": True,
+    }
     import pandas as pd
 
-    assert kilometre.score_coordinates(pd.DataFrame(f), n_boot=0)["m"]["acc_25km"] == 0.5
+    m = kilometre.score_coordinates(pd.DataFrame(f), n_boot=0)["m"]
+    assert m["acc_25km"] == pytest.approx(1 / 3) and m["acc_1km"] == 0.0
 
 
 def test_anchors_file_names_a_source_and_a_definition_for_every_row():

@@ -172,6 +172,7 @@ def test_toy_experiment_end_to_end(local_results, tmp_path, monkeypatch):
             {"n_bins": 100_000_000},
             "n_bins=100000000 is not allowed: use an integer from 1 to 1000",
         ),
+        ("geoguessr", {"rule": "dart"}, "rule='dart' is not allowed"),
     ],
 )
 def test_bad_parameters_stop_with_one_sentence(tmp_path, chapter, params, message):

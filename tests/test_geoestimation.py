@@ -46,8 +46,8 @@ def test_threshold_shares_small_table():
     shares = ge.threshold_shares(d)
     assert list(shares) == ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"]
     assert shares == {
-        "acc_1km": 2 / 8,  # 1.0 km counts as within 1 km
-        "acc_25km": 4 / 8,
+        "acc_1km": 1 / 8,  # d < t: 1.0 km is not within 1 km, nor 25.0 km within 25 km (OSV-5M's rule)
+        "acc_25km": 3 / 8,
         "acc_200km": 5 / 8,
         "acc_750km": 6 / 8,
         "acc_2500km": 7 / 8,

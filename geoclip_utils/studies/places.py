@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import stats
 from ..errors import DataError
-from ..names import normalize_label
+from ..geo.gazetteer import place_key
 from ..notebook import format_ci, format_interval
 
 __all__ = [
@@ -121,10 +121,8 @@ def places_table() -> pd.DataFrame:
     return df
 
 
-def _key(name: str) -> str:
-    """The matching key of a place name: :func:`geoclip_utils.names.normalize_label` keeping punctuation and
-    dropping non-Latin script (``"arrondissement de Menara المنارة"`` → ``"arrondissement de menara"``)."""
-    return normalize_label(name, keep_punctuation=True, ascii_only=True)
+#: The matching key of a place name (``"arrondissement de Menara المنارة"`` → ``"arrondissement de menara"``).
+_key = place_key
 
 
 def place_keys(label: str) -> list[str]:

@@ -128,7 +128,7 @@ def zero_shot_run(
     cache_dir : embedding and prompt cache (resumable; one sub-folder per model).
     min_population, max_cities : the gazetteer label set (:func:`geoclip_utils.studies.kilometre.city_labels`).
     top_k : cities averaged by the refinement.
-    threshold_km : the distance at which the two descent rules are paired (``d <= t``).
+    threshold_km : the distance at which the two descent rules are paired (``d < t``).
     n_boot, seed : bootstrap.
 
     Returns
