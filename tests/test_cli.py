@@ -67,7 +67,9 @@ def test_compare_json():
 
 
 def test_compare_region_run_has_no_restricted_block():
-    r = runner.invoke(app, ["compare", "--a", "country100", "--b", "country100_region", "--json", "--n-boot", "20"])
+    r = runner.invoke(
+        app, ["compare", "--a", "country100", "--b", "country100_region", "--json", "--n-boot", "20"]
+    )
     assert r.exit_code == 0 and json.loads(r.stdout)["restricted"] is None
 
 

@@ -330,10 +330,14 @@ def restricted_answers(
     tops, golds = list(top_labels), list(gold)
     possible = np.ones(len(golds), bool) if gold_possible is None else np.asarray(gold_possible, bool)
     if not (len(tops) == len(golds) == len(possible)):
-        raise ConfigError(f"lengths differ: {len(tops)} answers, {len(golds)} gold labels, {len(possible)} flags")
+        raise ConfigError(
+            f"lengths differ: {len(tops)} answers, {len(golds)} gold labels, {len(possible)} flags"
+        )
     first = [next((lab for lab in t if lab in common), None) for t in tops]
     ran_out = np.fromiter((f is None for f in first), bool, len(first))
-    lower = np.fromiter((f is not None and f == g for f, g in zip(first, golds, strict=True)), bool, len(first))
+    lower = np.fromiter(
+        (f is not None and f == g for f, g in zip(first, golds, strict=True)), bool, len(first)
+    )
     gold_common = np.fromiter((g in common for g in golds), bool, len(golds))
     outside = np.fromiter((not t or t[0] not in common for t in tops), bool, len(tops))
     return RestrictedAnswers(lower, lower | (ran_out & gold_common & possible), outside, ran_out)
@@ -354,6 +358,7 @@ class RestrictedComparison:
     point : the paired comparison with every run-out counted wrong on both sides (exact when nothing ran out).
     low, high : the lowest and highest difference the stored answers allow (A at its upper and B at its lower
         end, and the reverse); equal to ``point`` when nothing ran out.
+    gold_outside_labels : the gold labels of the ``gold_outside`` images, sorted.
     """
 
     n: int
@@ -368,6 +373,7 @@ class RestrictedComparison:
     point: PairedComparison
     low: PairedComparison
     high: PairedComparison
+    gold_outside_labels: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -485,4 +491,5 @@ def restricted_paired(
         point=paired(ra.lower, rb.lower, **kw),
         low=paired(ra.upper, rb.lower, **kw),
         high=paired(ra.lower, rb.upper, **kw),
+        gold_outside_labels=tuple(sorted({g for g in gold if g not in common})),
     )
