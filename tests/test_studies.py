@@ -72,6 +72,17 @@ def two_stage():
     return region, stage2
 
 
+def _direct_run():
+    """The direct country run on the images of the ``two_stage`` fixture: right on i1 and i4 only."""
+    return make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+
+
 def test_two_stage_breakdown(two_stage):
     region, stage2 = two_stage
     b = regions.two_stage_breakdown(region, stage2).set_index("image_id")
@@ -458,13 +469,7 @@ def test_conditional_comparison_and_breakdown_numbers(two_stage):
     region, stage2 = two_stage
     b = regions.two_stage_breakdown(region, stage2)
     # direct run: right on i1 and i4 only
-    direct = make_predictions(
-        ["i1", "i2", "i3", "i4"],
-        ["A", "A", "D", "B"],
-        [("A",), ("B",), ("A",), ("B",)],
-        experiment="d",
-        source="local",
-    )
+    direct = _direct_run()
     cond = regions.conditional_comparison(b, direct, n_boot=50)
     # region right for i1, i3, i4; stage 2 right on i1, i3; direct on i1, i4
     assert (cond.n, cond.accuracy_a, cond.accuracy_b, cond.only_a, cond.only_b) == (3, 2 / 3, 2 / 3, 1, 1)
@@ -487,13 +492,7 @@ def test_region_and_two_stage_numbers(two_stage):
     n = regions.region_numbers(region, {"west": ["B", "C"], "east": ["C", "E"]}, summary)
     assert n["unlisted"] == "A, D" and n["n_unlisted_images"] == 3
     assert n["unlisted_sentence"].startswith("A, D are in none of the authors' regions, so their 3 photos")
-    direct = make_predictions(
-        ["i1", "i2", "i3", "i4"],
-        ["A", "A", "D", "B"],
-        [("A",), ("B",), ("A",), ("B",)],
-        experiment="d",
-        source="local",
-    )
+    direct = _direct_run()
     stage2 = stage2.assign(top_labels=[("other",), ("D",), ("D",), ("A",)])
     p = stats.paired_predictions(direct, stage2, n_boot=50)
     t = regions.two_stage_numbers(p, direct, stage2)
@@ -668,13 +667,7 @@ def test_answered_comparison_and_like_numbers():
 def test_conditional_like_keeps_the_right_region_photos(two_stage):
     region, stage2 = two_stage
     b = regions.two_stage_breakdown(region, stage2)
-    direct = make_predictions(
-        ["i1", "i2", "i3", "i4"],
-        ["A", "A", "D", "B"],
-        [("A",), ("B",), ("A",), ("B",)],
-        experiment="d",
-        source="local",
-    )
+    direct = _direct_run()
     r = regions.conditional_like(b, direct, stage2, {"A", "B", "D"}, {"A", "B", "C", "D"}, n_boot=20)
     # region right for i1, i3, i4; stage 2 answers A, D, C there: C is no label of the direct run
     assert r.n == 3 and r.b_outside == 1 and r.b_ran_out == 1 and r.point.accuracy_b == pytest.approx(2 / 3)
