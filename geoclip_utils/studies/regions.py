@@ -836,19 +836,20 @@ def conditional_like(
     *,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
-) -> stats.RestrictedComparison:
+) -> stats.RestrictedComparison | None:
     """:func:`conditional_comparison` like for like: the direct run against stage 2 on the photos whose region
     stage 1 got right, both restricted to the countries both could answer
-    (:func:`geoclip_utils.stats.restricted_paired`).
+    (:func:`geoclip_utils.stats.restricted_paired`); ``None`` when no photo got its region right (nothing to
+    compare: :func:`conclusions` says so).
 
     Raises
     ------
     DataError
-        If no photo got its region right (nothing to compare), or as :func:`geoclip_utils.stats.paired_tables`.
+        As :func:`geoclip_utils.stats.restricted_paired`.
     """
     right = set(breakdown.loc[breakdown["stage1_correct"].to_numpy(bool), "image_id"])
     if not right:
-        raise DataError("no photo got its region right in stage 1: nothing to compare like for like")
+        return None
     return stats.restricted_paired(
         direct[direct["image_id"].isin(right)],
         stage2[stage2["image_id"].isin(right)],
