@@ -174,26 +174,6 @@ def kilometre_cities(min_population):
     return kilometre.city_labels(min_population)
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"benchmark": "im2gps"}, "benchmark='im2gps' is not allowed"),
-        ({"min_population": 500}, "min_population"),
-        ({"top_k": 0}, "top_k"),
-        ({"threshold_km": 0}, "threshold_km"),
-        ({"n_boot": -5}, "n_boot"),
-        ({"metadata": "meta.csv"}, "leave them empty with benchmark='demo'"),
-        ({"benchmark": "yfcc4k"}, "benchmark='yfcc4k' needs metadata="),
-    ],
-)
-def test_your_model_parameters_are_checked_up_front(change, message):
-    params = dict(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0)
-    params |= dict(top_k=5, threshold_km=25, n_boot=1000, seed=0)
-    your_model.check_parameters(**params)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        your_model.check_parameters(**(params | change))
-
-
 def _city_metrics(acc25: float) -> dict:
     m = {"labels": 10, "labels_unmatched": 2, "n_unplaced": 30, "n_images": 100, "labels_by_country": 4}
     m |= {"acc_25km": acc25, "acc_25km_ci95": [acc25 - 0.01, acc25 + 0.01]}

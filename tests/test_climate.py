@@ -46,23 +46,7 @@ def test_image_climates_country100():
     assert set(df.loc[df["label"] == "Singapore", "group"]) == {"Tropical"}
 
 
-# --------------------------------------------------------------------------- the chapter's checks and wording
-def test_check_parameters_one_sentence_each(tmp_path):
-    assert climate.check_parameters("country100") == "country100"
-    assert climate.check_parameters("country100_mixedprompt") == "country100"
-    assert climate.check_parameters("filtered_country100") == "filtered_country100"
-    with pytest.raises(ConfigError, match="^experiment='climates30k' is not allowed: .*results_dir"):
-        climate.check_parameters("climates30k")
-    with pytest.raises(ConfigError, match="US state experiment.*below_country chapter analyses it$"):
-        climate.check_parameters("US_states_max100")
-    with pytest.raises(ConfigError, match="^min_images=0 is not allowed"):
-        climate.check_parameters("country100", min_images=0)
-    with pytest.raises(ConfigError, match="no local results"):
-        climate.check_parameters("country100", source="local", results_dir=tmp_path)
-    with pytest.raises(ConfigError, match="^source="):
-        climate.check_parameters("country100", source="mine")
-
-
+# --------------------------------------------------------------------------- the chapter's wording
 def _predictions(gold, first, ids=None):
     ids = ids or [f"i{n}" for n in range(len(gold))]
     return make_predictions(ids, gold, [(f, "other") for f in first], experiment="t", source="local")

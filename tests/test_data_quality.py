@@ -279,26 +279,3 @@ def test_summary_sentence_is_worded_by_the_numbers():
     assert "fewer than half of the photos" in s
     assert "on borders, in disputed territory and off every polygon" in s
     assert dq.summary_sentence(equal, handful, _agreement(1.0)).endswith("there are no differences.")
-
-
-# --------------------------------------------------------------------------- the chapter's parameter checks
-def test_check_positive_and_check_label_set():
-    from geoclip_utils.notebook import check_label_set, check_positive
-
-    assert check_positive("dedupe_km", 0.5) == 0.5
-    for bad in (0, -1.0, float("nan"), float("inf"), True, "1"):
-        with pytest.raises(ConfigError, match=r"^dedupe_km=.* is not allowed: use a number greater than 0$"):
-            check_positive("dedupe_km", bad)
-    assert check_label_set(
-        "filtered_country100", chapter="data", coordinates=True, countries=True
-    ).coordinates
-    with pytest.raises(
-        ConfigError,
-        match=r"^label_set='US_states_max100' has no coordinates; the data chapter takes "
-        r"\['country100', 'filtered_country100'\]; the below_country chapter analyses it$",
-    ):
-        check_label_set("US_states_max100", chapter="data", coordinates=True, countries=True)
-    with pytest.raises(ConfigError, match=r"^label_set='city300' is a set of city labels; this step takes"):
-        check_label_set("city300", countries=True)
-    with pytest.raises(ConfigError, match=r"^label_set='nope' is not a registered label set"):
-        check_label_set("nope", chapter="data")

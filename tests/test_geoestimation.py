@@ -159,22 +159,7 @@ def test_cli_metrics_json():
         assert 0 < m["geoscore"] < 5000 and m["median_km"] > 0
 
 
-# --------------------------------------------------------------------------- the chapter's checks and wording
-def test_check_parameters_one_sentence_each():
-    assert ge.clip_experiments() == ["country100", "country100_country_from_region", "country100_mixedprompt"]
-    ge.check_parameters("coarse", "country100_mixedprompt")
-    with pytest.raises(ConfigError, match=r"^partitioning='finest' is not allowed: choose one of \['coarse'"):
-        ge.check_parameters("finest", "country100")
-    with pytest.raises(ConfigError, match="below_country chapter analyses US_states_max100$"):
-        ge.check_parameters("fine", "US_states_max100")
-    with pytest.raises(ConfigError, match="countries chapter analyses filtered_country100$"):
-        ge.check_parameters("fine", "filtered_country100")  # other images: a subset of country100
-    with pytest.raises(
-        ConfigError, match="^clip_experiment='nope' is not allowed.*country100_mixedprompt'\\]$"
-    ):
-        ge.check_parameters("fine", "nope")
-
-
+# --------------------------------------------------------------------------- the chapter's wording
 def _result():
     part = {
         "n": 6,

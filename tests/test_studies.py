@@ -283,45 +283,6 @@ def test_word_for_interval():
     assert notebook.word_for_interval(float("nan"), float("nan"), *w) == "unclear"
 
 
-def test_check_results_dir_and_run_parameters(tmp_path):
-    assert notebook.check_results_dir(None, "paper") is None
-    assert notebook.check_results_dir(str(tmp_path), "local") == str(tmp_path)
-    with pytest.raises(ConfigError, match="read only with source='local'"):
-        notebook.check_results_dir(str(tmp_path), "paper")
-    with pytest.raises(ConfigError, match="is not a folder"):
-        notebook.check_results_dir(str(tmp_path / "missing"), "local")
-    ok = {"source": "paper", "results_dir": None, "n_boot": 1000, "seed": 0}
-    assert notebook.check_run_parameters(**ok) is None
-    for change, match in [
-        ({"source": "cloud"}, r"^source='cloud' is not allowed: choose one of \['paper', 'local'\]"),
-        ({"n_boot": -5}, r"^n_boot=-5 is not allowed: use an integer of at least 1$"),
-        ({"n_boot": 10.5}, r"^n_boot=10.5 is not allowed"),
-        ({"seed": -1}, r"^seed=-1 is not allowed: use an integer of at least 0$"),
-        ({"results_dir": "x"}, r"^results_dir='x' is read only"),
-    ]:
-        with pytest.raises(ConfigError, match=match) as err:
-            notebook.check_run_parameters(**(ok | change))
-        assert "\n" not in str(err.value)
-
-
-def test_check_experiment_names_the_parameter():
-    with pytest.raises(ConfigError) as err:
-        experiments.check_experiment(
-            "nonsense", chapter="prompts", modes=("flat",), countries=True, parameter="standard"
-        )
-    msg = str(err.value)
-    assert msg.startswith("standard='nonsense' is not a registered experiment; the prompts chapter takes [")
-    assert "'country100'" in msg and "experiment=" not in msg
-    with pytest.raises(ConfigError, match=r"^mixed='US_states_max100' is a US state experiment"):
-        experiments.check_experiment("US_states_max100", modes=("mixed",), countries=True, parameter="mixed")
-    with pytest.raises(ConfigError, match=r"^mixed=3 is not allowed"):
-        experiments.check_experiment(3, parameter="mixed")
-    assert (
-        experiments.check_experiment("country100_mixedprompt", modes=("mixed",), parameter="mixed").mode
-        == "mixed"
-    )
-
-
 def test_paired_predictions_pairs_by_image_id():
     a = make_predictions(
         list("1234"),
@@ -418,33 +379,6 @@ def test_countries_conclusions_follow_the_numbers():
         {"top1_ci95": [0.5, 0.52]}, within={"share": 0.0}, experiment="filtered_country100", source="paper"
     )
     assert c["within_words"] == "almost none" and "filtered_country100 (paper)" in c["map_relation"]
-
-
-def test_check_country_experiment(tmp_path):
-    from geoclip_utils.schema import save_predictions
-
-    assert countries.check_country_experiment("filtered_country100").name == "filtered_country100"
-    assert countries.check_country_experiment("country100_mixedprompt").mode == "mixed"
-    with pytest.raises(ConfigError) as err:
-        countries.check_country_experiment("US_states_max100")
-    msg = str(err.value)
-    assert msg.startswith(
-        "experiment='US_states_max100' is a US state experiment; the countries chapter takes ["
-    )
-    assert "below_country chapter analyses it" in msg and "Alabama" not in msg
-    with pytest.raises(ConfigError, match="is a region experiment"):
-        countries.check_country_experiment("country100_region")
-    # unregistered local runs: accepted over a label set of countries, refused otherwise
-    df = make_predictions(["1"], ["France"], [("France",)], [(0.9,)], experiment="mine", source="local")
-    df.attrs.update(label_set="country100", mode="flat")
-    save_predictions(df, tmp_path / "mine.parquet")
-    assert countries.check_country_experiment("mine", source="local", results_dir=tmp_path) is None
-    df.attrs.update(label_set="US_states_max100")
-    save_predictions(df, tmp_path / "states.parquet")
-    with pytest.raises(ConfigError, match=r"^experiment='states': .* holds a US state run"):
-        countries.check_country_experiment("states", source="local", results_dir=tmp_path)
-    with pytest.raises(ConfigError, match="no local results"):
-        countries.check_country_experiment("absent", source="local", results_dir=tmp_path)
 
 
 # =========================================================================== studies.regions (chapter numbers)
@@ -1031,20 +965,8 @@ def test_calibration_conclusions_follow_the_numbers():
     assert c["tempered_words"].startswith("This run stored a single probability")
 
 
-def test_check_calibration_experiment_and_paper_runs():
-    from geoclip_utils import experiments
+def test_calibration_paper_runs_are_the_published_runs_with_probabilities():
 
-    assert calibration.check_calibration_experiment("UScity100").name == "UScity100"
-    with pytest.raises(ConfigError) as err:
-        calibration.check_calibration_experiment("city100")
-    msg = str(err.value)
-    assert msg.startswith("experiment='city100' stores no probabilities; the calibration chapter takes [")
-    assert (
-        "'country100'" in msg and "'city100'" not in msg.split("takes")[1] and "below_country chapter" in msg
-    )
-    with pytest.raises(ConfigError, match="no published result file"):
-        calibration.check_calibration_experiment("climates30k")  # probabilities, but local runs only
-    # the paper runs the chapter shows are exactly the published runs with probabilities
     published = {n for n, e in experiments.experiments().items() if e.published and e.probabilities}
     assert set(calibration.PAPER_RUNS) == published and len(calibration.PAPER_RUNS) == len(published)
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .. import experiments, stats
+from .. import stats
 from ..errors import ConfigError, DataError
 from ..notebook import format_interval, share_in_words
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
 __all__ = [
     "PAPER_RUNS",
-    "check_calibration_experiment",
     "top1_confidence",
     "tempered_top1",
     "fit_temperature",
@@ -40,45 +38,6 @@ PAPER_RUNS = (
     "France_states_max100",
     "UScity100",
 )
-
-
-def check_calibration_experiment(
-    experiment: str, *, source: str = "paper", results_dir: str | os.PathLike | None = None
-) -> experiments.Experiment | None:
-    """Check the chapter's ``experiment`` parameter: a run that stored CLIP's probabilities.
-
-    A registered experiment must have ``probabilities = true`` in the registry (and, with
-    ``source="paper"``, a published result file); with ``source="local"`` an unregistered one needs its
-    results file (:func:`geoclip_utils.experiments.check_experiment`).
-
-    Returns
-    -------
-    The registry record, or ``None`` for an unregistered local experiment.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, its value, what is allowed and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_calibration_experiment("UScity100").probabilities
-    True
-    """
-    exp = experiments.check_experiment(
-        experiment, source=source, results_dir=results_dir, chapter="calibration"
-    )
-    if exp is not None and not exp.probabilities:
-        fits = [
-            n
-            for n, e in experiments.experiments().items()
-            if e.probabilities and (source == "local" or e.published)
-        ]
-        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
-        raise ConfigError(
-            f"experiment={experiment!r} stores no probabilities; the calibration chapter takes {fits}{instead}"
-        )
-    return exp
 
 
 def top1_confidence(df: pd.DataFrame) -> np.ndarray:

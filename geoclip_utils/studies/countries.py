@@ -3,20 +3,17 @@ wordings of the *Countries* chapter's conclusions (chosen by the numbers)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import pandas as pd
 
-from .. import data, experiments, stats
-from ..errors import ConfigError
+from .. import data, stats
 from ..names import to_iso3
 from ..notebook import format_ci, share_in_words
-from ..schema import read_predictions, top1
+from ..schema import top1
 
 __all__ = [
     "MODES",
-    "check_country_experiment",
     "per_country_table",
     "top_confusions",
     "confusion_share",
@@ -28,48 +25,6 @@ __all__ = [
 
 #: The modes whose answers are countries of a country label set (the chapter's experiments).
 MODES = ("flat", "mixed")
-
-
-def check_country_experiment(
-    experiment: str, *, source: str = "paper", results_dir: str | os.PathLike | None = None
-) -> experiments.Experiment | None:
-    """Check the chapter's ``experiment`` parameter: a run whose answers are countries.
-
-    A registered experiment must be of mode ``flat`` or ``mixed`` over a label set of countries
-    (:func:`geoclip_utils.experiments.check_experiment`); with ``source="local"`` an unregistered one is
-    accepted when its results file says (attrs ``label_set``, ``mode``) that it is such a run.
-
-    Returns
-    -------
-    The registry record, or ``None`` for an unregistered local experiment.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, its value, what is allowed and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_country_experiment("country100").name
-    'country100'
-    """
-    exp = experiments.check_experiment(
-        experiment, source=source, results_dir=results_dir, chapter="countries", modes=MODES, countries=True
-    )
-    if exp is not None:
-        return exp
-    path = experiments.local_results_dir(results_dir) / f"{experiment}.parquet"
-    attrs = read_predictions(path).attrs
-    label_set = experiments.label_sets().get(str(attrs.get("label_set", "")))
-    mode = attrs.get("mode", "flat")
-    if label_set is None or not label_set.countries or mode not in MODES:
-        what = f"label set {attrs.get('label_set')!r}" if label_set is None else f"a {label_set.place} run"
-        raise ConfigError(
-            f"experiment={experiment!r}: {path} holds {what} (mode {mode!r}); the countries chapter takes runs "
-            f"of mode {' or '.join(MODES)} over a label set of countries (the below_country chapter takes other "
-            "places)"
-        )
-    return None
 
 
 def per_country_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -391,38 +391,6 @@ def clip_experiments() -> list[str]:
     ]
 
 
-def check_parameters(partitioning: str, clip_experiment: str) -> None:
-    """Check the chapter's ``partitioning`` and ``clip_experiment`` before any work.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value, what is allowed and, for a CLIP run on other images
-        or of another kind, the chapter that analyses it.
-
-    Example
-    -------
-    >>> check_parameters("fine", "country100")
-    >>> check_parameters("fine", "US_states_max100")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: clip_experiment='US_states_max100' is not allowed: ...
-    """
-    if partitioning not in PARTITIONINGS:
-        raise ConfigError(
-            f"partitioning={partitioning!r} is not allowed: choose one of {list(PARTITIONINGS)} "
-            "(GeoEstimation's partitionings of the globe)"
-        )
-    fits = clip_experiments()
-    if clip_experiment not in fits:
-        exp = experiments.experiments().get(clip_experiment)
-        instead = f"; the {exp.chapter} chapter analyses {clip_experiment}" if exp and exp.chapter else ""
-        raise ConfigError(
-            f"clip_experiment={clip_experiment!r} is not allowed: GeoEstimation ran on the country100 photos, "
-            f"so choose a published CLIP run that names a country for them, one of {fits}{instead}"
-        )
-
-
 def metrics_text(result: dict) -> str:
     """The chapter's checked summary of :func:`geoestimation_metrics`: per partitioning, the share within
     each threshold, then median error, GeoScore and country accuracy with their 95 % CIs in brackets."""

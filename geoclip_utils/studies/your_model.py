@@ -9,7 +9,7 @@
 * :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
   distance definition its paper states); :func:`definitions` groups them by that definition;
   :func:`footing_table` puts anchors, your run and CLIP's city runs in one table;
-* for the chapter: :func:`check_parameters` (its parameters, up front), :func:`city_glue`, :func:`run_glue`
+* for the chapter: :func:`city_glue`, :func:`run_glue`
   and :func:`anchor_glue` (the values its prose quotes), :data:`KM_FORMATS` (how its tables show them).
 """
 
@@ -24,14 +24,13 @@ import pandas as pd
 
 from .. import benchmarks
 from ..errors import ConfigError, DataError
-from ..notebook import check_choice, check_number, count_words, format_ci, format_points
+from ..notebook import count_words, format_ci, format_points
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 from . import geoestimation, kilometre
 
 __all__ = [
     "METHODS",
     "KM_FORMATS",
-    "check_parameters",
     "city_glue",
     "run_glue",
     "anchor_glue",
@@ -328,46 +327,6 @@ def gpu_command(model_name: str, benchmark: str, metadata: str, images: str) -> 
         f"  -p benchmark {benchmark} -p metadata '{metadata}' -p images '{images}' \\\n"
         "  -p min_population 15000 -p max_cities 0"
     )
-
-
-def check_parameters(
-    *,
-    benchmark: str,
-    metadata: str,
-    images: str,
-    min_population: int,
-    max_cities: int,
-    top_k: int,
-    threshold_km: float,
-    n_boot: int,
-    seed: int,
-) -> None:
-    """Check the parameters of the *Your model* chapter up front (one sentence naming the first wrong one).
-
-    Raises
-    ------
-    ConfigError
-
-    Example
-    -------
-    >>> check_parameters(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0,
-    ...                  top_k=5, threshold_km=25, n_boot=1000, seed=0)
-    """
-    check_choice(
-        "benchmark", benchmark, ["demo", *benchmarks.BENCHMARKS], hint="see geoclip_utils.benchmarks"
-    )
-    check_number("min_population", min_population, minimum=kilometre.MIN_POPULATION, integer=True)
-    check_number("max_cities", max_cities, minimum=0, integer=True)
-    check_number("top_k", top_k, minimum=1, integer=True)
-    check_number("threshold_km", threshold_km, minimum=1e-9)
-    check_number("n_boot", n_boot, minimum=1, integer=True)
-    check_number("seed", seed, minimum=0, integer=True)
-    if benchmark == "demo" and (metadata or images):
-        raise ConfigError(
-            "metadata and images are for a real benchmark; leave them empty with benchmark='demo'"
-        )
-    if benchmark != "demo" and not (metadata and images):
-        raise ConfigError(f"benchmark={benchmark!r} needs metadata= (its CSV) and images= (its folder)")
 
 
 def city_glue(city: dict[str, dict]) -> dict[str, object]:
