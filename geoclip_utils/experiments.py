@@ -61,6 +61,8 @@ __all__ = [
     "local_results_dir",
     "check_name",
     "experiment_metrics",
+    "candidate_labels",
+    "gold_candidates",
     "compare_experiments",
     "describe",
 ]
@@ -570,6 +572,62 @@ def experiment_metrics(
     return result
 
 
+def candidate_labels(experiment: str, table: pd.DataFrame | None = None) -> frozenset[str]:
+    """The labels a run could answer (its candidates), as far as the registry and its table tell.
+
+    * ``flat`` and ``climate``: the gold labels of its label set;
+    * ``mixed``: the countries of its mixed prompts (every country its region map lists under a region with
+      a phrase, :func:`geoclip_utils.engine.prompts.mixed_prompts`);
+    * ``two_stage``: every country of its region map, and ``"other"`` when a region lists a single country
+      (the authors' placeholder second candidate);
+    * ``region``: the regions of its region map.
+
+    Every label the table answers is added (an answer was a candidate), so a local run of an unregistered
+    experiment gets the labels it answered and its gold labels.
+
+    Example
+    -------
+    >>> len(candidate_labels("country100")), len(candidate_labels("country100_mixedprompt"))
+    (115, 167)
+    """
+    exp = _current()[1].get(experiment)
+    labels: set[str] = set()
+    if exp is None:
+        if table is not None:
+            labels |= set(table["gold"])
+    elif exp.mode in ("region", "two_stage", "mixed"):
+        region_map = data.load_region_map(
+            exp.region_map or ("region_to_country" if exp.mode == "mixed" else "country_to_region")
+        )
+        if exp.mode == "region":
+            labels |= set(region_map)
+        elif exp.mode == "two_stage":
+            labels |= {c for countries in region_map.values() for c in countries}
+            if any(len(countries) == 1 for countries in region_map.values()):
+                labels.add("other")
+        else:
+            from .engine.prompts import mixed_prompts
+
+            labels |= set(mixed_prompts(region_map)[1])
+    else:
+        labels |= set(load_labels(exp.label_set)["label"])
+    if table is not None:
+        labels |= {lab for t in table["top_labels"] for lab in t}
+    return frozenset(labels)
+
+
+def gold_candidates(experiment: str, table: pd.DataFrame) -> pd.Series | None:
+    """Per image (indexed by image id), whether its gold label was among the run's candidates for that image,
+    where they differ by image: stage 2 of a two-stage run offers only the countries of the region stage 1
+    chose. ``None`` for every other run (the same candidates for every image)."""
+    exp = _current()[1].get(experiment)
+    if exp is None or exp.mode != "two_stage" or "stage1_region" not in table.columns:
+        return None
+    region_map = data.load_region_map(exp.region_map or "country_to_region")
+    ok = [g in region_map.get(r, ()) for g, r in zip(table["gold"], table["stage1_region"], strict=True)]
+    return pd.Series(ok, index=table["image_id"].to_numpy(), dtype=bool)
+
+
 def compare_experiments(
     a: str,
     b: str,
@@ -579,18 +637,34 @@ def compare_experiments(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> dict:
-    """Paired top-1 comparison of experiments ``a`` and ``b`` on the images both share.
+    """Paired top-1 comparison of experiments ``a`` and ``b`` on the images both share, raw and like for like.
 
     Returns ``a``, ``b``, ``n``, ``a_top1``, ``b_top1``, ``diff`` (b − a), ``diff_ci95`` (paired bootstrap),
-    ``mcnemar_p`` (exact), ``b01``/``b10`` (discordant counts).
+    ``mcnemar_p`` (exact), ``b01``/``b10`` (discordant counts), and ``restricted``: the same with both runs
+    restricted to the labels both could answer (:func:`candidate_labels`,
+    :meth:`geoclip_utils.stats.RestrictedComparison.to_dict`: the common labels, the answers outside them on
+    each side, and bounds where a stored top-k runs out of common labels); ``None`` when a run answers
+    regions for country photos (its labels are not the photos' labels).
     """
-    from .stats import correct_at_k, paired, paired_tables
+    from .stats import correct_at_k, paired, paired_tables, restricted_paired
 
     ta = load_results(a, source=source, results_dir=results_dir)
     tb = load_results(b, source=source, results_dir=results_dir)
-    ta, tb = paired_tables(ta, tb)
-    result = paired(correct_at_k(ta, 1), correct_at_k(tb, 1), n_boot=n_boot, seed=seed)
-    return {"a": a, "b": b, **result.to_dict()}
+    pa, pb = paired_tables(ta, tb)
+    result = paired(correct_at_k(pa, 1), correct_at_k(pb, 1), n_boot=n_boot, seed=seed)
+    restricted = None
+    if "gold_set" not in ta.columns and "gold_set" not in tb.columns:
+        restricted = restricted_paired(
+            ta,
+            tb,
+            candidate_labels(a, ta),
+            candidate_labels(b, tb),
+            a_possible=gold_candidates(a, ta),
+            b_possible=gold_candidates(b, tb),
+            n_boot=n_boot,
+            seed=seed,
+        ).to_dict()
+    return {"a": a, "b": b, **result.to_dict(), "restricted": restricted}
 
 
 def describe() -> pd.DataFrame:

@@ -164,3 +164,13 @@ def test_prompt_table_and_authors_counts():
     a = climate.authors_label_counts()
     assert a["n_authors"] == 29999 and a["authors_top"] == "Cfb"
     assert 0 < a["authors_top_share"] < 1 and a["authors_classes"] > 20
+
+
+def test_group_counts_counts_land_classes_only():
+    photos = pd.DataFrame(
+        {"climate": ["Cfb", "Cfb", "Af", "Ocean"], "group": ["Temperate", "Temperate", "Tropical", "Ocean"]}
+    )
+    n = climate.group_counts(photos)
+    # a sea pixel has no climate class: 2 classes, as the Data chapter counts them, and 1 photo on the sea
+    assert (n["n_photos"], n["n_classes"], n["n_ocean"], n["top_group"]) == (4, 2, 1, "Temperate")
+    assert climate.group_counts(photos.iloc[:3])["n_classes"] == 2

@@ -338,5 +338,20 @@ def test_chapter_images_photos_and_ids(tmp_path):
         experiments.load_labels("filtered_country100")["image_id"]
     )
     assert len(both.ids) == len(set(both.ids)) == len(union) and set(both.ids) == union
-    assert "In demo mode" in demo.first_result_note(demo.demo_images(tmp_path / "d"))
+    demo_set = demo.demo_images(tmp_path / "d")
+    assert "In demo mode" in demo.first_result_note(demo_set)
     assert 'source="local"' in demo.first_result_note(images)
+    # with the run's table: where it lies against chance (1 / classes), never "chance by construction"
+    from geoclip_utils.schema import make_predictions
+
+    gold = ["A", "B", "C", "D", "E"] * 8
+    at_chance = make_predictions(
+        [str(i) for i in range(40)], gold, [("A",)] * 40, experiment="c", source="local"
+    )
+    note = demo.first_result_note(demo_set, at_chance, n_boot=200)
+    assert note.startswith("With 5 demo countries chance is 20.0%; on 40 pictures this run's 95 % CI is ")
+    assert "consistent with chance" in note and "by construction" not in note
+    perfect = at_chance.assign(top_labels=[(g,) for g in gold])
+    assert "so it is above chance" in demo.first_result_note(demo_set, perfect, n_boot=200)
+    never = at_chance.assign(top_labels=[("A" if g != "A" else "B",) for g in gold])
+    assert "so it is below chance" in demo.first_result_note(demo_set, never, n_boot=200)

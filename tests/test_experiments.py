@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from geoclip_utils import experiments
+from geoclip_utils import data, experiments
 from geoclip_utils.errors import ConfigError, DataError
 
 
@@ -254,3 +254,32 @@ def test_local_gold_file_must_exist(extra_registry):
     )
     with pytest.raises(DataError, match="nowhere.csv does not exist"):
         experiments.load_labels("ghost")
+
+
+def test_candidate_labels_follow_the_mode():
+    assert experiments.candidate_labels("country100") == frozenset(
+        experiments.load_labels("country100")["label"]
+    )
+    mixed = experiments.candidate_labels("country100_mixedprompt")
+    assert len(mixed) == 167 and "Moldova" in mixed and "Germany" not in mixed  # no region lists Germany
+    two = experiments.candidate_labels("country100_country_from_region")
+    assert "other" in two and len(two) == 168  # the placeholder of the one-country regions
+    assert experiments.candidate_labels("country100_region") == frozenset(
+        data.load_region_map("country_to_region")
+    )
+    # answers are candidates; an unregistered run knows its gold labels and answers only
+    from geoclip_utils.schema import make_predictions
+
+    t = make_predictions(["1"], ["A"], [("B", "C")], experiment="mine", source="local")
+    assert experiments.candidate_labels("mine", t) == {"A", "B", "C"}
+    assert "B" in experiments.candidate_labels("country100", t)
+
+
+def test_gold_candidates_only_for_the_two_stage_run():
+    s2 = experiments.load_results("country100_country_from_region")
+    ok = experiments.gold_candidates("country100_country_from_region", s2)
+    region_map = data.load_region_map("country_to_region")
+    row = s2.iloc[0]
+    assert ok.loc[row["image_id"]] == (row["gold"] in region_map[row["stage1_region"]])
+    assert not ok[s2["gold"].eq("Germany").to_numpy()].any()  # Germany is in no region
+    assert experiments.gold_candidates("country100", experiments.load_results("country100")) is None

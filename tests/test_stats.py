@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from geoclip_utils import stats as metrics
-from geoclip_utils.errors import ConfigError
+from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
 
 
@@ -255,3 +256,70 @@ def test_tempered_probs_keep_the_order_and_the_zeros():
         tempered_probs(p, 0.0)
     # over-confident answers right half of the time: the flattest temperature of the grid wins
     assert fit_temperature([[0.999, 0.001]] * 4, [1, 0, 1, 0], grid=[1.0, 30.0, 1000.0])[0] == 1000.0
+
+
+# ----------------------------------------------------------------------------- like for like (common labels)
+def _run(name, gold, tops):
+    return make_predictions([f"i{i}" for i in range(len(gold))], gold, tops, experiment=name, source="local")
+
+
+def test_restricted_all_common_equals_raw():
+    gold = ["A", "B", "C", "A"]
+    a = _run("a", gold, [("A", "B"), ("C", "B"), ("C", "A"), ("B", "A")])
+    b = _run("b", gold, [("B", "A"), ("B", "C"), ("C", "B"), ("A", "C")])
+    r = metrics.restricted_paired(a, b, {"A", "B", "C"}, {"A", "B", "C"}, n_boot=50)
+    raw = metrics.paired_predictions(a, b, n_boot=50)
+    assert r.exact and r.labels == 3 and (r.a_outside, r.b_outside, r.gold_outside) == (0, 0, 0)
+    assert r.point.accuracy_a == raw.accuracy_a == 0.5 and r.point.accuracy_b == raw.accuracy_b == 0.75
+    assert r.diff_bounds == (raw.diff, raw.diff) and r.point.diff_ci95 == raw.diff_ci95
+    d = r.to_dict()
+    assert d["a_top1"] == d["a_top1_max"] and d["b_top1"] == d["b_top1_max"] and d["exact"] is True
+
+
+def test_restricted_reranks_the_stored_answers_and_bounds_where_they_run_out():
+    # A answers among {A, B, C}; B also among {X, Y}, which A cannot answer
+    gold = ["A", "B", "C", "A", "C"]
+    a = _run("a", gold, [("A", "B"), ("A", "B"), ("C", "A"), ("B", "A"), ("A", "C")])
+    b = _run("b", gold, [("X", "A"), ("X", "Y"), ("Y", "C"), ("X", "Y"), ("B", "X")])
+    r = metrics.restricted_paired(a, b, {"A", "B", "C"}, {"A", "B", "C", "X", "Y"}, n_boot=50)
+    # B re-ranked: A (right), ran out, C (right), ran out, B (wrong)
+    assert (r.labels, r.a_labels, r.b_labels) == (3, 3, 5)
+    assert (r.b_outside, r.b_ran_out, r.a_outside, r.a_ran_out) == (4, 2, 0, 0)
+    assert r.point.accuracy_a == pytest.approx(2 / 5) and r.point.accuracy_b == pytest.approx(2 / 5)
+    assert r.high.accuracy_b == pytest.approx(4 / 5)  # the two run-outs could be right
+    assert r.diff_bounds == pytest.approx((0.0, 0.4)) and not r.exact
+    lo, hi = r.diff_bounds_ci95
+    assert lo <= r.diff_bounds[0] and hi >= r.diff_bounds[1]
+    d = r.to_dict()
+    assert d["b_top1_max"] == pytest.approx(0.8) and d["diff_bounds"] == pytest.approx([0.0, 0.4])
+    assert set(d) >= {"a_top1", "b_top1", "diff", "diff_ci95", "a_outside", "b_outside"}
+
+
+def test_restricted_run_out_cannot_be_right_when_the_gold_was_no_candidate():
+    gold = ["A", "B"]
+    a = _run("a", gold, [("A",), ("A",)])
+    b = _run("b", gold, [("X",), ("X",)])
+    possible = pd.Series([True, False], index=["i0", "i1"])  # image i1's gold was not offered to B
+    r = metrics.restricted_paired(a, b, {"A", "B"}, {"A", "B", "X"}, b_possible=possible, n_boot=20)
+    assert r.b_ran_out == 2 and r.high.accuracy_b == pytest.approx(0.5)
+
+
+def test_restricted_gold_outside_the_common_labels_is_wrong_for_both():
+    gold = ["A", "Z"]  # Z only A can answer
+    a = _run("a", gold, [("A", "Z"), ("Z", "A")])
+    b = _run("b", gold, [("A", "Y"), ("Y", "A")])
+    r = metrics.restricted_paired(a, b, {"A", "Z"}, {"A", "Y"}, n_boot=20)
+    assert r.labels == 1 and r.gold_outside == 1 and r.a_outside == 1 and r.b_outside == 1
+    assert r.point.accuracy_a == r.point.accuracy_b == 0.5 and r.exact
+
+
+def test_restricted_disjoint_labels_refused():
+    a = _run("a", ["A"], [("A",)])
+    b = _run("b", ["A"], [("X",)])
+    with pytest.raises(DataError, match="share no label"):
+        metrics.restricted_paired(a, b, {"A"}, {"X"})
+
+
+def test_restricted_answers_lengths_checked():
+    with pytest.raises(ConfigError, match="lengths differ"):
+        metrics.restricted_answers([("A",)], ["A", "B"], {"A"})

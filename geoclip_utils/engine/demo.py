@@ -468,20 +468,49 @@ class PipelineRun:
         return "\n".join(lines)
 
 
-def first_result_note(images: RunImages) -> str:
-    """What the accuracy of a run can say: nothing for the demo set (random weights, synthetic pictures), a
-    comparison with the authors' published files for real photos.
+def first_result_note(
+    images: RunImages, first: pd.DataFrame | None = None, *, n_boot: int = 1000, seed: int = 0
+) -> str:
+    """What the accuracy of a run can say: for the demo set (random weights, synthetic pictures) where it lies
+    against chance (one over the demo's classes, with the run's bootstrap 95 % CI) and that it says nothing
+    about CLIP; for real photos, a comparison with the authors' published files.
+
+    Parameters
+    ----------
+    images : the run's images.
+    first : the run's first predictions table (for the demo's chance comparison).
+    n_boot, seed : bootstrap settings of the CI.
 
     Example
     -------
     >>> first_result_note(RunImages(Path("photos"), ["a"])).split(":")[0]
     "Compare it with the authors' published predictions"
     """
-    if images.demo is not None:
-        return "In demo mode that is chance level by construction and says nothing about CLIP."
+    if images.demo is None:
+        return (
+            "Compare it with the authors' published predictions: the analysis chapters read this run with "
+            'source="local".'
+        )
+    if first is None or first.empty:
+        return (
+            "In demo mode the weights are random and the pictures synthetic, so it says nothing about CLIP."
+        )
+    from ..stats import summarize
+
+    s = summarize(first, n_boot=n_boot, seed=seed)
+    lo, hi = s["top1_ci95"]
+    chance = s["chance"]
+    where = (
+        "consistent with chance (the interval includes it)"
+        if lo <= chance <= hi
+        else "above chance"
+        if lo > chance
+        else "below chance"
+    )
     return (
-        "Compare it with the authors' published predictions: the analysis chapters read this run with "
-        'source="local".'
+        f"With {s['classes']} demo countries chance is {chance:.1%}; on {s['n']} pictures this run's 95 % CI is "
+        f"{lo:.1%} – {hi:.1%}, so it is {where}. In demo mode the weights are random and the pictures "
+        "synthetic, so either way it says nothing about CLIP."
     )
 
 

@@ -20,11 +20,15 @@ from .bootstrap import (
 from .calibration import ece_ci, expected_calibration_error, reliability_table
 from .compare import (
     PairedComparison,
+    RestrictedAnswers,
+    RestrictedComparison,
     mcnemar_exact,
     paired,
     paired_predictions,
     paired_tables,
     per_group_paired,
+    restricted_answers,
+    restricted_paired,
 )
 from .distance import distance_metrics, paired_scores, threshold_shares
 from .metrics import (
@@ -39,6 +43,8 @@ from .metrics import (
 
 __all__ = [
     "PairedComparison",
+    "RestrictedAnswers",
+    "RestrictedComparison",
     "DEFAULT_N_BOOT",
     "DEFAULT_SEED",
     "accuracy_ci",
@@ -61,6 +67,8 @@ __all__ = [
     "per_group_paired",
     "percentile_interval",
     "reliability_table",
+    "restricted_answers",
+    "restricted_paired",
     "summarize",
     "threshold_shares",
     "topk_accuracy",

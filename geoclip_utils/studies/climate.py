@@ -133,12 +133,13 @@ def photo_label_set(experiment: str) -> str:
 
 
 def group_counts(photos: pd.DataFrame) -> dict:
-    """``n_photos``, ``n_classes``, ``top_group`` and its share ``top_group_share``, and ``n_ocean`` (photos
-    on open sea pixels) of an :func:`image_climates` table."""
+    """``n_photos``, ``n_classes`` (land classes: a photo on an open sea pixel has no climate class, as in the
+    *Data* chapter's count), ``top_group`` and its share ``top_group_share``, and ``n_ocean`` (photos on open
+    sea pixels) of an :func:`image_climates` table."""
     groups = photos["group"].value_counts()
     return {
         "n_photos": len(photos),
-        "n_classes": photos["climate"].nunique(),
+        "n_classes": int(photos.loc[photos["climate"] != "Ocean", "climate"].nunique()),
         "top_group": groups.index[0],
         "top_group_share": groups.iloc[0] / len(photos),
         "n_ocean": int((photos["climate"] == "Ocean").sum()),

@@ -201,15 +201,21 @@ def clip_country_correct(df_clip: pd.DataFrame, image_ids) -> np.ndarray:
 def per_country_comparison(
     table: pd.DataFrame, df_clip: pd.DataFrame, partitioning: str = "hierarchy"
 ) -> pd.DataFrame:
-    """Per gold country: CLIP's and GeoEstimation's country accuracy (recall) and GeoEstimation's median error.
+    """Per gold country: CLIP's and GeoEstimation's recall, precision and F1, and GeoEstimation's median error.
 
-    Returns a frame indexed by gold ``iso3`` (sovereign) with ``country``, ``n``, ``clip``, ``geoestimation``,
-    ``diff`` (GeoEstimation − CLIP), ``median_km``, sorted by ``diff``.
+    Recall is the share of a country's photos each model places in it; precision the share of the photos a
+    model places in the country that are from it (NaN when it never answers the country; for GeoEstimation,
+    a point in the country); F1 their harmonic mean (0 when both are 0 or precision is undefined).
+
+    Returns a frame indexed by gold ``iso3`` (sovereign) with ``country``, ``n``, ``clip``, ``geoestimation``
+    (the recalls), ``diff`` (GeoEstimation − CLIP recall), ``clip_precision``, ``ge_precision``, ``clip_f1``,
+    ``ge_f1``, ``f1_diff`` (GeoEstimation − CLIP), ``median_km``, sorted by ``diff``.
     """
     sub = table[table["partitioning"].astype(str) == partitioning]
     if sub.empty:
         raise ConfigError(f"unknown partitioning {partitioning!r}; choose one of {list(PARTITIONINGS)}")
     sub = sub.assign(clip=clip_country_correct(df_clip, sub["image_id"]).astype(float))
+    clip_pred = sovereign(df_clip.set_index("image_id").loc[pd.Index(sub["image_id"]), "pred_iso3"])
     out = sub.groupby("gold_iso3").agg(
         country=("gold", "first"),
         n=("image_id", "size"),
@@ -218,6 +224,20 @@ def per_country_comparison(
         median_km=("error_km", "median"),
     )
     out["diff"] = out["geoestimation"] - out["clip"]
+    gold = sub["gold_iso3"].to_numpy()
+    for name, pred, recall in (
+        ("clip", np.asarray(clip_pred, dtype=object), "clip"),
+        ("ge", sub["pred_iso3"].to_numpy(dtype=object), "geoestimation"),
+    ):
+        answered = pd.Series(pred).value_counts()
+        hits = pd.Series(pred[pred == gold]).value_counts()
+        precision = (hits.reindex(out.index, fill_value=0) / answered.reindex(out.index)).astype(float)
+        out[f"{name}_precision"] = precision
+        r = out[recall]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = (2 * precision * r / (precision + r)).fillna(0.0)
+        out[f"{name}_f1"] = f1
+    out["f1_diff"] = out["ge_f1"] - out["clip_f1"]
     return out.rename_axis("iso3").sort_values(["diff", "country"])
 
 
@@ -429,6 +449,8 @@ def compare_with_clip(
 def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
     """The numbers the chapter quotes from :func:`compare_with_clip`, and the wording of
     :func:`comparison_sentence`."""
+    from ..notebook import points
+
     p = c.paired
     return {
         "n_countries": c.images["gold_iso3"].nunique(),
@@ -447,15 +469,16 @@ def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
         "geocoder_agree": c.geocoder_agree,
         "clip_name": clip_experiment,
         "comparison_sentence": comparison_sentence(p),
+        **points(diff=p.diff, diff_lo=p.diff_ci95[0], diff_hi=p.diff_ci95[1]),
     }
 
 
 def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) -> str:
-    """The chapter's checked lines of :func:`compare_with_clip`."""
-    from ..notebook import format_ci
+    """The chapter's checked lines of :func:`compare_with_clip` (the difference in percentage points)."""
+    from ..notebook import format_ci, format_points
 
     p = c.paired
-    diff = format_ci(p.diff, *p.diff_ci95, fmt="+.2%").replace("(95% CI", "(paired 95% CI", 1)
+    diff = format_points(p.diff, *p.diff_ci95, digits=2).replace("(95% CI", "(paired 95% CI", 1)
     return "\n".join(
         [
             f"country accuracy on the same {p.n} images (sovereign ISO-3 match)",
@@ -465,6 +488,50 @@ def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) 
             f"  discordant: CLIP only {p.only_a}, GeoEstimation only {p.only_b}; McNemar p {p.p_text}",
         ]
     )
+
+
+def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
+    """Could CLIP and GeoEstimation give the same answers? CLIP chooses among the countries of the photos;
+    GeoEstimation's point can lie anywhere. The glued numbers of that difference and of the comparison on the
+    photos whose GeoEstimation point lies in a country with photos (which leans towards GeoEstimation: it is
+    wrong on every photo left out).
+
+    Returns
+    -------
+    dict
+        ``ge_outside`` (points outside the countries of the photos, CLIP's candidates: in a country without
+        photos or in no country), ``ge_outside_share``, ``ge_no_country`` (points in no
+        country), ``ge_other_countries`` (distinct countries without photos GeoEstimation's points fall in),
+        ``clip_right_outside`` (CLIP right on the photos left out), ``in_n``, ``in_clip``, ``in_ge``, the
+        points ``in_diff_pts``, ``in_lo_pts``, ``in_hi_pts`` and ``in_words`` (the verdict of that comparison,
+        by its 95 % CI).
+    """
+    from ..notebook import points
+
+    gold = c.images["gold_iso3"].to_numpy(dtype=object)
+    pred = c.images["pred_iso3"].fillna("").to_numpy(dtype=object)
+    photo_countries = set(gold)
+    inside = np.isin(pred, list(photo_countries))
+    p = stats.paired(c.clip_correct[inside], c.ge_correct[inside], n_boot=n_boot, seed=seed)
+    lo, hi = p.diff_ci95
+    if hi < 0:
+        words = "even there CLIP names the country more often"
+    elif lo > 0:
+        words = "there GeoEstimation places its guess in the right country more often"
+    else:
+        words = "there the two cannot be told apart"
+    return {
+        "ge_outside": int((~inside).sum()),
+        "ge_outside_share": float((~inside).mean()),
+        "ge_no_country": int((pred == "").sum()),
+        "ge_other_countries": len(set(pred[~inside]) - {""}),
+        "clip_right_outside": int(c.clip_correct[~inside].sum()),
+        "in_n": p.n,
+        "in_clip": p.accuracy_a,
+        "in_ge": p.accuracy_b,
+        **points(in_diff=p.diff, in_lo=lo, in_hi=hi),
+        "in_words": words,
+    }
 
 
 #: :func:`comparison_sentence` says "far more often" when the difference is at least this large (a share).
@@ -520,12 +587,22 @@ def error_map_frame(images: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_country_glue(per: pd.DataFrame) -> dict:
-    """The numbers the chapter quotes from :func:`per_country_comparison` and the sentence on the largest
-    gaps, worded by their signs (a side ahead in no country is said to be so)."""
+    """The numbers the chapter quotes from :func:`per_country_comparison` and the sentences on the largest
+    recall gaps (each with both models' precision for that country, since a model that answers a country
+    often finds more of its photos and is right less often when it does), worded by their signs (a side ahead
+    in no country is said to be so), and on the counts by F1."""
     ge_best, clip_best = per.iloc[-1], per.iloc[0]
     n_ge, n_clip = int((per["diff"] > 0).sum()), int((per["diff"] < 0).sum())
-    ge_gap = f"{ge_best['country']} ({ge_best['diff']:+.0%})"
-    clip_gap = f"{clip_best['country']} (CLIP ahead by {-clip_best['diff']:.0%})"
+    n_ge_f1, n_clip_f1 = int((per["f1_diff"] > 0).sum()), int((per["f1_diff"] < 0).sum())
+
+    def precisions(row) -> str:
+        def p(x: float) -> str:
+            return "no answer" if pd.isna(x) else f"{x:.2f}"
+
+        return f"precision: GeoEstimation {p(row['ge_precision'])}, CLIP {p(row['clip_precision'])}"
+
+    ge_gap = f"{ge_best['country']} (recall {100 * ge_best['diff']:+.0f} points; {precisions(ge_best)})"
+    clip_gap = f"{clip_best['country']} (recall {100 * -clip_best['diff']:+.0f} points for CLIP; {precisions(clip_best)})"
     if n_ge and n_clip:
         sentence = f"The largest gap in GeoEstimation's favour is {ge_gap}, in CLIP's favour {clip_gap}."
     elif n_clip:
@@ -537,9 +614,12 @@ def per_country_glue(per: pd.DataFrame) -> dict:
     return {
         "n_ge_better": n_ge,
         "n_clip_better": n_clip,
+        "n_ge_better_f1": n_ge_f1,
+        "n_clip_better_f1": n_clip_f1,
         "ge_best_country": ge_best["country"],
         "ge_best_diff": ge_best["diff"],
         "clip_best_country": clip_best["country"],
         "clip_best_diff": -clip_best["diff"],
+        "clip_best_precision": clip_best["clip_precision"],
         "gap_sentence": sentence,
     }

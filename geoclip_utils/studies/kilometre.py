@@ -189,7 +189,8 @@ def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.D
     DataFrame, one row per image whose gold and top-1 labels are both placed: ``image_id``, ``gold``,
     ``pred``, ``gold_lat``, ``gold_lon``, ``pred_lat``, ``pred_lon``, ``error_km``, ``geoscore``,
     ``same_country``, ``correct`` (label right). ``attrs``: ``n_images`` (all), ``n_unplaced`` (left out),
-    ``labels`` (a :func:`place_labels` frame of the label set with ``known_cc`` and ``rule``).
+    ``n_correct`` (images of the whole run whose top-1 label is right, scored or not), ``labels`` (a
+    :func:`place_labels` frame of the label set with ``known_cc`` and ``rule``).
 
     Raises
     ------
@@ -230,6 +231,7 @@ def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.D
         label_set=label_set,
         n_images=int(len(t)),
         n_unplaced=int((~ok).sum()),
+        n_correct=int((t["gold"] == t["pred"]).sum()),
         labels=placed,
     )
     return out
@@ -281,8 +283,11 @@ def km_metrics(
     dict with ``distance`` (what a distance is), ``definition``, ``thresholds_km``, ``n_images``,
     ``n_scored``, ``n_unplaced``, ``labels``, ``labels_unmatched``, ``labels_ambiguous``,
     ``labels_by_country`` (how many labels the country disambiguated), ``acc_<t>km`` / ``median_km`` /
-    ``geoscore`` / ``same_country`` each with ``_ci95``, and ``paired_geoestimation`` (why there is no
-    paired comparison with GeoEstimation).
+    ``geoscore`` / ``same_country`` each with ``_ci95``, the selection's effect on accuracy: ``top1_all``
+    (top-1 accuracy of every image of the run), ``top1_scored`` (of the scored ones) and ``top1_left_out``
+    (of the ones left out; NaN when none is), ``n_paired_geoestimation`` (images that also have a
+    GeoEstimation prediction) and ``paired_geoestimation`` (why there is no paired comparison with
+    GeoEstimation, in words).
 
     Example
     -------
@@ -291,6 +296,9 @@ def km_metrics(
     t = city_table(experiment, source=source, results_dir=results_dir)
     if t.empty:
         raise DataError(f"{experiment}: no image has both its gold and its predicted city placed")
+    n_all, n_scored = t.attrs["n_images"], len(t)
+    top1_all = t.attrs["n_correct"] / n_all
+    left = n_all - n_scored
     frame = pd.DataFrame(
         {
             "image_id": np.arange(len(t)).astype(str),  # the city100/city300 files carry no image ids
@@ -305,6 +313,16 @@ def km_metrics(
     gold_labels = labels[labels["label"].isin(set(experiments.load_labels(t.attrs["label_set"])["label"]))]
     ids = set(t["image_id"]) - {""}
     geo_ids = set(experiments.load_labels("country100")["image_id"]) if ids else set()
+    n_paired = len(ids & geo_ids)
+    if not ids:
+        paired_words = "the result file carries no image ids, so no image can be paired"
+    elif n_paired == 0:
+        paired_words = "none of its images has a GeoEstimation prediction"
+    else:
+        paired_words = (
+            f"only {n_paired:,} of its {len(ids):,} scored images {'has' if n_paired == 1 else 'have'} a "
+            "GeoEstimation prediction"
+        )
     return {
         "distance": CITY_DISTANCE,
         "definition": DISTANCE_DEFINITION,
@@ -317,11 +335,11 @@ def km_metrics(
         "labels_ambiguous": int((gold_labels["status"] == "ambiguous").sum()),
         "labels_by_country": int((gold_labels["country"] != "").sum()),
         **{k: v for k, v in m.items() if k != "n"},
-        "paired_geoestimation": (
-            f"none: {len(ids & geo_ids)} of these images have GeoEstimation predictions"
-            if ids
-            else "none: the result file carries no image ids, so no image can be paired"
-        ),
+        "top1_all": float(top1_all),
+        "top1_scored": float(t["correct"].mean()),
+        "top1_left_out": float((t.attrs["n_correct"] - t["correct"].sum()) / left) if left else float("nan"),
+        "n_paired_geoestimation": n_paired,
+        "paired_geoestimation": paired_words,
         "n_boot": int(n_boot),
         "seed": int(seed),
     }

@@ -18,7 +18,7 @@ import pandas as pd
 from .. import stats
 from ..errors import DataError
 from ..geo.gazetteer import place_key
-from ..notebook import format_ci, format_interval
+from ..notebook import format_ci, format_interval, tied_at
 
 __all__ = [
     "RUNS",
@@ -29,6 +29,7 @@ __all__ = [
     "match_places",
     "match_admin_areas",
     "summary_table",
+    "above_chance",
     "headline_text",
     "summary_numbers",
     "label_reports",
@@ -266,7 +267,7 @@ def match_admin_areas(
 # --------------------------------------------------------------------------- the chapter's tables and numbers
 def summary_table(heads: Mapping[str, Mapping], levels: Mapping[str, str] = RUNS) -> pd.DataFrame:
     """One row per run: ``level``, ``images``, ``labels``, ``top1``, ``top1 CI`` (text), ``top5`` (``None``
-    without one), ``macro-F1``, ``chance``, ``majority``, ``top1 / chance``.
+    without one), ``macro-F1``, ``chance``, ``majority``, ``above chance`` (:func:`above_chance`).
 
     Parameters
     ----------
@@ -284,11 +285,24 @@ def summary_table(heads: Mapping[str, Mapping], levels: Mapping[str, str] = RUNS
             "macro-F1": h["macro_f1"],
             "chance": h["chance"],
             "majority": h["majority"],
-            "top1 / chance": h["top1"] / h["chance"],
+            "above chance": above_chance(h["top1"], h["chance"]),
         }
         for e, h in heads.items()
     }
     return pd.DataFrame(rows).T
+
+
+def above_chance(top1: float, chance: float) -> float:
+    """Accuracy above chance, ``(top1 - chance) / (1 - chance)``: the share of the way from a random answer to
+    every photo right (0 at chance, 1 when every photo is right, negative below chance; NaN when chance is 1).
+    Unlike ``top1 / chance`` it does not grow with the number of labels just because chance shrinks.
+
+    Example
+    -------
+    >>> round(above_chance(0.4, 0.2), 3), above_chance(0.2, 0.2), above_chance(1.0, 1.0)
+    (0.25, 0.0, nan)
+    """
+    return (top1 - chance) / (1 - chance) if chance < 1 else float("nan")
 
 
 def headline_text(heads: Mapping[str, Mapping]) -> str:
@@ -323,20 +337,21 @@ def summary_numbers(heads: Mapping[str, Mapping], balanced: float = 1.5) -> dict
     dict
         ``top1_<run>``, ``chance_<run>``, ``classes_<run>`` for the US state, French region and US city runs;
         ``<run>_lo``, ``<run>_hi`` for every run; ``top1_city100``, ``top1_city300``, ``classes_city100``,
-        ``classes_city300``; the lifts over chance ``lift_city100``, ``lift_us``, ``lift_fr``; and the wordings
-        ``top5_note`` (which runs lack a top-5), ``balance_words`` (are the label sets balanced?),
-        ``lift_join`` (``"but only"`` when French regions gain less over chance than US states, else
-        ``"and"``), ``city_words`` (do the worldwide cities gain the most over chance?) and ``summary_words``
-        (the summary's verdict on the gains over chance).
+        ``classes_city300``; the lifts over chance ``lift_city100``, ``lift_us``, ``lift_fr`` (top-1 / chance);
+        ``above_<run>`` (:func:`above_chance`) for every run; and the wordings ``top5_note`` (which runs lack a
+        top-5), ``balance_words`` (are the label sets balanced?), ``compare_words`` (why runs of different label
+        counts are not ranked against each other) and ``summary_words`` (the summary: every run against its own
+        chance level).
 
     Example
     -------
     >>> h = {"n": 10, "classes": 5, "top1": 0.4, "top1_ci95": [0.3, 0.5], "chance": 0.2, "majority": 0.2}
     >>> numbers = summary_numbers({e: h for e in RUNS})
-    >>> numbers["lift_us"], numbers["lift_join"]
-    (2.0, 'and')
+    >>> numbers["lift_us"], round(numbers["above_city100"], 2)
+    (2.0, 0.25)
     """
     lift = {e: h["top1"] / h["chance"] for e, h in heads.items()}
+    above = {e: above_chance(h["top1"], h["chance"]) for e, h in heads.items()}
     out: dict = {}
     for e in ["US_states_max100", "France_states_max100", "UScity100"]:
         out |= {
@@ -345,7 +360,11 @@ def summary_numbers(heads: Mapping[str, Mapping], balanced: float = 1.5) -> dict
             f"classes_{e}": heads[e]["classes"],
         }
     for e in heads:
-        out |= {f"{e}_lo": heads[e]["top1_ci95"][0], f"{e}_hi": heads[e]["top1_ci95"][1]}
+        out |= {
+            f"{e}_lo": heads[e]["top1_ci95"][0],
+            f"{e}_hi": heads[e]["top1_ci95"][1],
+            f"above_{e}": above[e],
+        }
     for e in ["city100", "city300"]:
         out |= {f"top1_{e}": heads[e]["top1"], f"classes_{e}": heads[e]["classes"]}
     us, fr, city = lift["US_states_max100"], lift["France_states_max100"], lift["city100"]
@@ -368,29 +387,36 @@ def summary_numbers(heads: Mapping[str, Mapping], balanced: float = 1.5) -> dict
             f"Not every label set is balanced: on {worst}, always answering the most common label scores "
             f"{ratio[worst]:.1f} times chance."
         )
-    out["lift_join"] = "but only" if fr < us else "and"
+    sizes = sorted({int(h["classes"]) for h in heads.values()})
     lowest = min(lift, key=lift.get)
-    if city > max(us, fr):
-        out["city_words"] = (
-            "The worldwide city run gains the most over chance: its cities lie in many countries, so recognising "
-            "the country often suffices, while telling US states or French regions apart needs finer cues."
-        )
-        trend = (
-            "the gain over chance is smaller for US states and French regions, whose candidates share roads, "
-            "signs and vegetation, than for worldwide cities, most of which can be told apart by their country"
+    if len(sizes) > 1:
+        out["compare_words"] = (
+            f"The runs ask different questions over label sets of {sizes[0]:,} to {sizes[-1]:,} labels, so their "
+            "numbers are not on one scale. A ratio to chance grows with the number of labels just because "
+            f"chance shrinks (it is {city:.0f} for city100 against {us:.0f} for the US states), and accuracy "
+            "above chance still compares different tasks: it says how far each run is from its own random "
+            "answer, not which level of place CLIP knows best."
         )
     else:
-        out["city_words"] = (
-            "The worldwide city run gains no more over chance than the US state or French region runs."
+        out["compare_words"] = (
+            f"Every run has {sizes[0]:,} labels, so accuracy above chance compares them on one scale, though the "
+            "labels are different places."
         )
-        trend = "worldwide cities gain no more over chance than US states or French regions"
     if lift[lowest] >= 2:
         level = f"well above chance in every run (at least {lift[lowest]:.1f} times chance, on {lowest})"
     elif lift[lowest] > 1:
         level = f"above chance in every run, but only {lift[lowest]:.1f} times on {lowest}"
     else:
         level = f"not above chance on {lowest}"
-    out["summary_words"] = f"Below the country CLIP's answers are {level}; {trend}."
+    spread = (
+        f"; accuracy above chance runs from {min(above.values()):.1%} to {max(above.values()):.1%}"
+        if len(above) > 1
+        else ""
+    )
+    out["summary_words"] = (
+        f"Below the country CLIP's answers are {level}{spread}. The runs differ in how many labels they offer "
+        "and in what a label is, so they do not say at which level of place CLIP is best."
+    )
     return out
 
 
@@ -403,15 +429,17 @@ def label_reports(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
 
 
 def label_numbers(reports: Mapping[str, pd.DataFrame]) -> dict:
-    """The glued best and worst labels: ``best_state``, ``best_state_f1``, ``worst_state`` (US states),
-    ``best_fr``, ``best_fr_f1`` (French regions), from :func:`label_reports`."""
+    """The glued best and worst labels (every label tied at the printed F1, :func:`geoclip_utils.notebook.tied_at`):
+    ``best_state``, ``best_state_f1``, ``worst_state``, ``worst_state_f1`` (US states), ``best_fr``,
+    ``best_fr_f1`` (French regions), from :func:`label_reports`."""
     us, fr = reports["US_states_max100"], reports["France_states_max100"]
     return {
-        "best_state": us.index[0],
-        "best_state_f1": us["f1"].iloc[0],
-        "worst_state": us.index[-1],
-        "best_fr": fr.index[0],
-        "best_fr_f1": fr["f1"].iloc[0],
+        "best_state": tied_at(us["f1"], "max"),
+        "best_state_f1": us["f1"].max(),
+        "worst_state": tied_at(us["f1"], "min"),
+        "worst_state_f1": us["f1"].min(),
+        "best_fr": tied_at(fr["f1"], "max"),
+        "best_fr_f1": fr["f1"].max(),
     }
 
 
