@@ -131,44 +131,26 @@ def shared_axis_titles(fig, x: str | None = None, y: str | None = None, standoff
 
     Returns the figure (changed in place).
     """
-    notes = []
+    common = {"xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 14}}
     if x is not None:
         fig.for_each_xaxis(lambda a: a.update(title_text=""))
-        notes.append(
-            {
-                "text": x,
-                "x": 0.5,
-                "xref": "paper",
-                "xanchor": "center",
-                "y": 0,
-                "yref": "paper",
-                "yanchor": "top",
-                "yshift": -standoff + 12,
-                "showarrow": False,
-                "font": {"size": 14},
-            }
+        fig.add_annotation(
+            text=x, x=0.5, xanchor="center", y=0, yanchor="top", yshift=12 - standoff, **common
         )
-        fig.update_layout(margin={"b": max(standoff + 20, (fig.layout.margin.b or 0))})
+        fig.update_layout(margin={"b": max(standoff + 20, fig.layout.margin.b or 0)})
     if y is not None:
         fig.for_each_yaxis(lambda a: a.update(title_text=""))
-        notes.append(
-            {
-                "text": y,
-                "x": 0,
-                "xref": "paper",
-                "xanchor": "right",
-                "xshift": -standoff + 10,
-                "y": 0.5,
-                "yref": "paper",
-                "yanchor": "middle",
-                "textangle": -90,
-                "showarrow": False,
-                "font": {"size": 14},
-            }
+        fig.add_annotation(
+            text=y,
+            x=0,
+            xanchor="right",
+            xshift=10 - standoff,
+            y=0.5,
+            yanchor="middle",
+            textangle=-90,
+            **common,
         )
-        fig.update_layout(margin={"l": max(standoff + 20, (fig.layout.margin.l or 0))})
-    for note in notes:
-        fig.add_annotation(note)
+        fig.update_layout(margin={"l": max(standoff + 20, fig.layout.margin.l or 0)})
     return fig
 
 

@@ -159,6 +159,27 @@ def place_keys(label: str) -> list[str]:
     return keys
 
 
+def _not_found(label: str) -> dict:
+    """The row of a label that no place matched (columns of :func:`match_places`)."""
+    return {
+        "label": label,
+        "lat": np.nan,
+        "lon": np.nan,
+        "place": "",
+        "admin1": "",
+        "cc": "",
+        "candidates": 0,
+    }
+
+
+def _with_status(out: pd.DataFrame) -> pd.DataFrame:
+    """Add ``status`` from ``candidates``: 0 ``not found``, 1 ``matched``, more ``ambiguous``."""
+    out["status"] = np.select(
+        [out["candidates"] == 0, out["candidates"] == 1], ["not found", "matched"], default="ambiguous"
+    )
+    return out
+
+
 def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = None) -> pd.DataFrame:
     """Place city labels at GeoNames coordinates by name.
 
@@ -190,17 +211,7 @@ def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = N
                 hit = by_key[k]
                 break
         if hit is None:
-            rows.append(
-                {
-                    "label": label,
-                    "lat": np.nan,
-                    "lon": np.nan,
-                    "place": "",
-                    "admin1": "",
-                    "cc": "",
-                    "candidates": 0,
-                }
-            )
+            rows.append(_not_found(label))
             continue
         key = hit["key"].iloc[0]
         seat = hit[
@@ -219,10 +230,7 @@ def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = N
             }
         )
     out = pd.DataFrame(rows)
-    out["status"] = np.select(
-        [out["candidates"] == 0, out["candidates"] == 1], ["not found", "matched"], default="ambiguous"
-    )
-    return out
+    return _with_status(out)
 
 
 @functools.cache
@@ -301,17 +309,7 @@ def match_alternate_names(
     for label in dict.fromkeys(labels):
         hit = by_key.get(place_keys(label)[0])
         if hit is None:
-            rows.append(
-                {
-                    "label": label,
-                    "lat": np.nan,
-                    "lon": np.nan,
-                    "place": "",
-                    "admin1": "",
-                    "cc": "",
-                    "candidates": 0,
-                }
-            )
+            rows.append(_not_found(label))
             continue
         best = hit.iloc[0]  # the table is sorted most populous first
         rows.append(
@@ -326,10 +324,7 @@ def match_alternate_names(
             }
         )
     out = pd.DataFrame(rows, columns=["label", "lat", "lon", "place", "admin1", "cc", "candidates"])
-    out["status"] = np.select(
-        [out["candidates"] == 0, out["candidates"] == 1], ["not found", "matched"], default="ambiguous"
-    )
-    return out
+    return _with_status(out)
 
 
 def _with_alternate_names(found: pd.DataFrame, cc: str | None) -> pd.DataFrame:
