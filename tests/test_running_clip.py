@@ -4,7 +4,6 @@ checks, and the one-call demo run the Climate chapter uses."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from geoclip_utils import experiments
 from geoclip_utils.engine.synthetic import DEMO_REGION_MAP
@@ -92,51 +91,20 @@ def test_chapter_images_photos_and_ids(tmp_path):
         experiments.load_labels("filtered_country100")["image_id"]
     )
     assert len(both.ids) == len(set(both.ids)) == len(union) and set(both.ids) == union
-    assert "In demo mode" in running_clip.first_result_note(running_clip.demo_images(tmp_path / "d"))
+    demo_set = running_clip.demo_images(tmp_path / "d")
+    assert "In demo mode" in running_clip.first_result_note(demo_set)
     assert 'source="local"' in running_clip.first_result_note(images)
+    # with the run's table: where it lies against chance (1 / classes), never "chance by construction"
+    from geoclip_utils.schema import make_predictions
 
-
-def test_experiment_names_one_sentence_each():
-    assert running_clip.experiment_names(" country100 ,country100_region") == [
-        "country100",
-        "country100_region",
-    ]
-    everything = running_clip.experiment_names("all")
-    assert "climates30k" in everything and "country100_geoestimation" not in everything
-    with pytest.raises(
-        ConfigError,
-        match=r"^experiments='country100,nope' is not allowed: 'nope' is not registered; use 'all'",
-    ):
-        running_clip.experiment_names("country100,nope")
-    with pytest.raises(ConfigError, match="geoestimation experiment.*the geoestimation chapter analyses it"):
-        running_clip.experiment_names("country100_geoestimation")
-    with pytest.raises(ConfigError, match="^experiments=' , ' is not allowed"):
-        running_clip.experiment_names(" , ")
-    with pytest.raises(ConfigError, match="^experiments=3 is not allowed"):
-        running_clip.experiment_names(3)
-
-
-def test_model_device_and_image_checks(tmp_path):
-    assert (
-        running_clip.check_model_name("tiny") == "tiny"
-        and running_clip.check_model_name("ViT-B/32") == "ViT-B/32"
+    gold = ["A", "B", "C", "D", "E"] * 8
+    at_chance = make_predictions(
+        [str(i) for i in range(40)], gold, [("A",)] * 40, experiment="c", source="local"
     )
-    ckpt = tmp_path / "m.pt"
-    ckpt.write_bytes(b"x")
-    assert running_clip.check_model_name(str(ckpt)) == str(ckpt)
-    with pytest.raises(ConfigError, match="^climate_model='ViT-Z/99' is not allowed: use 'tiny'"):
-        running_clip.check_model_name("ViT-Z/99", parameter="climate_model")
-    assert running_clip.check_device("cpu") == "cpu" and running_clip.check_device("auto") == "auto"
-    with pytest.raises(ConfigError, match=r"^device='gpu' is not allowed: choose one of \['auto'"):
-        running_clip.check_device("gpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="^device='cuda' is not allowed: that device is not available"):
-            running_clip.check_device("cuda")
-    running_clip.check_image_source("", "")
-    running_clip.check_image_source(str(tmp_path), "")
-    with pytest.raises(ConfigError, match="^image_dir='/no/such' is not allowed"):
-        running_clip.check_image_source("/no/such", "")
-    with pytest.raises(ConfigError, match="^ids_csv='/no/ids.csv' is not allowed: it is not a file"):
-        running_clip.check_image_source(str(tmp_path), "/no/ids.csv")
-    with pytest.raises(ConfigError, match="without image_dir"):
-        running_clip.check_image_source("", str(ckpt))
+    note = running_clip.first_result_note(demo_set, at_chance, n_boot=200)
+    assert note.startswith("With 5 demo countries chance is 20.0%; on 40 pictures this run's 95 % CI is ")
+    assert "consistent with chance" in note and "by construction" not in note
+    perfect = at_chance.assign(top_labels=[(g,) for g in gold])
+    assert "so it is above chance" in running_clip.first_result_note(demo_set, perfect, n_boot=200)
+    never = at_chance.assign(top_labels=[("A" if g != "A" else "B",) for g in gold])
+    assert "so it is below chance" in running_clip.first_result_note(demo_set, never, n_boot=200)
