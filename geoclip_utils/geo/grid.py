@@ -24,14 +24,18 @@ from typing import Any
 
 import numpy as np
 
+from .distance import EARTH_RADIUS_KM
+
 __all__ = [
     "OUTSIDE",
     "MIXED",
     "EPS_DEG",
     "EdgeIndex",
     "PolygonGrid",
+    "far_from_edges",
     "first_intersecting",
     "intersecting_pairs",
+    "nearest_polygon",
 ]
 
 
@@ -449,3 +453,99 @@ class PolygonGrid:
     def clean_share(self) -> float:
         """Share of cells that answer without an exact test."""
         return float(np.mean(self.cells != MIXED))
+
+
+def nearest_polygon(
+    edges: EdgeIndex, tree: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The planar-nearest polygon of every point outside every polygon and the nearest point on it,
+    exactly as ``tree.query_nearest(points, all_matches=False)`` and ``shapely.shortest_line`` give them:
+    :meth:`EdgeIndex.nearest_polygon` over the short pieces, and the tree itself for a point equally near
+    two polygons (it breaks such ties).
+
+    Parameters
+    ----------
+    edges : the pieces of the polygons; tree : a shapely ``STRtree`` over ``edges.geoms`` (its order).
+    x, y : 1-D float arrays, longitude and latitude.
+
+    Returns
+    -------
+    ``(polygon, end)``: polygon index per point (``-2`` only where there are no polygons) and the
+    (n × 2) nearest points.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> p, end = nearest_polygon(EdgeIndex(g, t), t, np.array([2.0, 2.5]), np.array([0.5, 0.5]))
+    >>> p.tolist(), end.tolist()
+    ([0, 1], [[1.0, 0.5], [3.0, 0.5]])
+    """
+    import shapely
+
+    g, end = edges.nearest_polygon(x, y)
+    tie = np.flatnonzero(g == MIXED)
+    if len(tie):
+        pts = shapely.points(x[tie], y[tie])
+        pi, gi = tree.query_nearest(pts, all_matches=False)
+        g[tie[pi]] = gi
+        end[tie[pi]] = line_ends(shapely.shortest_line(pts[pi], edges.geoms[gi]))
+    return g, end
+
+
+def far_from_edges(
+    grid: PolygonGrid, edges: EdgeIndex, la: np.ndarray, lo: np.ndarray, km: float
+) -> np.ndarray:
+    """True where no polygon can be within ``km`` (great-circle) of the point, for points outside every
+    polygon: the lon/lat box that holds the spherical cap of radius ``km`` around the point (widened by a
+    millionth, wrapped at ±180°) meets the bounding box of no piece of edge (:class:`EdgeIndex`), and the
+    nearest point of a polygon to a point outside it lies on an edge (the grid's blocks answer first for
+    boxes far from any edge). False says nothing.
+
+    Parameters
+    ----------
+    grid, edges : the cell grid and the edge pieces of the same polygons.
+    la, lo : 1-D float arrays of degrees (checked by the caller).
+    km : the great-circle distance.
+
+    Returns
+    -------
+    bool array.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> far_from_edges(PolygonGrid.build(g, t), EdgeIndex(g, t), np.array([0.5, 0.5]), np.array([1.05, 40.0]), 10.0).tolist()
+    [False, True]
+    """
+    import shapely
+
+    ang = km / EARTH_RADIUS_KM
+    if not len(la) or not ang < np.pi / 2:
+        return np.zeros(len(la), dtype=bool)
+    dlat = np.degrees(ang) * (1 + 1e-6) + 1e-6
+    with np.errstate(divide="ignore"):
+        s = np.sin(ang) / np.cos(np.radians(la))
+    polar = (np.abs(la) + dlat >= 90.0) | (s >= 1.0)
+    dlon = np.where(polar, 360.0, np.degrees(np.arcsin(np.minimum(s, 1.0))) * (1 + 1e-6) + 1e-6)
+    y0, y1 = np.maximum(la - dlat, -90.0), np.minimum(la + dlat, 90.0)
+    x0, x1 = lo - dlon, lo + dlon
+    # most such points are far inland in Antarctica or far out at sea: the grid's blocks tell at once
+    far = grid.no_edge_in(la, lo, dlat, dlon)
+    ask = np.flatnonzero(~far)
+    hit = np.zeros(len(la), dtype=bool)
+    for shift, sel in (
+        (0.0, ask),
+        (360.0, ask[x0[ask] < -180.0]),
+        (-360.0, ask[x1[ask] > 180.0]),
+    ):
+        if len(sel):
+            boxes = shapely.box(
+                np.maximum(x0[sel] + shift, -180.0), y0[sel], np.minimum(x1[sel] + shift, 180.0), y1[sel]
+            )
+            hit[sel[edges.tree.query(boxes)[0]]] = True
+    far[ask] = ~hit[ask]
+    return far
