@@ -38,9 +38,9 @@ def test_driver_write_rate_writes_a_real_cache(tmp_path):
     )
     assert out["chunks_fed"] == 8  # 1000 images in pieces of 128 (shards of 8 pieces)
     assert out["img_per_s_empty"] > 0 and out["img_per_s_with_history"] > 0
-    assert out["chunk_s_fixed"] > 0 and out["chunk_s_per_million_cached"] >= 0
+    assert out["ms_per_image_fixed"] > 0 and out["ms_per_image_per_million_cached"] >= 0
     # the average over a run far longer than the one measured is no faster than the empty cache
-    assert out["img_per_s_over_target"] <= out["img_per_s_empty"] * 1.01
+    assert out["img_per_s_over_target"] <= out["img_per_s_empty"] + 0.1
     # what went through PieceAssembler and ChunkWriter is a cache like any other
     (model_dir,) = [p for p in (tmp_path / "empty").iterdir() if p.is_dir()]
     ids, feats = load_embeddings(tmp_path / "empty")

@@ -164,9 +164,10 @@ def driver_write_rate(
     Timed twice: into an empty cache, and into a cache that already holds ``history_images`` images
     (written beforehand as chunks of skipped images, so they take no feature bytes; only the time of the
     feeding loop counts, not opening and closing the cache). Every chunk rewrites the manifest, which
-    counts every image the cache holds, so the cost of a chunk is modelled as ``fixed + per_cached *
+    counts every image the cache holds, so the time per image is modelled as ``fixed + per_cached *
     images already cached``; from the two runs, the average over a run of ``target_images`` images gives
-    ``img_per_s_over_target``, the driver limit of the projection.
+    ``img_per_s_over_target``, the driver limit of the projection (never above the empty cache's rate
+    when ``target_images >= n_images``).
 
     Parameters
     ----------
@@ -181,8 +182,8 @@ def driver_write_rate(
 
     Returns
     -------
-    dict with ``img_per_s_empty``, ``img_per_s_with_history``, ``chunk_s_fixed``,
-    ``chunk_s_per_million_cached``, ``img_per_s_over_target`` and the settings.
+    dict with ``img_per_s_empty``, ``img_per_s_with_history``, ``ms_per_image_fixed``,
+    ``ms_per_image_per_million_cached``, ``img_per_s_over_target`` and the settings.
 
     Example
     -------
@@ -216,10 +217,10 @@ def driver_write_rate(
             ids = np.char.add("old", np.arange(s, min(s + step, history_images)).astype(str))
             writer.write([], None, ids.tolist(), ["history of the driver benchmark"] * len(ids))
     hist_s, hist_fixed_s, _ = feed(history)
-    c_empty, c_hist = empty_s / n_chunks, hist_s / n_chunks
-    per_cached = max(0.0, (c_hist - c_empty) / history_images) if history_images else 0.0
-    fixed = max(c_empty - per_cached * n_images / 2, 1e-9)
-    over_target = part_size / (fixed + per_cached * target_images / 2)
+    t_empty, t_hist = empty_s / n_images, hist_s / n_images  # seconds per image
+    per_cached = max(0.0, (t_hist - t_empty) / history_images) if history_images else 0.0
+    fixed = max(t_empty - per_cached * n_images / 2, 1e-12)  # the run above cached n_images / 2 on average
+    over_target = 1.0 / (fixed + per_cached * target_images / 2)
     return {
         "dim": dim,
         "part_size": part_size,
@@ -230,8 +231,8 @@ def driver_write_rate(
         "img_per_s_empty": round(n_images / empty_s, 1),
         "img_per_s_with_history": round(n_images / hist_s, 1),
         "open_close_s_empty_and_with_history": [round(empty_fixed_s, 3), round(hist_fixed_s, 3)],
-        "chunk_s_fixed": round(fixed, 5),
-        "chunk_s_per_million_cached": round(per_cached * 1e6, 5),
+        "ms_per_image_fixed": round(fixed * 1e3, 5),
+        "ms_per_image_per_million_cached": round(per_cached * 1e9, 5),
         "target_images": target_images,
         "img_per_s_over_target": round(over_target, 1),
     }

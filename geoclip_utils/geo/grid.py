@@ -24,15 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .distance import EARTH_RADIUS_KM
+from .distance import EARTH_RADIUS_KM, haversine_km
 
 __all__ = [
     "OUTSIDE",
     "MIXED",
     "EPS_DEG",
     "EdgeIndex",
+    "GridAndEdges",
     "PolygonGrid",
     "far_from_edges",
+    "nearest_across_180",
     "first_intersecting",
     "intersecting_pairs",
     "nearest_polygon",
@@ -453,6 +455,58 @@ class PolygonGrid:
     def clean_share(self) -> float:
         """Share of cells that answer without an exact test."""
         return float(np.mean(self.cells != MIXED))
+
+
+class GridAndEdges:
+    """For an index of polygons with ``geoms`` (prepared) and ``tree`` (their ``STRtree``): the
+    point-in-polygon cell grid and the edge pieces over them, each built on first use."""
+
+    geoms: np.ndarray
+    tree: Any
+
+    @functools.cached_property
+    def grid(self) -> PolygonGrid:
+        """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
+        return PolygonGrid.build(self.geoms, self.tree)
+
+    @functools.cached_property
+    def edges(self) -> EdgeIndex:
+        """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
+        return EdgeIndex(self.geoms, self.tree)
+
+
+def nearest_across_180(la: np.ndarray, lo: np.ndarray, nearest: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest polygon (index, great-circle km) of every point, by ``nearest(x, y) -> (polygon, end)``
+    (polygon ``-1`` where none; ``end`` the nearest point on it, n × 2 lon/lat); points within 10° of the
+    antimeridian are also tried shifted by 360°, as polygons are cut there, and the nearer answer wins.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(179, 0, 180, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> near = lambda x, y: nearest_polygon(EdgeIndex(g, t), t, x, y)
+    >>> poly, km = nearest_across_180(np.array([0.5]), np.array([-179.9]), near)
+    >>> poly.tolist(), round(float(km[0]), 1)
+    ([0], 11.1)
+    """
+    best_g = np.full(len(la), -1, dtype=np.int64)
+    best_d = np.full(len(la), np.inf)
+    shifts = [0.0]
+    if np.any(np.abs(lo) > 170):
+        shifts += [-360.0, 360.0]
+    for s in shifts:
+        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
+        if not len(sel):
+            continue
+        g, end = nearest(lo[sel] + s, la[sel])
+        ok = np.flatnonzero(g >= 0)
+        d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
+        tgt = sel[ok]
+        better = d < best_d[tgt]
+        best_d[tgt[better]] = d[better]
+        best_g[tgt[better]] = g[ok][better]
+    return best_g, best_d
 
 
 def nearest_polygon(

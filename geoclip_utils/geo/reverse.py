@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..names import country_converter
 from .distance import as_coords, check_km, haversine_km
-from .grid import EdgeIndex, PolygonGrid, far_from_edges, nearest_polygon
+from .grid import GridAndEdges, far_from_edges, nearest_across_180, nearest_polygon
 from .koppen import climate
 from .places import _places, nearest_place_index
 from .regions import un_regions
@@ -106,25 +106,15 @@ METHODS = np.array(["within", "nearest", "border", "place", "none"], dtype=objec
 
 
 @dataclass
-class CountryIndex:
+class CountryIndex(GridAndEdges):
     """The country polygons with a shapely ``STRtree`` over them; the cell grid that answers point in
-    polygon (:attr:`grid`) is built on first use."""
+    polygon (:attr:`grid`) and the edge pieces (:attr:`edges`) are built on first use."""
 
     iso3: np.ndarray
     name: np.ndarray
     geoms: np.ndarray
     tree: Any
     codes: frozenset[str] = field(default_factory=frozenset)
-
-    @functools.cached_property
-    def grid(self) -> PolygonGrid:
-        """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
-        return PolygonGrid.build(self.geoms, self.tree)
-
-    @functools.cached_property
-    def edges(self) -> EdgeIndex:
-        """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
-        return EdgeIndex(self.geoms, self.tree)
 
     @functools.cached_property
     def coding(self) -> _Coding:
@@ -167,24 +157,7 @@ def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tup
     planar-nearest point on it (``shapely.shortest_line``), both found over the polygons' short pieces
     (:class:`~geoclip_utils.geo.grid.EdgeIndex`); a point equally near two polygons is asked of the
     polygons' tree, which breaks such ties."""
-
-    best_g = np.full(len(la), -1, dtype=np.int64)
-    best_d = np.full(len(la), np.inf)
-    shifts = [0.0]
-    if np.any(np.abs(lo) > 170):
-        shifts += [-360.0, 360.0]
-    for s in shifts:
-        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
-        if not len(sel):
-            continue
-        g, end = nearest_polygon(index.edges, index.tree, lo[sel] + s, la[sel])
-        ok = np.flatnonzero(g >= 0)
-        d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
-        tgt = sel[ok]
-        better = d < best_d[tgt]
-        best_d[tgt[better]] = d[better]
-        best_g[tgt[better]] = g[ok][better]
-    return best_g, best_d
+    return nearest_across_180(la, lo, lambda x, y: nearest_polygon(index.edges, index.tree, x, y))
 
 
 def _far_from_polygons(index: CountryIndex, la: np.ndarray, lo: np.ndarray, km: float) -> np.ndarray:
