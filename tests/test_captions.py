@@ -357,6 +357,7 @@ def test_labels_differing_only_in_case_are_refused(tmp_path):
         C.count_captions([caps], ["France", "FRANCE"], mode="substring", workers=1, progress=False)
 
 
+@pytest.mark.slow
 def test_fast_ftfy_equals_ftfy_fuzz():
     import ftfy
 
@@ -435,6 +436,7 @@ def test_plain_fast_path_equals_authors(tmp_path, clip_mod):
     assert expected["Oman"] > 3 and expected["United States"] > 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", [PLAIN_LABELS, PLAIN_LABELS + ["'s"], COUNTRIES])
 def test_plain_fast_path_fuzz(labels):
     """The block path (word filter on key hits, long-line skip) equals the exact per-line path."""
@@ -568,6 +570,7 @@ def test_words_equal_clean_then_findall():
             )
 
 
+@pytest.mark.slow
 def test_ftfy_fixer_triggers_cover_every_change():
     """A fixer is only skipped where it would change nothing."""
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 or c % 97 == 0]

@@ -285,6 +285,7 @@ def test_chunk_writer_is_the_one_writer_and_reads_without_features(tiny, tmp_pat
     assert not (folder / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_without_ray_the_package_imports_and_ray_runs_name_the_extra(tmp_path):
     """The scale extra is optional: with Ray unimportable, the package and the CLI load, and asking for the
     Ray backend is one line naming the extra (exit status 2)."""
