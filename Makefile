@@ -66,7 +66,7 @@ lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the CI 
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
-check: lint ## the quick loop (2-3 min): lint, then the unit tests not marked slow or serial, in parallel (JOBS)
+check: lint ## the quick loop: lint, then the unit tests not marked slow or serial, in parallel (JOBS)
 	$(BIN)/pytest -q -n $(JOBS) -m "not slow and not serial" tests
 
 unit: $(VENV)/.stamp ## unit tests: in parallel (pytest-xdist, JOBS=2), then the serial Ray cluster tests alone
