@@ -73,8 +73,9 @@ unit: $(VENV)/.stamp ## unit tests: in parallel (pytest-xdist, JOBS=2), then the
 	$(BIN)/pytest -q -n $(JOBS) -m "not serial" tests
 	$(BIN)/pytest -q -m serial tests
 
-setup-browser: ## install Debian's chromium for the browser check when it is missing (needs root)
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+setup-browser: ## install Debian's chromium and its chromedriver for the browser check when missing (needs root)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 setup-axe: node_modules/axe-core/axe.min.js ## install axe-core for the browser check (npm ci, package-lock.json)
 
@@ -85,7 +86,8 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 weight: ## weigh every built page: HTML bytes per page (budget 500 kB), its own figure data, the shared assets
 	$(PY) tools/page_weight.py $(HTML) --budget-kb 500 --report _build/page-weights.tsv
 
-browser: setup-browser setup-axe ## every page in headless chromium, offline: figures, console, requests, text, alt, links, axe
+browser: setup-browser setup-axe ## every page in headless chromium, offline: figures, layout, colour scales, console, requests, text, alt, links, axe
+	$(PY) tools/browser_check.py --self-test
 	$(PY) tools/browser_check.py $(HTML) --report _build/browser-check.json
 
 nbval: execute ## the executed chapters' headline outputs against the committed ones (nbval's rules; no second run)

@@ -15,6 +15,7 @@ Layers, each importing only the ones above it:
 ``studies``            the analyses behind the chapters, one module per question
 ``reference``          the authors' original loops, kept as reference implementations
 ``plots``, ``notebook``  offline plotly figures; glue and tables for the chapters
+``parameters``         every chapter's parameters: declarations and the one check of a chapter's check cell
 ``bench``, ``cli``     benchmarks; the ``geoclip`` command line
 =====================  ==================================================================================
 
@@ -45,6 +46,7 @@ _MODULES = (
     "labels",
     "names",
     "notebook",
+    "parameters",
     "plots",
     "reference",
     "schema",

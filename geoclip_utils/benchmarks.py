@@ -22,7 +22,7 @@ non-empty and unique; latitudes are numbers in [-90, 90] and longitudes in [-180
 the benchmark's (``allow_subset=True`` accepts fewer, e.g. to score a part); every image file exists.
 
 Scoring (:func:`score_benchmark`) is :func:`geoclip_utils.studies.kilometre.score_coordinates`: the same
-code that scores GeoEstimation and the city runs (haversine, ``d <= t``, GeoScore, bootstrap CIs).
+code that scores GeoEstimation and the city runs (haversine, ``d < t``, GeoScore, bootstrap CIs).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ file of the same form named by ``GEOCLIP_EXPERIMENTS``); everything else reads t
 * the loaders (:func:`load_labels`, :func:`load_results`, :func:`label_counts`);
 * the inference engine (:func:`geoclip_utils.engine.zeroshot.run_experiment`: mode, prompt, region map);
 * the CLI (``geoclip experiments``, ``metrics``, ``compare``, ``classify --experiment all``);
-* the chapters' parameter checks (:func:`check_experiment`) and the label-frequency study.
+* the chapters' parameter checks (:mod:`geoclip_utils.parameters`) and the label-frequency study.
 
 Adding an experiment is one entry (plus a label file if its images are new); see ``docs/developing.md``.
 
@@ -32,9 +32,10 @@ import functools
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
+from typing import get_origin, get_type_hints
 
 import pandas as pd
 
@@ -58,9 +59,10 @@ __all__ = [
     "load_results",
     "label_counts",
     "local_results_dir",
-    "check_experiment",
     "check_name",
     "experiment_metrics",
+    "candidate_labels",
+    "gold_candidates",
     "compare_experiments",
     "describe",
 ]
@@ -156,19 +158,61 @@ def check_name(name: str, what: str = "experiment") -> str:
     return name
 
 
-def _make(cls, name: str, entry: dict, where: str):
-    check_name(name, f"{where}: {cls.__name__.lower()}")
+#: What a registry entry is called in messages.
+_KIND = {"LabelSet": "label set", "Experiment": "experiment"}
+
+
+def _type_words(kind: object) -> str:
+    """The registry's words for a field type (TOML: strings quoted, booleans and numbers not)."""
+    if get_origin(kind) is dict:
+        return 'a table of strings (e.g. { substring = "file" })'
+    words = {
+        str: 'a string (in quotes, e.g. "x")',
+        bool: "true or false (TOML booleans, without quotes)",
+        int: "an integer (without quotes)",
+        float: "a number (without quotes)",
+    }
+    return words[kind]
+
+
+def _type_ok(kind: object, value: object) -> bool:
+    if get_origin(kind) is dict:
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
+
+
+def _make(cls, name: str, entry: object, where: str):
+    """One registry entry as a record, validated against the record's schema (its dataclass fields and
+    their types): a table, no unknown key, every required key, every value of its type. Each message
+    names the file, the entry and the key."""
+    kind = _KIND[cls.__name__]
+    section = "label_sets" if cls is LabelSet else "experiments"
+    check_name(name, f"{where}: {kind}")
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: entry {name!r} is not a table")
-    known = {f.name for f in fields(cls)} - {"name", "source"}
-    unknown = sorted(set(entry) - known)
+        raise ConfigError(
+            f"{where}: {kind} {name!r} is not a table: write [{section}.{name}] followed by its keys"
+        )
+    hints = get_type_hints(cls)
+    schema = {f.name: f for f in fields(cls) if f.name not in ("name", "source")}
+    unknown = sorted(set(entry) - set(schema))
     if unknown:
-        raise ConfigError(f"{where}: entry {name!r} has unknown keys {unknown}; known: {sorted(known)}")
-    try:
-        rec = cls(name=name, source=where, **entry)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: entry {name!r}: {exc}") from exc
-    return rec
+        raise ConfigError(
+            f"{where}: {kind} {name!r}: unknown key {unknown[0]!r}; known keys: {sorted(schema)}"
+        )
+    required = [k for k, f in schema.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise ConfigError(
+            f"{where}: {kind} {name!r}: missing key {missing[0]!r} (required: {', '.join(required)})"
+        )
+    for key, value in entry.items():
+        if not _type_ok(hints[key], value):
+            raise ConfigError(
+                f"{where}: {kind} {name!r}: {key} must be {_type_words(hints[key])}, got {value!r}"
+            )
+    return cls(name=name, source=where, **entry)
 
 
 def _check_label_set(ls: LabelSet, base: Path | None) -> LabelSet:
@@ -219,7 +263,26 @@ def _read_registry(text: str, where: str) -> tuple[dict, dict]:
         raise ConfigError(
             f"{where}: unknown sections {unknown}; use [label_sets.NAME] and [experiments.NAME]"
         )
+    for section in ("label_sets", "experiments"):
+        if not isinstance(doc.get(section, {}), dict):
+            raise ConfigError(f"{where}: {section} is not a table; use [{section}.NAME] entries")
     return doc.get("label_sets", {}), doc.get("experiments", {})
+
+
+def _read_text(path: Path) -> str:
+    """A user registry file as text: it must be UTF-8 (TOML is)."""
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"{ENV_EXTRA}: registry file {path} {what}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{ENV_EXTRA}: registry file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
+            f"{line}); save it as UTF-8"
+        ) from exc
 
 
 @functools.cache
@@ -228,9 +291,7 @@ def _registry(extra: str) -> tuple[dict[str, LabelSet], dict[str, Experiment]]:
     sources = [(REGISTRY, text, None)]
     for item in [p for p in extra.split(os.pathsep) if p.strip()]:
         path = Path(item).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"{ENV_EXTRA}: registry file {path} does not exist")
-        sources.append((str(path), path.read_text(encoding="utf-8"), path.resolve().parent))
+        sources.append((str(path), _read_text(path), path.resolve().parent))
     sets: dict[str, LabelSet] = {}
     exps: dict[str, Experiment] = {}
     for where, body, base in sources:
@@ -460,84 +521,7 @@ def _shape(df: pd.DataFrame, exp: Experiment | None) -> pd.DataFrame:
     return df
 
 
-# --------------------------------------------------------------------------- checks and summaries
-def check_experiment(
-    experiment: str,
-    *,
-    source: str = "paper",
-    results_dir: str | os.PathLike | None = None,
-    chapter: str | None = None,
-    modes: tuple[str, ...] | None = None,
-    countries: bool | None = None,
-    parameter: str = "experiment",
-) -> Experiment | None:
-    """Check an experiment parameter before any work, with one sentence on what is wrong.
-
-    Parameters
-    ----------
-    experiment : the name given.
-    source : ``"paper"`` or ``"local"``.
-    results_dir : local results folder (``source="local"``).
-    chapter : the chapter asking (named in the message).
-    modes : the modes the chapter can analyse.
-    countries : whether the chapter needs a label set of countries.
-    parameter : the parameter's name in the messages (a chapter may call it ``standard`` or ``mixed``).
-
-    Returns
-    -------
-    The registry record, or ``None`` for a local experiment that is not registered.
-
-    Raises
-    ------
-    ConfigError
-        Naming the parameter, the value, what is allowed, and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_experiment("US_states_max100", chapter="countries", countries=True)  # doctest: +SKIP
-    ConfigError: experiment='US_states_max100' is a US state experiment; ...
-    """
-    if source not in ("paper", "local"):
-        raise ConfigError(f"source={source!r} is not allowed; use 'paper' (the authors' files) or 'local'")
-    exps = _current()[1]
-    here = f"the {chapter} chapter" if chapter else "this step"
-    fits = [
-        n
-        for n, e in exps.items()
-        if (modes is None or e.mode in modes)
-        and (countries is None or e.labels.countries == countries)
-        and (source == "local" or e.published)
-    ]
-    given = f"{parameter}={experiment!r}"
-    if not isinstance(experiment, str):
-        raise ConfigError(f"{given} is not allowed: give an experiment name (a string)")
-
-    def need_local_results() -> None:
-        path = local_results_dir(results_dir) / f"{check_name(experiment)}.parquet"
-        if not path.is_file():
-            raise ConfigError(
-                f"{given}: no local results at {path}; run `geoclip classify` first or set results_dir"
-            )
-
-    exp = exps.get(experiment)
-    if exp is None:
-        if source == "local":
-            need_local_results()
-            return None
-        raise ConfigError(f"{given} is not a registered experiment; {here} takes {fits}")
-    wrong_mode = modes is not None and exp.mode not in modes
-    wrong_kind = countries is not None and exp.labels.countries != countries
-    if wrong_mode or wrong_kind:
-        what = f"a {exp.labels.place} experiment" if wrong_kind else f"a {exp.mode} experiment"
-        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
-        raise ConfigError(f"{given} is {what}; {here} takes {fits}{instead}")
-    if source == "paper" and not exp.published:
-        raise ConfigError(f"{given} has no published result file; run it yourself and use source='local'")
-    if source == "local":
-        need_local_results()
-    return exp
-
-
+# --------------------------------------------------------------------------- summaries
 def experiment_metrics(
     experiment: str,
     *,
@@ -552,7 +536,9 @@ def experiment_metrics(
     distance metrics of :func:`geoclip_utils.studies.geoestimation.geoestimation_metrics`. City runs
     (``city100``, ``city300``, ``UScity100``) also get ``km``: :func:`geoclip_utils.studies.kilometre.km_metrics`
     (% within 1/25/200/750/2500 km, median km, GeoScore, with bootstrap CIs; the distance between the
-    predicted and the gold city).
+    predicted and the gold city). Runs that name countries of photos with coordinates (country100 and its
+    variants) also get ``map_guess``: :func:`geoclip_utils.studies.geoguessr.map_guess` (CLIP's answers as
+    pins, scored in km and paired with GeoEstimation).
     """
     exp = _current()[1].get(experiment)
     if exp is not None and exp.mode == "geoestimation":
@@ -574,7 +560,72 @@ def experiment_metrics(
         result["km"] = kilometre.km_metrics(
             experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
         )
+    from .studies import geoguessr
+
+    mode = exp.mode if exp is not None else df.attrs.get("mode")
+    if geoguessr.has_map_guess(label_set, mode):  # countries of photos with coordinates: pins on the map
+        pins = geoguessr.map_guess(
+            experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
+        )
+        if pins is not None:
+            result["map_guess"] = pins
     return result
+
+
+def candidate_labels(experiment: str, table: pd.DataFrame | None = None) -> frozenset[str]:
+    """The labels a run could answer (its candidates), as far as the registry and its table tell.
+
+    * ``flat`` and ``climate``: the gold labels of its label set;
+    * ``mixed``: the countries of its mixed prompts (every country its region map lists under a region with
+      a phrase, :func:`geoclip_utils.engine.prompts.mixed_prompts`);
+    * ``two_stage``: every country of its region map, and ``"other"`` when a region lists a single country
+      (the authors' placeholder second candidate);
+    * ``region``: the regions of its region map.
+
+    Every label the table answers is added (an answer was a candidate), so a local run of an unregistered
+    experiment gets the labels it answered and its gold labels.
+
+    Example
+    -------
+    >>> len(candidate_labels("country100")), len(candidate_labels("country100_mixedprompt"))
+    (115, 167)
+    """
+    exp = _current()[1].get(experiment)
+    labels: set[str] = set()
+    if exp is None:
+        if table is not None:
+            labels |= set(table["gold"])
+    elif exp.mode in ("region", "two_stage", "mixed"):
+        region_map = data.load_region_map(
+            exp.region_map or ("region_to_country" if exp.mode == "mixed" else "country_to_region")
+        )
+        if exp.mode == "region":
+            labels |= set(region_map)
+        elif exp.mode == "two_stage":
+            labels |= {c for countries in region_map.values() for c in countries}
+            if any(len(countries) == 1 for countries in region_map.values()):
+                labels.add("other")
+        else:
+            from .engine.prompts import mixed_prompts
+
+            labels |= set(mixed_prompts(region_map)[1])
+    else:
+        labels |= set(load_labels(exp.label_set)["label"])
+    if table is not None:
+        labels |= {lab for t in table["top_labels"] for lab in t}
+    return frozenset(labels)
+
+
+def gold_candidates(experiment: str, table: pd.DataFrame) -> pd.Series | None:
+    """Per image (indexed by image id), whether its gold label was among the run's candidates for that image,
+    where they differ by image: stage 2 of a two-stage run offers only the countries of the region stage 1
+    chose. ``None`` for every other run (the same candidates for every image)."""
+    exp = _current()[1].get(experiment)
+    if exp is None or exp.mode != "two_stage" or "stage1_region" not in table.columns:
+        return None
+    region_map = data.load_region_map(exp.region_map or "country_to_region")
+    ok = [g in region_map.get(r, ()) for g, r in zip(table["gold"], table["stage1_region"], strict=True)]
+    return pd.Series(ok, index=table["image_id"].to_numpy(), dtype=bool)
 
 
 def compare_experiments(
@@ -586,18 +637,34 @@ def compare_experiments(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> dict:
-    """Paired top-1 comparison of experiments ``a`` and ``b`` on the images both share.
+    """Paired top-1 comparison of experiments ``a`` and ``b`` on the images both share, raw and like for like.
 
     Returns ``a``, ``b``, ``n``, ``a_top1``, ``b_top1``, ``diff`` (b − a), ``diff_ci95`` (paired bootstrap),
-    ``mcnemar_p`` (exact), ``b01``/``b10`` (discordant counts).
+    ``mcnemar_p`` (exact), ``b01``/``b10`` (discordant counts), and ``restricted``: the same with both runs
+    restricted to the labels both could answer (:func:`candidate_labels`,
+    :meth:`geoclip_utils.stats.RestrictedComparison.to_dict`: the common labels, the answers outside them on
+    each side, and bounds where a stored top-k runs out of common labels); ``None`` when a run answers
+    regions for country photos (its labels are not the photos' labels).
     """
-    from .stats import correct_at_k, paired, paired_tables
+    from .stats import correct_at_k, paired, paired_tables, restricted_paired
 
     ta = load_results(a, source=source, results_dir=results_dir)
     tb = load_results(b, source=source, results_dir=results_dir)
-    ta, tb = paired_tables(ta, tb)
-    result = paired(correct_at_k(ta, 1), correct_at_k(tb, 1), n_boot=n_boot, seed=seed)
-    return {"a": a, "b": b, **result.to_dict()}
+    pa, pb = paired_tables(ta, tb)
+    result = paired(correct_at_k(pa, 1), correct_at_k(pb, 1), n_boot=n_boot, seed=seed)
+    restricted = None
+    if "gold_set" not in ta.columns and "gold_set" not in tb.columns:
+        restricted = restricted_paired(
+            ta,
+            tb,
+            candidate_labels(a, ta),
+            candidate_labels(b, tb),
+            a_possible=gold_candidates(a, ta),
+            b_possible=gold_candidates(b, tb),
+            n_boot=n_boot,
+            seed=seed,
+        ).to_dict()
+    return {"a": a, "b": b, **result.to_dict(), "restricted": restricted}
 
 
 def describe() -> pd.DataFrame:

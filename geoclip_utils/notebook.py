@@ -55,54 +55,6 @@ def format_ci(value: float, lo: float, hi: float, fmt: str = ".2%", style: str =
     raise ConfigError(f"format_ci: style {style!r} is not one of 'ci', 'paren', 'bracket'")
 
 
-def check_number(
-    name: str, value, *, minimum: float | None = None, maximum: float | None = None, integer: bool = False
-):
-    """Check a numeric chapter parameter up front, with one sentence naming it, its value and what is allowed.
-
-    Raises
-    ------
-    ConfigError
-
-    Example
-    -------
-    >>> check_number("n_boot", 1000, minimum=1, integer=True)
-    1000
-    >>> check_number("n_boot", -5, minimum=1, integer=True)
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: n_boot=-5 is not allowed: use an integer of at least 1
-    """
-    what = "an integer" if integer else "a number"
-    limits = []
-    if minimum is not None:
-        limits.append(f"of at least {minimum:g}")
-    if maximum is not None:
-        limits.append(f"of at most {maximum:g}")
-    allowed = f"use {what}" + (" " + " and ".join(limits) if limits else "")
-    ok = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
-    ok = ok and not isinstance(value, bool)
-    if ok and not integer and not np.isfinite(value):
-        ok = False
-    if ok and minimum is not None and value < minimum:
-        ok = False
-    if ok and maximum is not None and value > maximum:
-        ok = False
-    if not ok:
-        raise ConfigError(f"{name}={value!r} is not allowed: {allowed}")
-    return value
-
-
-def check_choice(name: str, value, choices, *, hint: str = ""):
-    """Check a chapter parameter that takes one of a few values (one sentence on failure; ``hint`` is
-    appended, e.g. which chapter fits instead)."""
-    choices = list(choices)
-    if value not in choices:
-        extra = f"; {hint}" if hint else ""
-        raise ConfigError(f"{name}={value!r} is not allowed: choose one of {choices}{extra}")
-    return value
-
-
 def glue_values(**values) -> None:
     """Glue each keyword as a hidden value for the page's prose (returns nothing, so nothing is shown).
 
@@ -268,129 +220,205 @@ def word_for_interval(lo: float, hi: float, below: str, overlap: str, above: str
     return overlap
 
 
-def check_results_dir(results_dir, source: str):
-    """Check the ``results_dir`` parameter of a chapter against its ``source`` (one sentence on failure).
+def format_points(
+    value: float, lo: float | None = None, hi: float | None = None, digits: int = 1, unit: str = " points"
+) -> str:
+    """A difference of two shares in percentage points, the one way chapters print one (a share is printed
+    with ``%``, a difference of shares with "points").
 
-    ``None`` is always allowed (``$GEOCLIP_RESULTS`` or ``results/``); a folder is read only with
-    ``source="local"`` and must exist.
+    Parameters
+    ----------
+    value : the difference, as a difference of shares (``-0.066`` is 6.6 points down).
+    lo, hi : its 95 % interval, if any.
+    digits : decimals.
+    unit : what follows the value (``""`` for a bare number).
+
+    Example
+    -------
+    >>> format_points(-0.0659)
+    '-6.6 points'
+    >>> format_points(-0.0659, -0.0727, -0.0596, digits=2)
+    '-6.59 points (95% CI -7.27 – -5.96)'
+    >>> format_points(0.0), format_points(-0.00003)
+    ('0.0 points', '0.0 points')
+    """
+
+    def pts(x: float) -> str:
+        text = f"{100 * x:+.{digits}f}"
+        return text[1:] if float(text) == 0 else text  # no sign on a zero
+
+    text = f"{pts(value)}{unit}"
+    if lo is None or hi is None:
+        return text
+    return f"{text} (95% CI {pts(lo)} – {pts(hi)})"
+
+
+def points(**values: float) -> dict:
+    """Differences of shares as percentage points for the prose: each ``name`` becomes ``name_pts`` (times
+    100), glued and written ``{glue:text}`name_pts:+.1f` points``.
+
+    Example
+    -------
+    >>> points(diff=-0.0659, diff_lo=-0.0727)
+    {'diff_pts': -6.59, 'diff_lo_pts': -7.27}
+    """
+    return {f"{k}_pts": round(100 * float(v), 10) for k, v in values.items()}
+
+
+def count_words(n: int, one: str, many: str | None = None, *, zero: str = "no") -> str:
+    """A count with its noun, singular or plural: ``count_words(1, "photo")`` → ``"1 photo"``,
+    ``count_words(0, "photo")`` → ``"no photos"``, ``count_words(1200, "photo")`` → ``"1,200 photos"``.
+
+    Example
+    -------
+    >>> count_words(1, "country", "countries"), count_words(0, "country", "countries")
+    ('1 country', 'no countries')
+    """
+    many = many or one + "s"
+    if n == 0:
+        return f"{zero} {many}"
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def join_words(items, *, empty: str = "none") -> str:
+    """Items in prose: ``"A"``, ``"A and B"``, ``"A, B and C"``; ``empty`` for none.
+
+    Example
+    -------
+    >>> join_words(["Kuwait"]), join_words(["Kuwait", "Georgia"]), join_words([])
+    ('Kuwait', 'Kuwait and Georgia', 'none')
+    """
+    items = [str(i) for i in items]
+    if not items:
+        return empty
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def tied_at(values: pd.Series, end: str = "max", digits: int = 2, limit: int = 3) -> str:
+    """The labels at one end of a table column, with every label tied there at the printed precision: the
+    best or worst of a ranking in prose (``"Kuwait and Georgia"`` when both show F1 0.00).
+
+    Parameters
+    ----------
+    values : scores indexed by label.
+    end : ``"max"`` or ``"min"``.
+    digits : decimals the prose prints (labels equal at that precision are tied).
+    limit : name at most this many; more ties read ``"Kuwait, Georgia, Mali and 4 others"``.
 
     Raises
     ------
     ConfigError
+        For an empty series or an unknown ``end``.
 
     Example
     -------
-    >>> check_results_dir(None, "paper") is None
-    True
-    >>> check_results_dir("somewhere", "paper")
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: results_dir='somewhere' is read only with source='local': drop it, or set source='local'
+    >>> s = pd.Series({"UK": 0.9, "Kuwait": 0.0, "Georgia": 0.001, "Mali": 0.2})
+    >>> tied_at(s, "min"), tied_at(s, "max")
+    ('Georgia and Kuwait', 'UK')
     """
-    from pathlib import Path
+    if end not in ("max", "min"):
+        raise ConfigError(f"tied_at: end must be 'max' or 'min', got {end!r}")
+    shown = values.dropna().round(digits)
+    if shown.empty:
+        raise ConfigError("tied_at: no values")
+    target = shown.max() if end == "max" else shown.min()
+    names = sorted(str(k) for k in shown.index[shown == target])
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + f" and {len(names) - limit} others"
+    return join_words(names)
 
-    if results_dir is None:
-        return None
-    if source != "local":
-        raise ConfigError(
-            f"results_dir={results_dir!r} is read only with source='local': drop it, or set source='local'"
+
+def like_for_like_sentence(r, a_name: str, b_name: str, unit: str = "labels") -> str:
+    """Whether two runs scored on the same photos could give the same answers, in words and numbers: the
+    sentence every comparison of two runs opens with.
+
+    Parameters
+    ----------
+    r : a :class:`geoclip_utils.stats.RestrictedComparison` of the two runs.
+    a_name, b_name : how the prose names run A and run B.
+    unit : what a label is, plural (``"countries"``).
+
+    Example
+    -------
+    >>> from geoclip_utils.stats import RestrictedComparison, paired
+    >>> p = paired([1, 0], [1, 0], n_boot=10)
+    >>> r = RestrictedComparison(2, 3, 3, 3, 0, 0, 0, 0, 0, p, p, p)
+    >>> like_for_like_sentence(r, "A", "B")
+    'Both runs scored the same 2 photos and could give the same 3 labels, so they are compared like for like.'
+    """
+    if r.a_labels == r.b_labels == r.labels:
+        return (
+            f"Both runs scored the same {r.n:,} photos and could give the same {r.labels:,} {unit}, so they are "
+            "compared like for like."
         )
-    if not isinstance(results_dir, str | Path) or not Path(results_dir).expanduser().is_dir():
-        raise ConfigError(
-            f"results_dir={results_dir!r} is not a folder: give the folder `geoclip classify` wrote its results to"
-        )
-    return results_dir
-
-
-def check_run_parameters(*, source: str, results_dir, n_boot, seed) -> None:
-    """Check the parameters most chapters share, in the order a reader would fix them: ``source``
-    (``"paper"`` or ``"local"``), ``results_dir`` (:func:`check_results_dir`), ``n_boot`` (an integer ≥ 1)
-    and ``seed`` (an integer ≥ 0).
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the first parameter that is wrong.
-
-    Example
-    -------
-    >>> check_run_parameters(source="paper", results_dir=None, n_boot=1000, seed=0)
-    >>> check_run_parameters(source="paper", results_dir=None, n_boot=-5, seed=0)
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: n_boot=-5 is not allowed: use an integer of at least 1
-    """
-    check_choice(
-        "source", source, ["paper", "local"], hint="'paper' reads the authors' files, 'local' your runs"
-    )
-    check_results_dir(results_dir, source)
-    check_number("n_boot", n_boot, minimum=1, integer=True)
-    check_number("seed", seed, minimum=0, integer=True)
-
-
-def check_positive(name: str, value) -> float:
-    """Check a numeric chapter parameter that must be greater than zero (a distance, a radius).
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, its value and what is allowed.
-
-    Example
-    -------
-    >>> check_positive("dedupe_km", 1.0)
-    1.0
-    >>> check_positive("dedupe_km", 0)
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: dedupe_km=0 is not allowed: use a number greater than 0
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))
-    if not ok or value <= 0:
-        raise ConfigError(f"{name}={value!r} is not allowed: use a number greater than 0")
-    return value
-
-
-def check_label_set(
-    name: str, *, parameter: str = "label_set", chapter: str = "", coordinates: bool = False, countries=None
-):
-    """Check a label-set parameter up front: registered, with coordinates (``coordinates=True``) and of
-    countries (``countries=True``) when the chapter needs them.
-
-    Returns
-    -------
-    The registry record (:class:`geoclip_utils.experiments.LabelSet`).
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value, the label sets the chapter takes and the chapter
-        that analyses the set instead (from the registry's experiments of that label set).
-
-    Example
-    -------
-    >>> check_label_set("US_states_max100", chapter="data", coordinates=True)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: label_set='US_states_max100' has no coordinates; the data chapter takes [...]; the below_country chapter analyses it
-    """
-    from . import experiments
-
-    sets = experiments.label_sets()
-    fits = [
-        n
-        for n, s in sets.items()
-        if (not coordinates or s.coordinates) and (countries is None or s.countries == countries)
+    parts = [
+        f"Both runs scored the same {r.n:,} photos, but they could not give the same answers: {a_name} could "
+        f"answer {r.a_labels:,} {unit}, {b_name} {r.b_labels:,}, and {r.labels:,} of them are common to both."
     ]
-    here = f"the {chapter} chapter" if chapter else "this step"
-    if name not in sets:
-        raise ConfigError(f"{parameter}={name!r} is not a registered label set; {here} takes {fits}")
-    if name not in fits:
-        ls = sets[name]
-        why = "has no coordinates" if coordinates and not ls.coordinates else f"is a set of {ls.place} labels"
-        others = sorted(
-            {e.chapter for e in experiments.experiments().values() if e.label_set == name and e.chapter}
+    for name, other, n_out in ((b_name, a_name, r.b_outside), (a_name, b_name, r.a_outside)):
+        if n_out:
+            parts.append(
+                f"{count_words(n_out, 'first answer')} of {name} ({n_out / r.n:.1%} of the photos) "
+                f"{'names' if n_out == 1 else 'name'} {unit} that {other} could not give."
+            )
+    if r.a_outside == 0 and r.b_outside == 0:
+        parts.append("Neither run gave a first answer outside the common labels.")
+    if r.gold_outside:
+        labels = r.gold_outside_labels
+        of = f" (of {join_words(labels)})" if 0 < len(labels) <= 3 else ""
+        one = r.gold_outside == 1
+        parts.append(
+            f"{count_words(r.gold_outside, 'photo')}{of} {'has' if one else 'have'} a true label only one of the "
+            f"runs could answer; restricted to the common labels, {'it is' if one else 'they are'} wrong for both."
         )
-        instead = f"; the {' and '.join(others)} chapter analyses it" if others else ""
-        raise ConfigError(f"{parameter}={name!r} {why}; {here} takes {fits}{instead}")
-    return sets[name]
+    return " ".join(parts)
+
+
+def restricted_sentence(r, a_name: str, b_name: str, unit: str = "labels", top: str = "top-5") -> str:
+    """The comparison of two runs restricted to the labels both could answer, in words and numbers: each
+    run's accuracy (a range where its stored answers run out of common labels), the difference in points and
+    the verdict its 95 % limits allow.
+
+    Parameters
+    ----------
+    r : a :class:`geoclip_utils.stats.RestrictedComparison`.
+    a_name, b_name : how the prose names run A and run B (differences are B − A).
+    unit : what a label is, plural.
+    top : what the runs store, for the sentence on run-outs (``"top-5"``, ``"first answer"``).
+    """
+
+    def acc(lo: float, hi: float) -> str:
+        return f"{lo:.1%}" if round(lo, 4) == round(hi, 4) else f"between {lo:.1%} and {hi:.1%}"
+
+    a_hi, b_hi = r.low.accuracy_a, r.high.accuracy_b
+    text = (
+        f"Restricted to the {r.labels:,} {unit} both could answer, {a_name} is right for "
+        f"{acc(r.point.accuracy_a, a_hi)} of the photos and {b_name} for {acc(r.point.accuracy_b, b_hi)}"
+    )
+    ran = [(n, name) for n, name in ((r.a_ran_out, a_name), (r.b_ran_out, b_name)) if n]
+    if ran:
+        who = " and ".join(f"{count_words(n, 'photo')} of {name}" for n, name in ran)
+        text += (
+            f" (for {who}, none of the stored answers, the {top}, is one of the common {unit}: the restricted "
+            "answer is unknown, counted wrong at one end of the range and right, where the true label was a "
+            "candidate, at the other)"
+        )
+    lo, hi = r.diff_bounds
+    ci_lo, ci_hi = r.diff_bounds_ci95
+    if r.exact:
+        text += f". The difference is {format_points(r.point.diff, *r.point.diff_ci95)}"
+    else:
+        text += (
+            f". The difference lies between {format_points(lo, unit='')} and {format_points(hi)} (95 % limits "
+            f"{format_points(ci_lo, unit='')} and {format_points(ci_hi, unit='')})"
+        )
+    verdict = word_for_interval(
+        ci_lo,
+        ci_hi,
+        f"{b_name} is worse like for like",
+        "like for like, the stored answers cannot tell which run is better",
+        f"{b_name} is better like for like",
+    )
+    return f"{text}: {verdict}."

@@ -119,6 +119,41 @@ def setup_notebook(book: bool | None = None) -> None:
         display(HTML(f"<script>{GEO_ASSETS_SEED}</script>"))
 
 
+def note_html(text: str) -> str:
+    """A note shown under a figure (e.g. the labels a map could not place), as escaped HTML."""
+    return f'<p class="geoclip-figure-note">{html.escape(text)}</p>'
+
+
+def shared_axis_titles(fig, x: str | None = None, y: str | None = None, standoff: int = 46):
+    """One title per direction for a figure of several panels (plotly express ``facet_col``/``facet_row``):
+    the panels' own axis titles, one per panel and each as wide as the whole text, collide when the panels
+    are narrow; they are removed and ``x`` is written once under the panels, ``y`` once left of them.
+
+    Returns the figure (changed in place).
+    """
+    common = {"xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 14}}
+    if x is not None:
+        fig.for_each_xaxis(lambda a: a.update(title_text=""))
+        fig.add_annotation(
+            text=x, x=0.5, xanchor="center", y=0, yanchor="top", yshift=12 - standoff, **common
+        )
+        fig.update_layout(margin={"b": max(standoff + 20, fig.layout.margin.b or 0)})
+    if y is not None:
+        fig.for_each_yaxis(lambda a: a.update(title_text=""))
+        fig.add_annotation(
+            text=y,
+            x=0,
+            xanchor="right",
+            xshift=10 - standoff,
+            y=0.5,
+            yanchor="middle",
+            textangle=-90,
+            **common,
+        )
+        fig.update_layout(margin={"l": max(standoff + 20, fig.layout.margin.l or 0)})
+    return fig
+
+
 # --------------------------------------------------------------------------- geometry
 @functools.cache
 def _world_geojson_cached(simplify: float) -> str:
@@ -217,6 +252,95 @@ def country_choropleth(
     return fig
 
 
+def symmetric_range(values) -> tuple[float, float]:
+    """The colour range of a difference: ``(-m, m)`` with ``m`` the largest absolute finite value (1 when
+    there is none, or all are 0), so that 0 sits in the middle of a diverging scale and every value is covered.
+
+    Example
+    -------
+    >>> symmetric_range([-0.89, 0.24, float("nan")])
+    (-0.89, 0.89)
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    m = float(np.abs(v).max()) if v.size else 0.0
+    m = m if m > 0 else 1.0
+    return (-m, m)
+
+
+def points_text(value: float) -> str:
+    """A difference of two shares in percentage points, for a colour bar: ``0.44`` → ``"+44 pts"``."""
+    return "0" if round(100 * value) == 0 else f"{100 * value:+.0f} pts"
+
+
+def difference_choropleth(
+    df: pd.DataFrame,
+    *,
+    value: str = "diff",
+    ends: tuple[str, str] = ("lower", "higher"),
+    tick_text=points_text,
+    **kwargs,
+):
+    """World choropleth of a difference: a diverging scale (red below 0, blue above) centred on 0, its range
+    taken from the data (:func:`symmetric_range`), and a horizontal colour bar under the map whose two ends
+    say what a negative and a positive value mean (``ends``, e.g. ``("CLIP ahead", "GeoEstimation ahead")``).
+
+    Parameters
+    ----------
+    value : the column of differences.
+    ends : the meaning of the low and the high end of the scale.
+    tick_text : formats a tick value (default :func:`points_text`: shares as percentage points).
+    **kwargs : passed to :func:`country_choropleth` (``iso3``, ``hover_name``, ``title``, ...).
+
+    The layout carries ``meta.diverging``, so the browser check (``tools/browser_check.py``) holds the
+    figure to a range centred on 0 that covers its values.
+    """
+    lo, hi = symmetric_range(df[value])
+    fig = country_choropleth(df, value=value, range_color=(lo, hi), color_scale="RdBu", **kwargs)
+    ticks = [lo, lo / 2, 0.0, hi / 2, hi]
+    text = [tick_text(x) for x in ticks]
+    text[0], text[-1] = f"{text[0]}<br>{ends[0]}", f"{text[-1]}<br>{ends[1]}"
+    fig.update_coloraxes(
+        cmid=0,
+        colorbar={
+            "tickvals": ticks,
+            "ticktext": text,
+            "orientation": "h",
+            "x": 0.5,
+            "xanchor": "center",
+            "y": 0,
+            "yanchor": "top",
+            "len": 0.7,
+            "thickness": 14,
+            "title": {"side": "top"},
+        },
+    )
+    fig.update_layout(meta={"diverging": True}, height=540, margin={"l": 0, "r": 0, "t": 40, "b": 90})
+    return fig
+
+
+def fit_ranges(lat, lon, pad: float = 0.1, min_pad: float = 2.0) -> tuple[list[float], list[float]]:
+    """Latitude and longitude ranges that hold every finite point, with a margin of ``pad`` of the span (at
+    least ``min_pad`` degrees) on each side, clipped to the globe.
+
+    Example
+    -------
+    >>> fit_ranges([40, 45], [-100, -80])
+    ([38.0, 47.0], [-102.0, -78.0])
+    """
+    la, lo = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    ok = np.isfinite(la) & np.isfinite(lo)
+    if not ok.any():
+        return [-58.0, 85.0], [-180.0, 180.0]
+    la, lo = la[ok], lo[ok]
+
+    def one(v, lo_limit, hi_limit):
+        m = max(min_pad, pad * float(v.max() - v.min()))
+        return [max(lo_limit, float(v.min()) - m), min(hi_limit, float(v.max()) + m)]
+
+    return one(la, -89.0, 89.0), one(lo, -180.0, 180.0)
+
+
 def points_map(
     df: pd.DataFrame,
     *,
@@ -227,8 +351,12 @@ def points_map(
     hover_data: list[str] | None = None,
     title: str = "",
     size: float = 3,
+    zoom: bool = False,
 ):
-    """Scatter of points on the world outline of the paper's polygons (offline)."""
+    """Scatter of points on the world outline of the paper's polygons (offline).
+
+    With ``zoom`` the map shows only the area of the points (:func:`fit_ranges`), not the whole world.
+    """
     import plotly.express as px
 
     geo = world_geojson()
@@ -237,23 +365,66 @@ def points_map(
     )
     fig.update_traces(marker={"size": size, "opacity": 0.7})
     _add_land(fig, geo)
-    fig.update_geos(visible=False, projection_type="natural earth", lataxis_range=[-58, 85])
+    lat_range, lon_range = fit_ranges(df[lat], df[lon]) if zoom else ([-58, 85], [-180, 180])
+    fig.update_geos(
+        visible=False, projection_type="natural earth", lataxis_range=lat_range, lonaxis_range=lon_range
+    )
     fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=480)
     return fig
 
 
+def group_runs(labels, group_of) -> list[tuple[str, int, int]]:
+    """Runs of consecutive ``labels`` in the same group: ``(group, first, last)`` positions, in order.
+
+    Example
+    -------
+    >>> group_runs(["a", "b", "c"], {"a": "X", "b": "X", "c": "Y"})
+    [('X', 0, 1), ('Y', 2, 2)]
+    """
+    runs: list[tuple[str, int, int]] = []
+    for i, label in enumerate(labels):
+        g = str(group_of.get(label, "")) if hasattr(group_of, "get") else str(group_of(label))
+        if runs and runs[-1][0] == g:
+            runs[-1] = (g, runs[-1][1], i)
+        else:
+            runs.append((g, i, i))
+    return runs
+
+
 def confusion_heatmap(
-    cm: pd.DataFrame, *, title: str = "", normalized: bool = True, counts: pd.DataFrame | None = None
+    cm: pd.DataFrame,
+    *,
+    title: str = "",
+    normalized: bool = True,
+    counts: pd.DataFrame | None = None,
+    groups=None,
+    cell_px: int = 12,
+    font_size: int = 11,
+    axis_titles: tuple[str, str] = ("predicted", "gold"),
 ):
     """Interactive heatmap of a confusion matrix (rows gold, columns predicted).
 
-    Hover shows gold, predicted, the share of the gold class (when ``normalized``) and the count.
+    Hover shows gold, predicted, the share of the gold class (when ``normalized``) and the count. Each cell
+    is ``cell_px`` pixels and the labels ``font_size`` pixels, so a large matrix is wider than a page's text
+    column: the book shows it in a box that scrolls (``_static/geoclip.css``).
+
+    Parameters
+    ----------
+    groups : label → group (e.g. a country's sub-region), the rows and columns sorted by group: each group's
+        block on the diagonal is outlined, lines separate the groups and their names stand at the right of
+        their rows.
+    axis_titles : the titles of the columns and rows.
     """
     import plotly.graph_objects as go
 
     z = cm.to_numpy(dtype=float)
     custom = (counts if counts is not None else cm).to_numpy()
     fmt = "%{z:.1%}" if normalized else "%{z}"
+    n_rows, n_cols = cm.shape
+    longest = max((len(str(x)) for x in [*cm.index, *cm.columns]), default=1)
+    label_px = int(0.62 * font_size * longest) + 24
+    runs = group_runs(list(cm.index), groups) if groups is not None else []
+    group_px = int(0.6 * font_size * max((len(g) for g, _, _ in runs), default=0)) + 24 if runs else 10
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -261,20 +432,79 @@ def confusion_heatmap(
             y=list(cm.index),
             customdata=custom,
             colorscale="Blues",
+            xgap=0,
+            ygap=0,
             hovertemplate="gold: %{y}<br>predicted: %{x}<br>share: "
             + fmt
             + "<br>images: %{customdata}<extra></extra>",
-            colorbar={"title": "share of gold" if normalized else "images"},
+            colorbar={
+                "title": {"text": "share of gold" if normalized else "images", "side": "top"},
+                "orientation": "h",
+                "x": 0,
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "len": min(1.0, 300 / max(n_cols * cell_px, 1)),
+                "thickness": 12,
+            },
         )
     )
-    n = len(cm)
+    shapes, notes = [], []
+    if runs and n_rows == n_cols and list(cm.index) == list(cm.columns):
+        for g, a, b in runs:
+            shapes.append(
+                {
+                    "type": "rect",
+                    "x0": a - 0.5,
+                    "x1": b + 0.5,
+                    "y0": a - 0.5,
+                    "y1": b + 0.5,
+                    "line": {"color": "#c0392b", "width": 1.5},
+                }
+            )
+            if a > 0:
+                for axis in ("x", "y"):
+                    line = {"type": "line", "line": {"color": "#999", "width": 0.6}}
+                    line.update(
+                        {"x0": a - 0.5, "x1": a - 0.5, "y0": -0.5, "y1": n_rows - 0.5}
+                        if axis == "x"
+                        else {"y0": a - 0.5, "y1": a - 0.5, "x0": -0.5, "x1": n_cols - 0.5}
+                    )
+                    shapes.append(line)
+            notes.append(
+                {
+                    "x": 1.0,
+                    "xref": "paper",
+                    "xanchor": "left",
+                    "xshift": 6,
+                    "y": (a + b) / 2,
+                    "yref": "y",
+                    "text": g,
+                    "showarrow": False,
+                    "font": {"size": font_size, "color": "#c0392b"},
+                }
+            )
+    top = 110
     fig.update_layout(
-        title=title,
-        height=max(500, 9 * n + 150),
-        width=max(600, 9 * n + 250),
-        xaxis={"title": "predicted", "tickfont": {"size": 7}, "tickangle": -90},
-        yaxis={"title": "gold", "tickfont": {"size": 7}, "autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={"text": title, "x": 0.01, "xanchor": "left", "xref": "container"},
+        height=n_rows * cell_px + top + label_px,
+        width=n_cols * cell_px + label_px + group_px,
+        xaxis={
+            "title": {"text": axis_titles[0]},
+            "tickfont": {"size": font_size},
+            "tickangle": -90,
+            "dtick": 1,
+            "constrain": "domain",
+        },
+        yaxis={
+            "title": {"text": axis_titles[1]},
+            "tickfont": {"size": font_size},
+            "autorange": "reversed",
+            "dtick": 1,
+        },
+        margin={"l": label_px, "r": group_px, "t": top, "b": label_px, "autoexpand": False},
+        shapes=shapes,
+        annotations=notes,
     )
     return fig
 

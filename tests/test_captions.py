@@ -6,7 +6,9 @@ import gzip
 import json
 import random
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +20,8 @@ from geoclip_utils.captions.synthetic import COUNTRIES, generate_captions
 from geoclip_utils.cli import app
 from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.reference import authors_substring_counts, authors_token_counts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LABELS = ["Guinea", "Papua New Guinea", "Equatorial Guinea", "Niger", "Nigeria", "Trinidad and Tobago",
           "Côte d'Ivoire", "United States", "France", "Comoros"]  # fmt: skip
@@ -273,19 +277,22 @@ def test_prefilter_is_sound_fuzz():
     assert tm.finish(hits, len(labels)) == exact and n == len(lines)
 
 
-def test_multifind_matches_naive():
+def test_finder_reports_every_occurrence():
+    """Every occurrence of every needle, overlapping ones and 1-byte needles included, a needle given
+    twice reported twice (the counts of the three rules rest on this)."""
     rng = random.Random(2)
-    needles = [b"ab", b"abc", b"abcd", b"bcda", b"zzzzzz", b"x", b"cab"]
-    mf = search._MultiFind(needles)
-    for _ in range(300):
-        hay = bytes(rng.choice(b"abcdxz\n") for _ in range(rng.randint(0, 30)))
-        pos, ids = mf.hits(hay)
-        got = set(zip(pos.tolist(), ids.tolist(), strict=True))
-        for j, k in enumerate(needles):
-            if len(k) == 1:  # first hit per line only
-                continue
-            want = {(i, j) for i in range(len(hay)) if hay.startswith(k, i)}
-            assert {g for g in got if g[1] == j} == want, (hay, k)
+    needles = [b"ab", b"abc", b"abcd", b"bcda", b"zzzzzz", b"x", b"cab", b"ab", b"aaaa", b"xbcd\0\0"]
+    finder = search._Finder(needles)
+    hays = [bytes(rng.choice(b"abcdxz\n\0") for _ in range(rng.randint(0, 60))) for _ in range(500)]
+    for hay in [*hays, b"", b"xbcd", b"xbcd\0", b"xbcd\0\0", b"aaaaaa"]:
+        pos, ids = finder.hits(hay)
+        assert pos.dtype == ids.dtype == np.int64
+        got = sorted(zip(pos.tolist(), ids.tolist(), strict=True))
+        want = sorted((i, j) for j, k in enumerate(needles) for i in range(len(hay)) if hay.startswith(k, i))
+        assert got == want, hay
+    assert search._Finder([]).hits(b"abc")[0].size == 0
+    with pytest.raises(ValueError, match="empty needle"):
+        search._Finder([b"a", b""])
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -351,10 +358,64 @@ def test_cli_errors(tmp_path):
     assert pq.read_table(pqf).num_rows == 1
 
 
+def test_cli_run_that_counts_no_caption_exits_2(tmp_path):
+    """Files that hold no caption at all (only empty lines, an empty Parquet column) are an error, not a JSON
+    of zeros."""
+    labels = write(tmp_path, "l.txt", b"France\n")
+    blank = write(tmp_path, "blank.txt", b"\n  \n\t\n")
+    empty_pq = tmp_path / "none.parquet"
+    pq.write_table(pa.table({"caption": pa.array([], pa.string())}), empty_pq)
+    out = tmp_path / "o.json"
+    for files, lines in (([blank], 3), ([blank, empty_pq], 3)):
+        args = [
+            "count-captions",
+            "--captions",
+            *map(str, files),
+            "--labels",
+            str(labels),
+            "--out",
+            str(out),
+            "-q",
+        ]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert res.stderr.strip() == (
+            f"error: no caption to count in {', '.join(map(str, files))}: {lines} lines read, {lines} of them "
+            "empty; give files with one caption per line (no output written)"
+        )
+        assert not out.exists()
+
+
 def test_labels_differing_only_in_case_are_refused(tmp_path):
     caps = write(tmp_path, "c.txt", b"France\n")
     with pytest.raises(InputError, match="'France' and 'FRANCE' differ only in case"):
         C.count_captions([caps], ["France", "FRANCE"], mode="substring", workers=1, progress=False)
+
+
+def test_untested_ftfy_is_refused_before_counting(tmp_path, monkeypatch):
+    """The replay of ftfy is exact only for the ftfy versions the tests ran with: any other is refused with
+    one sentence at use, and pyproject's bound is the same range."""
+    import importlib.metadata
+    import tomllib
+
+    for ok in ("6.0.3", "6.1.3", "6.2.3", "6.3.1", "6.3.1.post1"):
+        assert ftfy_replay.require_tested_ftfy(ok) == ok
+    for bad in ("5.9", "6.0.1", "6.4.0", "7.0"):
+        with pytest.raises(ConfigError, match=rf"ftfy {bad} is installed, .* 'ftfy>=6\.0\.3,<6\.4'"):
+            ftfy_replay.require_tested_ftfy(bad)
+    caps = write(tmp_path, "c.txt", b"France\n")
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "6.4.0" if name == "ftfy" else real(name))
+    ftfy_replay.require_tested_ftfy.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="ftfy 6.4.0 is installed"):
+            C.count_captions([caps], ["France"], mode="tokens", workers=1, progress=False)
+        assert C.count_captions([caps], ["France"], mode="phrase", workers=1, progress=False) == {"France": 1}
+    finally:
+        ftfy_replay.require_tested_ftfy.cache_clear()
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    assert "ftfy>=6.0.3,<6.4" in deps
+    assert ftfy_replay.FTFY_TESTED == ((6, 0, 3), (6, 4))
 
 
 @pytest.mark.slow
@@ -581,27 +642,3 @@ def test_ftfy_fixer_triggers_cover_every_change():
         for text in texts:
             if fixer(text) != text:
                 assert trigger(text), (fixer.__name__, repr(text))
-
-
-def test_multifind_with_colliding_slots_and_long_needles():
-    rng = random.Random(8)
-    needles = [
-        b"xbcd\0\0",  # must not be completed by the zero padding at the end of the text
-        b"abcd",
-        b"abce",
-        b"bcdabcdabcdabcdabcdx",
-        b"dcba",
-        b"cdab",
-        b"aaaa",
-        b"abcdabcd",
-        b"ab",
-        b"abc",
-    ]
-    for bits in (1, 2, 12):
-        mf = search._MultiFind(needles, table_bits=bits)
-        hays = [bytes(rng.choice(b"abcdx\n") for _ in range(rng.randint(0, 60))) for _ in range(300)]
-        for hay in [*hays, b"xbcd", b"axbcd", b"xxbcd", b"xbcd\0", b"xbcd\0\0"]:
-            pos, ids = mf.hits(hay)
-            got = set(zip(pos.tolist(), ids.tolist(), strict=True))
-            want = {(i, j) for j, k in enumerate(needles) for i in range(len(hay)) if hay.startswith(k, i)}
-            assert got == want, (bits, hay)

@@ -159,6 +159,20 @@ def test_toy_experiment_end_to_end(local_results, tmp_path, monkeypatch):
         ),
         ("countries", {"n_boot": -5}, "n_boot=-5 is not allowed"),
         ("calibration", {"experiment": "city100"}, "experiment='city100' stores no probabilities"),
+        # papermill only warns about a parameter the chapter does not have: the chapter refuses it
+        (
+            "calibration",
+            {"n_bot": 5},
+            "the calibration chapter has no parameter 'n_bot' (did you mean 'n_boot'?); its parameters are "
+            "source, experiment, results_dir, n_bins, n_boot, seed",
+        ),
+        # a value that would exhaust the memory is refused before any work (it died in a MemoryError)
+        (
+            "calibration",
+            {"n_bins": 100_000_000},
+            "n_bins=100000000 is not allowed: use an integer from 1 to 1000",
+        ),
+        ("geoguessr", {"rule": "dart"}, "rule='dart' is not allowed"),
     ],
 )
 def test_bad_parameters_stop_with_one_sentence(tmp_path, chapter, params, message):

@@ -59,6 +59,19 @@ def test_compare_json():
     assert set(out) >= {"n", "a_top1", "b_top1", "diff", "diff_ci95", "mcnemar_p"}
     assert out["diff"] == pytest.approx(out["b_top1"] - out["a_top1"])
     assert out["diff_ci95"][0] <= out["diff"] <= out["diff_ci95"][1]
+    # like for like: the mixed run answers countries without photos; restricted to the 114 both can answer
+    r = out["restricted"]
+    assert (r["labels"], r["a_labels"], r["b_labels"], r["b_outside"]) == (114, 115, 167, 1764)
+    assert r["b_top1"] == pytest.approx(5724 / 11500) and r["b_ran_out"] > 0 and not r["exact"]
+    assert r["diff_bounds"][0] <= r["diff"] <= r["diff_bounds"][1] < 0
+    assert r["diff_bounds_ci95"][0] <= r["diff_bounds"][0] and r["diff_bounds_ci95"][1] >= r["diff_bounds"][1]
+
+
+def test_compare_region_run_has_no_restricted_block():
+    r = runner.invoke(
+        app, ["compare", "--a", "country100", "--b", "country100_region", "--json", "--n-boot", "20"]
+    )
+    assert r.exit_code == 0 and json.loads(r.stdout)["restricted"] is None
 
 
 def test_compare_city_files_have_no_ids():

@@ -286,3 +286,62 @@ def test_geocode_chunked_equals_library(tmp_path):
         io.StringIO(ref[GEOCODE_COLUMNS].to_csv(index=False)), keep_default_na=False, dtype=str
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+@needs_data
+def test_geocode_nominatim_offline_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    """Without a network `--nominatim` stops at the first point with one line, no traceback, no output."""
+    import time
+
+    import geopy.extra.rate_limiter
+    import geopy.geocoders
+    from geopy.exc import GeocoderUnavailable
+
+    class Offline:
+        domain = "nominatim.openstreetmap.org"
+
+        def __init__(self, user_agent, timeout):
+            self.calls = 0
+
+        def reverse(self, query, language="en", exactly_one=True):
+            self.calls += 1
+            try:
+                raise OSError(-3, "Temporary failure in name resolution")
+            except OSError as exc:
+                raise GeocoderUnavailable("Max retries exceeded with url: /reverse") from exc
+
+    monkeypatch.setattr(geopy.geocoders, "Nominatim", Offline)
+    monkeypatch.setattr(geopy.extra.rate_limiter, "sleep", lambda s: None)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    src = tmp_path / "pts.csv"
+    src.write_text("id,lat,lon\nparis,48.8566,2.3522\nmadrid,40.4,-3.7\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    cache = tmp_path / "cache.jsonl"
+    res = _run(
+        "geocode", "--in", str(src), "--out", str(out), "--nominatim", "--user-agent", "t/1 (t)",
+        "--cache", str(cache), "--no-progress",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == (
+        "error: Nominatim cannot be reached (nominatim.openstreetmap.org: [Errno -3] Temporary failure in name "
+        "resolution): the first request of this run failed; check the network and rerun (cached points are "
+        "not asked again), or drop --nominatim to geocode offline only"
+    )
+    assert "Traceback" not in res.output and not out.exists() and not cache.exists()
+    # a point that fails among answered ones keeps its reason in nominatim_error, and the summary counts it
+
+    class Flaky(Offline):
+        def reverse(self, query, language="en", exactly_one=True):
+            if query[0] > 45:
+                return type("Loc", (), {"raw": {"address": {"country": "France", "country_code": "fr"}}})()
+            raise RuntimeError("HTTP 503")
+
+    monkeypatch.setattr(geopy.geocoders, "Nominatim", Flaky)
+    res = _run(
+        "geocode", "--in", str(src), "--out", str(out), "--nominatim", "--user-agent", "t/1 (t)",
+        "--cache", str(cache), "--no-progress",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "1 Nominatim requests failed (nominatim_error says why; a rerun asks again)" in res.stdout
+    df = pd.read_csv(out, keep_default_na=False)
+    assert df["nominatim_iso3"].tolist() == ["FRA", ""] and df["nominatim_error"].tolist() == ["", "HTTP 503"]

@@ -46,23 +46,7 @@ def test_image_climates_country100():
     assert set(df.loc[df["label"] == "Singapore", "group"]) == {"Tropical"}
 
 
-# --------------------------------------------------------------------------- the chapter's checks and wording
-def test_check_parameters_one_sentence_each(tmp_path):
-    assert climate.check_parameters("country100") == "country100"
-    assert climate.check_parameters("country100_mixedprompt") == "country100"
-    assert climate.check_parameters("filtered_country100") == "filtered_country100"
-    with pytest.raises(ConfigError, match="^experiment='climates30k' is not allowed: .*results_dir"):
-        climate.check_parameters("climates30k")
-    with pytest.raises(ConfigError, match="US state experiment.*below_country chapter analyses it$"):
-        climate.check_parameters("US_states_max100")
-    with pytest.raises(ConfigError, match="^min_images=0 is not allowed"):
-        climate.check_parameters("country100", min_images=0)
-    with pytest.raises(ConfigError, match="no local results"):
-        climate.check_parameters("country100", source="local", results_dir=tmp_path)
-    with pytest.raises(ConfigError, match="^source="):
-        climate.check_parameters("country100", source="mine")
-
-
+# --------------------------------------------------------------------------- the chapter's wording
 def _predictions(gold, first, ids=None):
     ids = ids or [f"i{n}" for n in range(len(gold))]
     return make_predictions(ids, gold, [(f, "other") for f in first], experiment="t", source="local")
@@ -180,3 +164,13 @@ def test_prompt_table_and_authors_counts():
     a = climate.authors_label_counts()
     assert a["n_authors"] == 29999 and a["authors_top"] == "Cfb"
     assert 0 < a["authors_top_share"] < 1 and a["authors_classes"] > 20
+
+
+def test_group_counts_counts_land_classes_only():
+    photos = pd.DataFrame(
+        {"climate": ["Cfb", "Cfb", "Af", "Ocean"], "group": ["Temperate", "Temperate", "Tropical", "Ocean"]}
+    )
+    n = climate.group_counts(photos)
+    # a sea pixel has no climate class: 2 classes, as the Data chapter counts them, and 1 photo on the sea
+    assert (n["n_photos"], n["n_classes"], n["n_ocean"], n["top_group"]) == (4, 2, 1, "Temperate")
+    assert climate.group_counts(photos.iloc[:3])["n_classes"] == 2

@@ -180,7 +180,43 @@ def test_headline_text():
     assert dq.headline(t, 1.0) == (
         "photos: 3, distinct places (1 km rule): 2\n"
         "offline country = authors' label: 66.67% (2 of 3)\n"
-        "by method: {'nearest': 1, 'within': 2}"
+        "photos by geocoding method: within 2, nearest 1"
+    )  # counts in words, most first, not a raw dict
+
+
+def test_filtered_set_numbers_and_missing_sentence():
+    full = pd.DataFrame({"image_id": list("abcdef"), "label": ["X", "X", "Y", "Y", "Z", "Z"]})
+    filt = pd.DataFrame({"image_id": list("agh"), "label": ["X", "X", "Y"]})
+    spread = pd.DataFrame({"label": ["X", "Y", "Z"], "distinct_places": [2, 2, 1]})
+    n = dq.filtered_set_numbers(full, filt, spread)
+    assert (n["filt_images"], n["filt_countries"], n["filt_shared"], n["filt_missing"]) == (3, 2, 1, 1)
+    assert n["filt_per_country"] == "1 to 2 from each" and n["filt_missing_names"] == "Z"
+    assert n["filt_missing_places"] == 1 and n["filt_kept_places"] == 2
+    assert (
+        "1 country of `country100` is missing from it, and in `country100` it has a median of 1"
+        in n["filt_sentence"]
+    )
+    assert "(chance 1/2)" in n["filt_caveat"] and n["filt_caveat"].endswith(
+        "the 1 country it lacks include Z."
+    )
+    none = dq.filtered_set_numbers(full, full)
+    assert (
+        none["filt_missing"] == 0
+        and none["filt_missing_names"] == "none"
+        and "missing" not in none["filt_sentence"]
+    )
+    assert np.isnan(none["filt_missing_places"])
+    assert dq.missing_sentence([]).startswith("every one of the experiment's countries")
+    assert (
+        dq.missing_sentence(["DEU"])
+        == "one of the experiment's countries, Germany, is in no region of the list used"
+    )
+    assert dq.missing_sentence(["DEU", "FRA"]).startswith(
+        "2 of the experiment's countries, Germany and France, are"
+    )
+    assert (
+        dq.missing_sentence(["DEU", "FRA", "ITA", "ESP"])
+        == "4 of the experiment's countries are in no region of the list used"
     )
 
 
@@ -208,7 +244,13 @@ def test_region_taxonomies_counts_match_the_table():
     assert list(table.columns) == ["country", "country_to_region", "region_to_country", "UN sub-region"]
     assert numbers["n_overlap_a"] == int((cmp["n_a"] > 1).sum())
     assert numbers["n_un_sub"] == 2  # Western Europe, Southern Europe (Kosovo)
-    assert all(isinstance(v, int) for v in numbers.values())
+    assert all(isinstance(v, int) for k, v in numbers.items() if k != "missing_a_words")
+    # Germany is in no region of the list the region runs used: named, not only counted
+    assert numbers["n_missing_a"] == 1
+    assert (
+        numbers["missing_a_words"]
+        == "one of the experiment's countries, Germany, is in no region of the list used"
+    )
 
 
 def _agreement(share, border=0, disputed=0, none=0):
@@ -237,26 +279,3 @@ def test_summary_sentence_is_worded_by_the_numbers():
     assert "fewer than half of the photos" in s
     assert "on borders, in disputed territory and off every polygon" in s
     assert dq.summary_sentence(equal, handful, _agreement(1.0)).endswith("there are no differences.")
-
-
-# --------------------------------------------------------------------------- the chapter's parameter checks
-def test_check_positive_and_check_label_set():
-    from geoclip_utils.notebook import check_label_set, check_positive
-
-    assert check_positive("dedupe_km", 0.5) == 0.5
-    for bad in (0, -1.0, float("nan"), float("inf"), True, "1"):
-        with pytest.raises(ConfigError, match=r"^dedupe_km=.* is not allowed: use a number greater than 0$"):
-            check_positive("dedupe_km", bad)
-    assert check_label_set(
-        "filtered_country100", chapter="data", coordinates=True, countries=True
-    ).coordinates
-    with pytest.raises(
-        ConfigError,
-        match=r"^label_set='US_states_max100' has no coordinates; the data chapter takes "
-        r"\['country100', 'filtered_country100'\]; the below_country chapter analyses it$",
-    ):
-        check_label_set("US_states_max100", chapter="data", coordinates=True, countries=True)
-    with pytest.raises(ConfigError, match=r"^label_set='city300' is a set of city labels; this step takes"):
-        check_label_set("city300", countries=True)
-    with pytest.raises(ConfigError, match=r"^label_set='nope' is not a registered label set"):
-        check_label_set("nope", chapter="data")

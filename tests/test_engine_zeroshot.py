@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from geoclip_utils import experiments, stats
 from geoclip_utils import labels as L
@@ -339,49 +338,20 @@ def test_chapter_images_photos_and_ids(tmp_path):
         experiments.load_labels("filtered_country100")["image_id"]
     )
     assert len(both.ids) == len(set(both.ids)) == len(union) and set(both.ids) == union
-    assert "In demo mode" in demo.first_result_note(demo.demo_images(tmp_path / "d"))
+    demo_set = demo.demo_images(tmp_path / "d")
+    assert "In demo mode" in demo.first_result_note(demo_set)
     assert 'source="local"' in demo.first_result_note(images)
+    # with the run's table: where it lies against chance (1 / classes), never "chance by construction"
+    from geoclip_utils.schema import make_predictions
 
-
-def test_experiment_names_one_sentence_each():
-    from geoclip_utils.engine import demo
-
-    assert demo.experiment_names(" country100 ,country100_region") == ["country100", "country100_region"]
-    everything = demo.experiment_names("all")
-    assert "climates30k" in everything and "country100_geoestimation" not in everything
-    with pytest.raises(
-        ConfigError,
-        match=r"^experiments='country100,nope' is not allowed: 'nope' is not registered; use 'all'",
-    ):
-        demo.experiment_names("country100,nope")
-    with pytest.raises(ConfigError, match="geoestimation experiment.*the geoestimation chapter analyses it"):
-        demo.experiment_names("country100_geoestimation")
-    with pytest.raises(ConfigError, match="^experiments=' , ' is not allowed"):
-        demo.experiment_names(" , ")
-    with pytest.raises(ConfigError, match="^experiments=3 is not allowed"):
-        demo.experiment_names(3)
-
-
-def test_model_device_and_image_checks(tmp_path):
-    from geoclip_utils.engine import demo
-
-    assert demo.check_model_name("tiny") == "tiny" and demo.check_model_name("ViT-B/32") == "ViT-B/32"
-    ckpt = tmp_path / "m.pt"
-    ckpt.write_bytes(b"x")
-    assert demo.check_model_name(str(ckpt)) == str(ckpt)
-    with pytest.raises(ConfigError, match="^climate_model='ViT-Z/99' is not allowed: use 'tiny'"):
-        demo.check_model_name("ViT-Z/99", parameter="climate_model")
-    assert demo.check_device("cpu") == "cpu" and demo.check_device("auto") == "auto"
-    with pytest.raises(ConfigError, match=r"^device='gpu' is not allowed: choose one of \['auto'"):
-        demo.check_device("gpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="^device='cuda' is not allowed: that device is not available"):
-            demo.check_device("cuda")
-    demo.check_image_source("", "")
-    demo.check_image_source(str(tmp_path), "")
-    with pytest.raises(ConfigError, match="^image_dir='/no/such' is not allowed"):
-        demo.check_image_source("/no/such", "")
-    with pytest.raises(ConfigError, match="^ids_csv='/no/ids.csv' is not allowed: it is not a file"):
-        demo.check_image_source(str(tmp_path), "/no/ids.csv")
-    with pytest.raises(ConfigError, match="without image_dir"):
-        demo.check_image_source("", str(ckpt))
+    gold = ["A", "B", "C", "D", "E"] * 8
+    at_chance = make_predictions(
+        [str(i) for i in range(40)], gold, [("A",)] * 40, experiment="c", source="local"
+    )
+    note = demo.first_result_note(demo_set, at_chance, n_boot=200)
+    assert note.startswith("With 5 demo countries chance is 20.0%; on 40 pictures this run's 95 % CI is ")
+    assert "consistent with chance" in note and "by construction" not in note
+    perfect = at_chance.assign(top_labels=[(g,) for g in gold])
+    assert "so it is above chance" in demo.first_result_note(demo_set, perfect, n_boot=200)
+    never = at_chance.assign(top_labels=[("A" if g != "A" else "B",) for g in gold])
+    assert "so it is below chance" in demo.first_result_note(demo_set, never, n_boot=200)

@@ -1,4 +1,4 @@
-"""Tests of geoclip_utils.experiments: the registry, the loaders that read it, the parameter checks."""
+"""Tests of geoclip_utils.experiments: the registry, its schema, the loaders that read it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from geoclip_utils import experiments
+from geoclip_utils import data, experiments
 from geoclip_utils.errors import ConfigError, DataError
 
 
@@ -132,24 +132,6 @@ def test_describe_lists_images_and_classes():
     assert t.loc["city300", "classes"] == 261 and t.loc["country100_region", "mode"] == "region"
 
 
-# --------------------------------------------------------------------------- parameter checks
-def test_check_experiment_names_the_chapter_that_fits():
-    with pytest.raises(ConfigError) as err:
-        experiments.check_experiment("US_states_max100", chapter="countries", modes=("flat",), countries=True)
-    msg = str(err.value)
-    assert "experiment='US_states_max100' is a US state experiment" in msg
-    assert "country100" in msg and "below_country chapter analyses it" in msg
-    assert "\n" not in msg
-    assert experiments.check_experiment("filtered_country100", modes=("flat",), countries=True).name
-    with pytest.raises(ConfigError, match="source='cloud' is not allowed"):
-        experiments.check_experiment("country100", source="cloud")
-
-
-def test_check_experiment_local_needs_the_results_file(tmp_path):
-    with pytest.raises(ConfigError, match="no local results at .*my_run.parquet"):
-        experiments.check_experiment("my_run", source="local", results_dir=tmp_path)
-
-
 # --------------------------------------------------------------------------- user registry files
 def test_a_user_registry_adds_an_experiment(extra_registry, tmp_path):
     gold = tmp_path / "gold.csv"
@@ -187,19 +169,73 @@ def test_a_user_registry_adds_an_experiment(extra_registry, tmp_path):
             "label set 'nope' is not defined",
         ),
         ("[experiments.x]\nlabel_set='country100'\nmode='sideways'\nprompt='paper'\n", "mode 'sideways'"),
-        (
-            "[experiments.x]\nlabel_set='country100'\nmode='flat'\nprompt='paper'\ncolour='red'\n",
-            "unknown keys",
-        ),
         ("[experiments.x]\nlabel_set='country100'\nmode='region'\nprompt='region'\n", "needs a region_map"),
         ("[experiments.x\n", "not valid TOML"),
         ("[models.x]\n", "unknown sections"),
+        # the schema: types, required keys, unknown keys; each message names the file, the entry and the key
+        (
+            "[label_sets.toy]\nplace='country'\nprompt_kind='country'\ngold='g.csv'\ncountries='false'\n",
+            r"label set 'toy': countries must be true or false \(TOML booleans, without quotes\), got 'false'",
+        ),
+        (
+            "[experiments.x]\nlabel_set='country100'\nmode='flat'\nprompt='paper'\ntop_k=true\n",
+            r"experiment 'x': top_k must be an integer \(without quotes\), got True",
+        ),
+        (
+            "[experiments.x]\nlabel_set='country100'\nmode='flat'\nprompt='paper'\ntop_k='5'\n",
+            "experiment 'x': top_k must be an integer",
+        ),
+        (
+            "[experiments.x]\nlabel_set='country100'\nprompt='paper'\n",
+            r"experiment 'x': missing key 'mode' \(required: label_set, mode, prompt\)",
+        ),
+        (
+            "[label_sets.toy]\nplace='country'\ngold='g.csv'\n",
+            "label set 'toy': missing key 'prompt_kind'",
+        ),
+        (
+            "[experiments.x]\nlabel_set='country100'\nmode='flat'\nprompt='paper'\nchapter=3\n",
+            "experiment 'x': chapter must be a string",
+        ),
+        (
+            "[label_sets.toy]\nplace='c'\nprompt_kind='c'\ngold='g.csv'\ncounts={substring=5}\n",
+            "label set 'toy': counts must be a table of strings",
+        ),
+        (
+            "[experiments.x]\nlabel_set='country100'\nmode='flat'\nprompt='paper'\ncolour='red'\n",
+            "experiment 'x': unknown key 'colour'; known keys: \\['chapter', 'description'",
+        ),
+        ("label_sets = 5\n", "label_sets is not a table"),
+        ("[experiments]\nx = 5\n", r"experiment 'x' is not a table: write \[experiments.x\]"),
     ],
 )
 def test_bad_user_registries_are_refused(extra_registry, text, message):
-    extra_registry(text)
-    with pytest.raises(ConfigError, match=message):
+    path = extra_registry(text)
+    with pytest.raises(ConfigError, match=message) as err:
         experiments.experiments()
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_a_user_registry_that_is_not_utf8_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[label_sets.x]\nplace = 'Zürich'\n".encode("latin-1"))
+    monkeypatch.setenv(experiments.ENV_EXTRA, str(path))
+    with pytest.raises(ConfigError, match=rf"registry file {path} is not UTF-8 text \(byte 0xfc on line 2\)"):
+        experiments.experiments()
+    monkeypatch.setenv(experiments.ENV_EXTRA, str(tmp_path))
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        experiments.experiments()
+
+
+def test_every_registry_field_has_a_schema_type():
+    """A field added to a record is type-checked like the others (its type has registry words)."""
+    import dataclasses
+    from typing import get_type_hints
+
+    for cls in (experiments.LabelSet, experiments.Experiment):
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            assert experiments._type_words(hints[f.name]), (cls, f.name)
 
 
 def test_missing_user_registry_file(monkeypatch, tmp_path):
@@ -219,3 +255,32 @@ def test_local_gold_file_must_exist(extra_registry):
     )
     with pytest.raises(DataError, match="nowhere.csv does not exist"):
         experiments.load_labels("ghost")
+
+
+def test_candidate_labels_follow_the_mode():
+    assert experiments.candidate_labels("country100") == frozenset(
+        experiments.load_labels("country100")["label"]
+    )
+    mixed = experiments.candidate_labels("country100_mixedprompt")
+    assert len(mixed) == 167 and "Moldova" in mixed and "Germany" not in mixed  # no region lists Germany
+    two = experiments.candidate_labels("country100_country_from_region")
+    assert "other" in two and len(two) == 168  # the placeholder of the one-country regions
+    assert experiments.candidate_labels("country100_region") == frozenset(
+        data.load_region_map("country_to_region")
+    )
+    # answers are candidates; an unregistered run knows its gold labels and answers only
+    from geoclip_utils.schema import make_predictions
+
+    t = make_predictions(["1"], ["A"], [("B", "C")], experiment="mine", source="local")
+    assert experiments.candidate_labels("mine", t) == {"A", "B", "C"}
+    assert "B" in experiments.candidate_labels("country100", t)
+
+
+def test_gold_candidates_only_for_the_two_stage_run():
+    s2 = experiments.load_results("country100_country_from_region")
+    ok = experiments.gold_candidates("country100_country_from_region", s2)
+    region_map = data.load_region_map("country_to_region")
+    row = s2.iloc[0]
+    assert ok.loc[row["image_id"]] == (row["gold"] in region_map[row["stage1_region"]])
+    assert not ok[s2["gold"].eq("Germany").to_numpy()].any()  # Germany is in no region
+    assert experiments.gold_candidates("country100", experiments.load_results("country100")) is None

@@ -395,9 +395,65 @@ def test_nominatim_fake_and_cache(tmp_path, no_sleep):
 def test_nominatim_failure_is_not_cached(tmp_path, no_sleep):
     fake = FakeNominatim(fail_on={(10.0, 10.0)})
     g = geo.NominatimGeocoder("geoclip-tests/0 (test)", tmp_path / "c.jsonl", geocoder=fake)
-    r = g.reverse([10.0, 11.0], [10.0, 10.0], progress=False)
-    assert r["iso3"].tolist() == ["", "FRA"]
+    r = g.reverse([11.0, 10.0, -5.0], [10.0, 10.0, 10.0], progress=False)
+    assert r["iso3"].tolist() == ["FRA", "", ""]
+    assert r["error"].tolist() == ["", "HTTP 503", ""]  # the failed point says why; the sea point answered
     assert "10.0000000,10.0000000" not in g.cache
+
+
+class OfflineNominatim:
+    """geopy's Nominatim without a network: every request fails as geopy reports a DNS failure."""
+
+    domain = "nominatim.openstreetmap.org"
+
+    def __init__(self):
+        self.calls = 0
+
+    def reverse(self, query, language="en", exactly_one=True):
+        import socket
+
+        from geopy.exc import GeocoderUnavailable
+
+        self.calls += 1
+        try:
+            try:
+                raise socket.gaierror(-2, "Name or service not known")
+            except OSError as exc:
+                raise ConnectionError(
+                    "HTTPSConnectionPool(...): Max retries exceeded with url: /reverse"
+                ) from exc
+        except ConnectionError as exc:
+            raise GeocoderUnavailable("HTTPSConnectionPool(...): Max retries exceeded") from exc
+
+
+def test_nominatim_unreachable_is_one_sentence_without_tracebacks(tmp_path, no_sleep, caplog):
+    fake = OfflineNominatim()
+    g = geo.NominatimGeocoder(
+        "geoclip-tests/0 (test)", tmp_path / "c.jsonl", geocoder=fake, error_wait_seconds=0
+    )
+    with caplog.at_level("DEBUG"), pytest.raises(ConfigError) as err:
+        g.reverse([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], progress=False)
+    msg = str(err.value)
+    assert msg.startswith(
+        "Nominatim cannot be reached (nominatim.openstreetmap.org: [Errno -2] Name or service not known): "
+        "the first request of this run failed; check the network"
+    )
+    assert "drop --nominatim" in msg and "\n" not in msg
+    assert fake.calls == 3  # one point, tried again twice (the service was unavailable), then the stop
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback logged (geopy's retries logged each)
+    assert not (tmp_path / "c.jsonl").exists()
+
+
+def test_nominatim_failures_in_a_row_stop_the_run_and_keep_the_answers(tmp_path, no_sleep):
+    down = {(float(i), 10.0) for i in range(2, 6)}
+    fake = FakeNominatim(fail_on=down)
+    g = geo.NominatimGeocoder("geoclip-tests/0 (test)", tmp_path / "c.jsonl", geocoder=fake)
+    with pytest.raises(
+        ConfigError, match=r"\(Nominatim: HTTP 503\): 3 points in a row failed; the 1 answers"
+    ):
+        g.reverse([1.0, 2.0, 3.0, 4.0, 5.0], [10.0] * 5, progress=False)
+    assert len(fake.calls) == 4  # three failed points in a row stopped it: the fifth was never asked
+    assert (tmp_path / "c.jsonl").read_text(encoding="utf-8").count("\n") == 1  # the answer is kept
 
 
 def test_nominatim_rate_limit(tmp_path):

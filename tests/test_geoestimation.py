@@ -46,8 +46,8 @@ def test_threshold_shares_small_table():
     shares = ge.threshold_shares(d)
     assert list(shares) == ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"]
     assert shares == {
-        "acc_1km": 2 / 8,  # 1.0 km counts as within 1 km
-        "acc_25km": 4 / 8,
+        "acc_1km": 1 / 8,  # d < t: 1.0 km is not within 1 km, nor 25.0 km within 25 km (OSV-5M's rule)
+        "acc_25km": 3 / 8,
         "acc_200km": 5 / 8,
         "acc_750km": 6 / 8,
         "acc_2500km": 7 / 8,
@@ -159,22 +159,7 @@ def test_cli_metrics_json():
         assert 0 < m["geoscore"] < 5000 and m["median_km"] > 0
 
 
-# --------------------------------------------------------------------------- the chapter's checks and wording
-def test_check_parameters_one_sentence_each():
-    assert ge.clip_experiments() == ["country100", "country100_country_from_region", "country100_mixedprompt"]
-    ge.check_parameters("coarse", "country100_mixedprompt")
-    with pytest.raises(ConfigError, match=r"^partitioning='finest' is not allowed: choose one of \['coarse'"):
-        ge.check_parameters("finest", "country100")
-    with pytest.raises(ConfigError, match="below_country chapter analyses US_states_max100$"):
-        ge.check_parameters("fine", "US_states_max100")
-    with pytest.raises(ConfigError, match="countries chapter analyses filtered_country100$"):
-        ge.check_parameters("fine", "filtered_country100")  # other images: a subset of country100
-    with pytest.raises(
-        ConfigError, match="^clip_experiment='nope' is not allowed.*country100_mixedprompt'\\]$"
-    ):
-        ge.check_parameters("fine", "nope")
-
-
+# --------------------------------------------------------------------------- the chapter's wording
 def _result():
     part = {
         "n": 6,
@@ -300,7 +285,17 @@ def test_compare_with_clip_and_its_text():
     assert text[0] == "country accuracy on the same 4 images (sovereign ISO-3 match)"
     assert text[1].startswith("  CLIP country100 top-1:      75.00%  (95% CI ")
     assert text[2] == "  GeoEstimation    coarse: 25.00%"
-    assert text[3].startswith("  difference (GeoEst − CLIP): -50.00%  (paired 95% CI ")
+    assert text[3].startswith("  difference (GeoEst − CLIP): -50.00 points (paired 95% CI ")
+    assert g["diff_pts"] == pytest.approx(-50.0)
+    # like for like: GeoEstimation's points outside the photo countries (FRA, GBR, USA, MEX): "" and CAN
+    like = ge.like_numbers(c, n_boot=20)
+    assert (like["ge_outside"], like["ge_no_country"], like["ge_other_countries"]) == (2, 1, 1)
+    assert like["ge_outside_share"] == 0.5 and like["clip_right_outside"] == 1  # CLIP right on p2, not p3
+    assert (like["in_n"], like["in_clip"], like["in_ge"]) == (2, 1.0, 0.5)
+    assert like["in_words"] in (
+        "even there CLIP names the country more often",
+        "there the two cannot be told apart",
+    )
     assert text[4] == f"  discordant: CLIP only 2, GeoEstimation only 0; McNemar p {c.paired.p_text}"
     m = ge.error_map_frame(c.images)
     assert m["error"].tolist() == [0, 300, 900, 20] and m["predicted"].tolist() == [
@@ -314,19 +309,54 @@ def test_compare_with_clip_and_its_text():
         ge.compare_with_clip(table, clip_df, "middle")
 
 
-def test_per_country_glue_says_when_a_side_leads_nowhere():
-    def per(diffs):
-        return pd.DataFrame({"country": list("ABC"), "diff": diffs})
-
-    g = ge.per_country_glue(per([-0.89, 0.0, 0.24]))
-    assert (g["n_ge_better"], g["n_clip_better"]) == (1, 1)
-    assert (
-        g["gap_sentence"]
-        == "The largest gap in GeoEstimation's favour is C (+24%), in CLIP's favour A (CLIP ahead by 89%)."
+def test_per_country_comparison_precision_and_f1():
+    ids = ["p1", "p2", "p3", "p4"]
+    table = pd.DataFrame(
+        {
+            "image_id": ids,
+            "partitioning": "coarse",
+            "gold": ["France", "France", "Spain", "Spain"],
+            "gold_iso3": ["FRA", "FRA", "ESP", "ESP"],
+            "pred_iso3": ["FRA", "ESP", "ESP", "PRT"],  # GeoEstimation
+            "country_correct": [True, False, True, False],
+            "error_km": [1.0, 2.0, 3.0, 4.0],
+        }
     )
-    assert g["gap_sentence"].startswith("The largest") and g["clip_best_diff"] == pytest.approx(0.89)
-    assert ge.per_country_glue(per([-0.5, -0.2, 0.0]))["gap_sentence"] == (
-        "GeoEstimation is ahead in no country; the largest gap in CLIP's favour is A (CLIP ahead by 50%)."
+    clip_df = _clip_df(ids, ["FRA", "FRA", "ESP", "ESP"], ["FRA", "FRA", "FRA", "FRA"])  # CLIP always France
+    per = ge.per_country_comparison(table, clip_df, "coarse")
+    assert per.loc["FRA", "clip"] == 1.0 and per.loc["FRA", "clip_precision"] == 0.5
+    assert per.loc["FRA", "clip_f1"] == pytest.approx(2 / 3)
+    assert (
+        per.loc["ESP", "clip"] == 0.0
+        and np.isnan(per.loc["ESP", "clip_precision"])
+        and per.loc["ESP", "clip_f1"] == 0
+    )
+    assert per.loc["ESP", "ge_precision"] == 0.5 and per.loc["FRA", "ge_precision"] == 1.0
+    assert per.loc["ESP", "f1_diff"] == pytest.approx(0.5)  # GeoEstimation: P 0.5, R 0.5
+
+
+def test_per_country_glue_says_when_a_side_leads_nowhere():
+    def per(diffs, f1_diffs=(0.0, 0.0, 0.0)):
+        return pd.DataFrame(
+            {
+                "country": list("ABC"),
+                "diff": diffs,
+                "clip_precision": [0.19, 0.5, float("nan")],
+                "ge_precision": [0.0, 0.5, 0.39],
+                "f1_diff": list(f1_diffs),
+            }
+        )
+
+    g = ge.per_country_glue(per([-0.89, 0.0, 0.24], (-0.3, 0.0, 0.1)))
+    assert (g["n_ge_better"], g["n_clip_better"], g["n_ge_better_f1"], g["n_clip_better_f1"]) == (1, 1, 1, 1)
+    assert g["gap_sentence"] == (
+        "The largest gap in GeoEstimation's favour is C (recall +24 points; precision: GeoEstimation 0.39, "
+        "CLIP no answer), in CLIP's favour A (recall +89 points for CLIP; precision: GeoEstimation 0.00, "
+        "CLIP 0.19)."
+    )  # precision beside recall: CLIP's lead in recall on A comes with a precision of 0.19
+    assert g["clip_best_diff"] == pytest.approx(0.89) and g["clip_best_precision"] == pytest.approx(0.19)
+    assert ge.per_country_glue(per([-0.5, -0.2, 0.0]))["gap_sentence"].startswith(
+        "GeoEstimation is ahead in no country; the largest gap in CLIP's favour is A (recall +50 points for CLIP"
     )
     assert ge.per_country_glue(per([0.0, 0.1, 0.3]))["gap_sentence"].endswith(
         "; CLIP is ahead in no country."

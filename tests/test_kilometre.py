@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from geoclip_utils import geo
 from geoclip_utils.errors import ConfigError
-from geoclip_utils.studies import geoestimation, kilometre
+from geoclip_utils.studies import kilometre
 from geoclip_utils.studies import places as place_study
 
 
@@ -81,24 +81,33 @@ def test_city_table_distance_is_city_to_city():
 
 
 def test_km_metrics_use_the_geoestimation_code_and_count_the_unmatched(monkeypatch):
+    from geoclip_utils.stats import distance as stats_distance
+
     calls = []
-    real = geoestimation.distance_metrics
+    real = stats_distance.distance_metrics
 
     def spy(df, **kw):
         calls.append(len(df))
         return real(df, **kw)
 
-    monkeypatch.setattr(geoestimation, "distance_metrics", spy)
+    monkeypatch.setattr(stats_distance, "distance_metrics", spy)
     m = kilometre.km_metrics("UScity100", n_boot=50)
     assert calls == [m["n_scored"]]
     t = kilometre.city_table("UScity100")
-    assert m["acc_25km"] == pytest.approx(float((t["error_km"] <= 25).mean()))
+    assert m["acc_25km"] == pytest.approx(float((t["error_km"] < 25).mean()))
     assert m["median_km"] == pytest.approx(float(np.median(t["error_km"])))
     assert m["geoscore"] == pytest.approx(float(geo.geoscore(t["error_km"]).mean()))
     assert m["acc_25km_ci95"][0] <= m["acc_25km"] <= m["acc_25km_ci95"][1]
     assert m["labels"] == 77 and 0 <= m["labels_unmatched"] < 77 and m["labels_by_country"] == 77
-    assert m["distance"] == kilometre.CITY_DISTANCE and "d <= t" in m["definition"]
-    assert m["paired_geoestimation"].startswith("none:")
+    assert m["distance"] == kilometre.CITY_DISTANCE and "d < t" in m["definition"]
+    assert m["paired_geoestimation"].startswith("only ") and "scored images" in m["paired_geoestimation"]
+    assert not m["paired_geoestimation"].startswith("none:")  # no template text in the prose
+    # the selection: the top-1 of all photos splits into the scored and the left-out ones
+    n_all, n_sc = m["n_images"], m["n_scored"]
+    assert m["top1_scored"] == pytest.approx(float(t["correct"].mean()))
+    assert m["top1_all"] * n_all == pytest.approx(
+        m["top1_scored"] * n_sc + m["top1_left_out"] * (n_all - n_sc)
+    )
 
 
 @pytest.mark.slow
@@ -115,7 +124,8 @@ def test_geoclip_metrics_city100_json_has_the_km_keys():
     assert km["median_km"] > 0 and 0 < km["geoscore"] <= 5000
     assert km["labels"] == 643 and km["labels_unmatched"] > 0
     assert km["n_scored"] + km["n_unplaced"] == km["n_images"] == 64300
-    assert "no image ids" in km["paired_geoestimation"]
+    assert "no image ids" in km["paired_geoestimation"] and km["n_paired_geoestimation"] == 0
+    assert km["top1_all"] == pytest.approx(res["top1"]) and km["top1_scored"] > km["top1_left_out"]
     assert "top1" in res  # the label metrics are unchanged beside it
 
 

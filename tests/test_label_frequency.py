@@ -297,3 +297,118 @@ def test_synthetic_counts_with_a_check_column():
     # the same seed gives the same counts
     again = laion.synthetic_counts(300, seed=1, labels=["Niger", "Nigeria", "Dominica", "China"])
     assert again["phrase"].tolist() == counts["phrase"].tolist()
+
+
+# --------------------------------------------------------------------------- the fitted law
+def test_frequency_fit_on_an_exact_line_and_its_left_out_classes():
+    counts = np.array([10, 100, 1000, 10_000, 0, np.nan])
+    f1 = np.array([0.1, 0.3, 0.5, 0.7, 0.9, 0.4])
+    r = laion.frequency_fit(counts, f1, n_boot=200, seed=1, name="x")
+    assert r["slope"] == pytest.approx(0.2) and r["intercept"] == pytest.approx(-0.1)
+    assert r["n"] == 4 and r["n_zero"] == 1 and (r["x_min"], r["x_max"]) == (10, 10_000)
+    assert r["ci95"] == pytest.approx([0.2, 0.2])  # every resample of an exact line has its slope
+    with pytest.raises(ConfigError, match="at least 3 classes"):
+        laion.frequency_fit([10, 100, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(ConfigError, match="different positive counts"):
+        laion.frequency_fit([10, 10, 10], [0.1, 0.2, 0.3])
+
+
+def test_frequency_fit_slope_matches_numpy_and_its_interval_covers_it():
+    rng = np.random.default_rng(2)
+    counts = 10 ** rng.uniform(1, 6, 80)
+    f1 = np.clip(0.1 * np.log10(counts) + rng.normal(0, 0.15, 80), 0, 1)
+    r = laion.frequency_fit(counts, f1, n_boot=500, seed=0, name="a")
+    slope, intercept = np.polyfit(np.log10(counts), f1, 1)
+    assert (r["slope"], r["intercept"]) == pytest.approx((slope, intercept))
+    assert r["ci95"][0] < r["slope"] < r["ci95"][1]
+    # the set's own stream: same seed and name, same interval; another name, other resamples
+    assert laion.frequency_fit(counts, f1, n_boot=500, seed=0, name="a")["ci95"] == r["ci95"]
+    assert laion.frequency_fit(counts, f1, n_boot=500, seed=0, name="b")["ci95"] != r["ci95"]
+
+
+def _tables(slopes, n=60, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, b in slopes.items():
+        c = 10 ** rng.uniform(1, 6, n)
+        out[name] = pd.DataFrame(
+            {
+                "count": c,
+                "f1": b * np.log10(c) + rng.normal(0, noise, n),
+                "place": "country",
+                "kind": "substring",
+            },
+            index=[f"{name}{i}" for i in range(n)],
+        )
+    return out
+
+
+def test_slope_differences_find_the_pair_that_differs():
+    tables = _tables({"flat": 0.0, "steep": 0.15, "steep2": 0.15})
+    fits = laion.fit_table(tables, n_boot=300, seed=0)
+    assert list(fits.index) == ["flat", "steep", "steep2"]
+    assert fits.loc["steep", "slope"] == pytest.approx(0.15, abs=0.02)
+    # a set's interval does not depend on the other sets fitted beside it
+    alone = laion.fit_table({"steep": tables["steep"]}, n_boot=300, seed=0)
+    assert alone.loc["steep", ["lo", "hi"]].tolist() == fits.loc["steep", ["lo", "hi"]].tolist()
+    d = laion.slope_differences(fits).set_index(["a", "b"])
+    assert d.loc[("flat", "steep"), "differ"] and d.loc[("flat", "steep2"), "differ"]
+    assert not d.loc[("steep", "steep2"), "differ"]
+    assert d.loc[("flat", "steep"), "diff"] == pytest.approx(
+        fits.loc["flat", "slope"] - fits.loc["steep", "slope"]
+    )
+    lo, hi = d.loc[("flat", "steep"), ["lo", "hi"]]
+    assert lo < d.loc[("flat", "steep"), "diff"] < hi < 0
+    glue = laion.fit_glue(fits, laion.slope_differences(fits), country="flat")
+    assert (
+        glue["n_pairs"] == 3 and glue["n_pairs_differ"] == 2 and glue["fit_steepest"] in ("steep", "steep2")
+    )
+    assert glue["differ_sentence"].startswith("2 of the 3 pairs of label sets have slopes that differ")
+    assert glue["chance_sentence"].endswith("and 2 do: more than chance alone would give")
+    text = laion.fit_text(fits, laion.slope_differences(fits))
+    assert "pairs whose slopes differ (CI of the difference excludes 0): 2 of 3" in text
+
+
+def test_fit_glue_words_when_no_pair_differs():
+    fits = laion.fit_table(_tables({"a": 0.1, "b": 0.1}, noise=0.3), n_boot=200, seed=0)
+    glue = laion.fit_glue(fits, laion.slope_differences(fits), country="a")
+    assert glue["n_pairs_differ"] == 0
+    assert glue["differ_sentence"].startswith("no two label sets' slopes can be told apart")
+    assert (
+        glue["chance_sentence"]
+        == "with 1 pair, about 0.1 intervals would exclude zero by chance alone, and none does"
+    )
+    # one pair of twenty apart: about what chance gives
+    pairs = pd.DataFrame(
+        {
+            "a": ["a"] * 20,
+            "b": ["b"] * 20,
+            "diff": 0.1,
+            "lo": [0.05] + [-0.1] * 19,
+            "hi": 0.2,
+            "differ": [True] + [False] * 19,
+        }
+    )
+    words = laion.fit_glue(fits, pairs, country="a")
+    assert words["chance_sentence"].endswith(
+        "so 1 pair apart is weak evidence that the law differs between kinds of place"
+    )
+    assert words["differ_sentence"] == "the slopes of a and b differ (a − b +0.10, 95 % CI +0.05 – +0.20)"
+
+
+def test_fit_lines_land_on_their_own_panel():
+    import plotly.express as px
+
+    tables = _tables({"a": 0.0, "b": 0.2}, n=20)
+    fits = laion.fit_table(tables, n_boot=50, seed=0)
+    allt = laion.long_table({k: v.assign(label_set=k) for k, v in tables.items()})
+    fig = px.scatter(allt, x="count", y="f1", facet_col="label_set", log_x=True, hover_name="label")
+    n = len(fig.data)
+    laion.add_fit_lines(fig, fits, allt)
+    lines = fig.data[n:]
+    assert len(lines) == 2
+    for trace, line in zip(fig.data[:n], lines, strict=True):
+        name = "a" if set(trace.hovertext) <= set(tables["a"].index) else "b"
+        assert (line.xaxis, line.yaxis) == (trace.xaxis, trace.yaxis)
+        r = fits.loc[name]
+        assert line.y[1] - line.y[0] == pytest.approx(r["slope"] * np.log10(r["x_max"] / r["x_min"]))

@@ -105,6 +105,39 @@ def test_no_typed_percentages_in_prose():
         assert not hits, f"{md.name}: typed numbers in prose {hits}; glue them"
 
 
+_REPO_PATH = re.compile(
+    r"(?<![\w/.])((?:geoclip_utils|data|tools|book|appendix|jobs|tests|docs)/[\w.*/-]+[\w*])"
+)
+
+
+def test_paths_named_in_prose_exist():
+    """A file the chapters, the bibliography or the reproducibility appendix point a reader to exists (the
+    registry moved from data/ to geoclip_utils/resources/ once and the notes kept the old path)."""
+    sources = [
+        *CHAPTERS,
+        *ROOT.glob("appendix/*.md"),
+        ROOT / "references.bib",
+        ROOT / "geoclip_utils/provenance.py",
+    ]
+    missing = []
+    for path in sources:
+        text = path.read_text()
+        if path.suffix == ".md":
+            text = re.sub(r"```.*?```", "", text, flags=re.S)  # commands with example paths
+        for name in _REPO_PATH.findall(text):
+            if not any(c in name for c in "{<") and not list(ROOT.glob(name)):
+                missing.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not missing, missing
+
+
+def test_no_signed_percentages_in_prose():
+    """A difference of two shares is written in percentage points (``{glue:text}`x_pts:+z.1f` points``), never
+    as a signed percentage (``:+.1%``)."""
+    for md in CHAPTERS:
+        hits = re.findall(r"\{glue:text\}`[^`]*:[+-][^`]*%`", md.read_text())
+        assert not hits, f"{md.name}: differences of shares written as percentages {hits}; write points"
+
+
 def test_makefile_help_lists_targets():
     text = (ROOT / "Makefile").read_text()
     for target in ("help", "setup", "book", "test", "clean"):

@@ -50,6 +50,40 @@ def test_repository_address_is_one_setting():
         assert md.with_suffix(".ipynb").is_file(), "launch buttons need the committed notebook"
 
 
+def _first_code_cell(md: Path):
+    import jupytext
+
+    return next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_cell_installs_the_package_only_where_it_is_missing(md, monkeypatch):
+    """The Colab button opens book/<chapter>.ipynb in a kernel without the package: the chapter's first code
+    cell (hidden from the book) installs it from the repository of _config.yml, and does nothing where the
+    package is importable (every normal run)."""
+    import subprocess
+    import sys
+    import tomllib
+
+    cell = _first_code_cell(md)
+    assert cell.metadata.get("tags") == ["remove-cell"], (
+        f"{md.name}: the install cell is hidden from the book"
+    )
+    url = _config()["repository"]["url"]
+    assert f'url = "{url}"' in cell.source, f"{md.name}: install from _config.yml's repository.url"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "geoclip-utils" and "book" in project["optional-dependencies"]
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append((args, kw)))
+    exec(compile(cell.source, md.name, "exec"), {})
+    assert calls == [], "a kernel with the package installs nothing"
+    monkeypatch.setitem(sys.modules, "geoclip_utils", None)  # import geoclip_utils -> ModuleNotFoundError
+    exec(compile(cell.source, md.name, "exec"), {})
+    ((args, kw),) = calls
+    assert args == [sys.executable, "-m", "pip", "install", "-q", f"geoclip-utils[book] @ git+{url}"]
+    assert kw == {"check": True}, "a failed install stops the notebook"
+
+
 def test_workflow_builds_on_pull_requests_and_deploys_main_to_pages():
     wf = yaml.safe_load(WORKFLOW.read_text())
     on = _triggers(wf)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from geoclip_utils import stats as metrics
-from geoclip_utils.errors import ConfigError
+from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
 
 
@@ -196,3 +197,129 @@ def test_bootstrap_weights_blocks_and_seed():
     # the resamples do not depend on the block size
     one_block = np.vstack(list(metrics.bootstrap_weights(1000, n_boot=25, seed=4)))
     assert (one_block == again).all()
+
+
+# --------------------------------------------------------------------------- stats.distance, temperature
+def test_distance_metrics_without_country_and_named_methods():
+    import pandas as pd
+
+    from geoclip_utils.stats import distance
+
+    d = {"x": [0.5, 20.0, 150.0, 600.0], "y": [5.0, 5.0, 3000.0, 3000.0]}
+    f = pd.DataFrame(
+        [{"image_id": f"i{i}", "rule": r, "error_km": v} for r, vs in d.items() for i, v in enumerate(vs)]
+    )
+    f["geoscore"] = 5000 * np.exp(-f["error_km"] / 1492.7)
+    out = distance.distance_metrics(f, n_boot=100, seed=2, by="rule", order=("y", "x"), country=False)
+    assert list(out) == ["y", "x"] and "country_top1" not in out["x"]
+    assert set(out["x"]) == {"n", *distance.DISTANCE_KEYS, *(k + "_ci95" for k in distance.DISTANCE_KEYS)}
+    assert out["x"]["acc_25km"] == 0.5 and out["y"]["median_km"] == pytest.approx((5 + 3000) / 2)
+    with pytest.raises(ConfigError, match="rule 'y' does not cover the same images as 'x'"):
+        distance.distance_metrics(f.iloc[1:], n_boot=0, by="rule", country=False)
+
+
+def test_paired_scores_by_hand_and_through_the_one_bootstrap():
+    from geoclip_utils.stats import distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(3000, 500, 400), rng.normal(2800, 500, 400)
+    r = distance.paired_scores(a, b, n_boot=300, seed=7)
+    assert r["n"] == 400 and r["diff"] == pytest.approx(float((a - b).mean()))
+    assert r["mean_a"] == pytest.approx(a.mean()) and r["mean_b"] == pytest.approx(b.mean())
+    assert r["a_higher"] + r["b_higher"] + r["ties"] == pytest.approx(1.0)
+    lo, hi = r["diff_ci95"]
+    assert lo < r["diff"] < hi
+    # the project's one bootstrap: the same resamples as any other statistic of these images
+    from geoclip_utils.stats.bootstrap import bootstrap_ci, weighted_means
+
+    want = bootstrap_ci(weighted_means(a - b), 400, n_boot=300, seed=7, vectorized=True)
+    assert (lo, hi) == pytest.approx(want)
+    assert distance.paired_scores(a, b, n_boot=300, seed=7) == r  # same seed, same answer
+    assert "diff_ci95" not in distance.paired_scores(a, b, n_boot=0)
+    with pytest.raises(ConfigError, match="one length"):
+        distance.paired_scores([1.0, 2.0], [1.0])
+    with pytest.raises(ConfigError, match="finite"):
+        distance.paired_scores([1.0, np.nan], [1.0, 2.0])
+
+
+def test_tempered_probs_keep_the_order_and_the_zeros():
+    from geoclip_utils.stats.calibration import fit_temperature, tempered_probs, tempered_top1
+
+    p = [[0.9, 0.09, 0.01, 0.0], [0.6, 0.4]]
+    q = tempered_probs(p, 3.0)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    assert q[0, 3] == 0.0 and q[1, 2] == 0.0  # an underflowed 0 and a padded answer stay 0
+    assert (np.diff(q[0, :3]) < 0).all() and q[0, 0] < 0.9  # same order, flatter
+    np.testing.assert_allclose(tempered_probs(p, 1.0)[1, :2], [0.6, 0.4])
+    np.testing.assert_allclose(tempered_top1(p, 3.0), q[:, 0])
+    with pytest.raises(ConfigError):
+        tempered_probs(p, 0.0)
+    # over-confident answers right half of the time: the flattest temperature of the grid wins
+    assert fit_temperature([[0.999, 0.001]] * 4, [1, 0, 1, 0], grid=[1.0, 30.0, 1000.0])[0] == 1000.0
+
+
+# ----------------------------------------------------------------------------- like for like (common labels)
+def _run(name, gold, tops):
+    return make_predictions([f"i{i}" for i in range(len(gold))], gold, tops, experiment=name, source="local")
+
+
+def test_restricted_all_common_equals_raw():
+    gold = ["A", "B", "C", "A"]
+    a = _run("a", gold, [("A", "B"), ("C", "B"), ("C", "A"), ("B", "A")])
+    b = _run("b", gold, [("B", "A"), ("B", "C"), ("C", "B"), ("A", "C")])
+    r = metrics.restricted_paired(a, b, {"A", "B", "C"}, {"A", "B", "C"}, n_boot=50)
+    raw = metrics.paired_predictions(a, b, n_boot=50)
+    assert r.exact and r.labels == 3 and (r.a_outside, r.b_outside, r.gold_outside) == (0, 0, 0)
+    assert r.point.accuracy_a == raw.accuracy_a == 0.5 and r.point.accuracy_b == raw.accuracy_b == 0.75
+    assert r.diff_bounds == (raw.diff, raw.diff) and r.point.diff_ci95 == raw.diff_ci95
+    d = r.to_dict()
+    assert d["a_top1"] == d["a_top1_max"] and d["b_top1"] == d["b_top1_max"] and d["exact"] is True
+
+
+def test_restricted_reranks_the_stored_answers_and_bounds_where_they_run_out():
+    # A answers among {A, B, C}; B also among {X, Y}, which A cannot answer
+    gold = ["A", "B", "C", "A", "C"]
+    a = _run("a", gold, [("A", "B"), ("A", "B"), ("C", "A"), ("B", "A"), ("A", "C")])
+    b = _run("b", gold, [("X", "A"), ("X", "Y"), ("Y", "C"), ("X", "Y"), ("B", "X")])
+    r = metrics.restricted_paired(a, b, {"A", "B", "C"}, {"A", "B", "C", "X", "Y"}, n_boot=50)
+    # B re-ranked: A (right), ran out, C (right), ran out, B (wrong)
+    assert (r.labels, r.a_labels, r.b_labels) == (3, 3, 5)
+    assert (r.b_outside, r.b_ran_out, r.a_outside, r.a_ran_out) == (4, 2, 0, 0)
+    assert r.point.accuracy_a == pytest.approx(2 / 5) and r.point.accuracy_b == pytest.approx(2 / 5)
+    assert r.high.accuracy_b == pytest.approx(4 / 5)  # the two run-outs could be right
+    assert r.diff_bounds == pytest.approx((0.0, 0.4)) and not r.exact
+    lo, hi = r.diff_bounds_ci95
+    assert lo <= r.diff_bounds[0] and hi >= r.diff_bounds[1]
+    d = r.to_dict()
+    assert d["b_top1_max"] == pytest.approx(0.8) and d["diff_bounds"] == pytest.approx([0.0, 0.4])
+    assert set(d) >= {"a_top1", "b_top1", "diff", "diff_ci95", "a_outside", "b_outside"}
+
+
+def test_restricted_run_out_cannot_be_right_when_the_gold_was_no_candidate():
+    gold = ["A", "B"]
+    a = _run("a", gold, [("A",), ("A",)])
+    b = _run("b", gold, [("X",), ("X",)])
+    possible = pd.Series([True, False], index=["i0", "i1"])  # image i1's gold was not offered to B
+    r = metrics.restricted_paired(a, b, {"A", "B"}, {"A", "B", "X"}, b_possible=possible, n_boot=20)
+    assert r.b_ran_out == 2 and r.high.accuracy_b == pytest.approx(0.5)
+
+
+def test_restricted_gold_outside_the_common_labels_is_wrong_for_both():
+    gold = ["A", "Z"]  # Z only A can answer
+    a = _run("a", gold, [("A", "Z"), ("Z", "A")])
+    b = _run("b", gold, [("A", "Y"), ("Y", "A")])
+    r = metrics.restricted_paired(a, b, {"A", "Z"}, {"A", "Y"}, n_boot=20)
+    assert r.labels == 1 and r.gold_outside == 1 and r.a_outside == 1 and r.b_outside == 1
+    assert r.point.accuracy_a == r.point.accuracy_b == 0.5 and r.exact
+
+
+def test_restricted_disjoint_labels_refused():
+    a = _run("a", ["A"], [("A",)])
+    b = _run("b", ["A"], [("X",)])
+    with pytest.raises(DataError, match="share no label"):
+        metrics.restricted_paired(a, b, {"A"}, {"X"})
+
+
+def test_restricted_answers_lengths_checked():
+    with pytest.raises(ConfigError, match="lengths differ"):
+        metrics.restricted_answers([("A",)], ["A", "B"], {"A"})

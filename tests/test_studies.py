@@ -72,6 +72,17 @@ def two_stage():
     return region, stage2
 
 
+def _direct_run():
+    """The direct country run on the images of the ``two_stage`` fixture: right on i1 and i4 only."""
+    return make_predictions(
+        ["i1", "i2", "i3", "i4"],
+        ["A", "A", "D", "B"],
+        [("A",), ("B",), ("A",), ("B",)],
+        experiment="d",
+        source="local",
+    )
+
+
 def test_two_stage_breakdown(two_stage):
     region, stage2 = two_stage
     b = regions.two_stage_breakdown(region, stage2).set_index("image_id")
@@ -191,6 +202,90 @@ def test_match_admin_areas(gazetteer):
     assert m.loc["Illinois", "lat"] == 3.0 and m.loc["Mars", "status"] == "not found"
 
 
+def _alternates(rows):
+    cols = ["key", "geonameid", "name", "admin1", "cc", "lat", "lon", "population"]
+    return pd.DataFrame(rows, columns=cols).sort_values("population", ascending=False)
+
+
+def test_match_alternate_names_takes_the_label_as_written_and_the_most_populous():
+    alt = _alternates(
+        [
+            ("basra", 1, "Basrah", "", "IQ", 30.5, 47.8, 1_326_564),
+            ("frankfurt", 2, "Frankfurt am Main", "", "DE", 50.1, 8.7, 650_000),
+            ("frankfurt", 3, "Frankfurt (Oder)", "", "DE", 52.3, 14.5, 57_000),
+            ("bitou", 4, "Bittou", "", "BF", 11.3, -0.3, 31_000),
+        ]
+    )
+    m = places.match_alternate_names(
+        ["Basra", "Frankfurt", "Bitou Local Municipality", "Atlantis"], alt
+    ).set_index("label")
+    assert m.loc["Basra", ["place", "cc", "status", "candidates"]].tolist() == ["Basrah", "IQ", "matched", 1]
+    assert m.loc["Frankfurt", "place"] == "Frankfurt am Main" and m.loc["Frankfurt", "status"] == "ambiguous"
+    # stripped of "Local Municipality" the label would be "Bitou", a town of Burkina Faso: not trusted
+    assert m.loc["Bitou Local Municipality", "status"] == "not found"
+    assert m.loc["Atlantis", "status"] == "not found" and np.isnan(m.loc["Atlantis", "lat"])
+    assert places.match_alternate_names(["Basra"], alt, cc="US")["status"].iloc[0] == "not found"
+    assert places.match_alternate_names([], alt).empty
+
+
+def test_alternate_names_place_basra_and_the_fallback_keeps_name_matches(gazetteer, monkeypatch):
+    assert {"basrah", "basra"} <= set(
+        places.alternate_names_table().query("name == 'Basrah' and cc == 'IQ'")["key"]
+    ), "GeoNames' cities15000 names Basra as an alternate name of Basrah"
+    alt = _alternates([("nowhere", 9, "Nowhere City", "", "US", 7.0, 8.0, 20_000)])
+    monkeypatch.setattr(places, "alternate_names_table", lambda: alt)
+    found = places._with_alternate_names(places.match_places(["Town", "Nowhere", "Mars"], gazetteer), None)
+    found = found.set_index("label")
+    assert found.loc["Town", "rule"] == "name" and found.loc["Town", "lat"] == 30.0
+    assert found.loc["Nowhere", ["rule", "status", "place", "lat"]].tolist() == [
+        "alternate name",
+        "matched",
+        "Nowhere City",
+        7.0,
+    ]
+    assert found.loc["Mars", "rule"] == "" and found.loc["Mars", "status"] == "not found"
+    assert found["candidates"].dtype.kind == "i"
+
+
+def test_unplaced_labels_and_note_edge_cases():
+    located = pd.DataFrame({"label": ["A", "B", "C", "D"], "lat": [1.0, np.nan, np.nan, np.nan]})
+    report = pd.DataFrame(
+        {"f1": [0.9, 0.2, 0.88, 0.2], "support": [10, 1, 100, 5]}, index=pd.Index(list("ABCD"), name="label")
+    )
+    missing = places.unplaced_labels(located, report)
+    assert missing["label"].tolist() == ["C", "D", "B"], "best F1 first, then most photos"
+    note = places.unplaced_note(missing, 4)
+    assert note == (
+        "Not on the map: 3 of the 4 labels, for which no GeoNames place has that name: C (F1 0.88, 100 photos); "
+        "D (F1 0.20, 5 photos); B (F1 0.20, 1 photo)."
+    )
+    same = places.unplaced_note(missing.assign(support=100), 643)
+    assert same.startswith(
+        "Not on the map: 3 of the 643 labels (100 photos each), for which"
+    ) and same.endswith(": C (F1 0.88); D (F1 0.20); B (F1 0.20).")
+    none = places.unplaced_labels(located.assign(lat=1.0), report)
+    assert places.unplaced_note(none, 4) == "Every one of the 4 labels is on the map."
+    assert places.unplaced_note(none, 1) == "Every one of the 1 label is on the map."
+    one = places.unplaced_note(missing.head(1), 1)
+    assert one.startswith("Not on the map: 1 of the 1 label (100 photos), ") and one.endswith("C (F1 0.88).")
+
+
+def test_region_confusion_counts_every_photo_and_answers_outside_the_regions():
+    df = make_predictions(
+        ["1", "2", "3", "4"],
+        ["A", "B", "C", "C"],
+        [("B",), ("B",), ("D",), ("C",)],
+        [(1.0,)] * 4,
+        experiment="t",
+        source="local",
+    )
+    counts = countries.region_confusion(df, {"A": "X", "B": "X", "C": "Y", "D": "Z"})
+    assert counts.index.tolist() == ["X", "Y"] and counts.columns.tolist() == ["X", "Y", "Z"]
+    assert counts.to_numpy().tolist() == [[2, 0, 0], [0, 1, 1]] and counts.to_numpy().sum() == 4
+    shares = countries.region_confusion(df, {"A": "X", "B": "X", "C": "Y"}, normalize=True)
+    assert shares.loc["Y", "unknown"] == 0.5 and shares.sum(axis=1).tolist() == [1.0, 1.0]
+
+
 def test_places_table_has_us_states():
     t = places.places_table()
     assert {"lat", "lon", "name", "admin1", "cc", "key"} <= set(t.columns)
@@ -270,45 +365,6 @@ def test_word_for_interval():
     assert notebook.word_for_interval(-0.1, 0.3, *w) == "unclear"
     assert notebook.word_for_interval(0.0, 0.3, *w) == "unclear"  # an interval touching zero is not clear
     assert notebook.word_for_interval(float("nan"), float("nan"), *w) == "unclear"
-
-
-def test_check_results_dir_and_run_parameters(tmp_path):
-    assert notebook.check_results_dir(None, "paper") is None
-    assert notebook.check_results_dir(str(tmp_path), "local") == str(tmp_path)
-    with pytest.raises(ConfigError, match="read only with source='local'"):
-        notebook.check_results_dir(str(tmp_path), "paper")
-    with pytest.raises(ConfigError, match="is not a folder"):
-        notebook.check_results_dir(str(tmp_path / "missing"), "local")
-    ok = {"source": "paper", "results_dir": None, "n_boot": 1000, "seed": 0}
-    assert notebook.check_run_parameters(**ok) is None
-    for change, match in [
-        ({"source": "cloud"}, r"^source='cloud' is not allowed: choose one of \['paper', 'local'\]"),
-        ({"n_boot": -5}, r"^n_boot=-5 is not allowed: use an integer of at least 1$"),
-        ({"n_boot": 10.5}, r"^n_boot=10.5 is not allowed"),
-        ({"seed": -1}, r"^seed=-1 is not allowed: use an integer of at least 0$"),
-        ({"results_dir": "x"}, r"^results_dir='x' is read only"),
-    ]:
-        with pytest.raises(ConfigError, match=match) as err:
-            notebook.check_run_parameters(**(ok | change))
-        assert "\n" not in str(err.value)
-
-
-def test_check_experiment_names_the_parameter():
-    with pytest.raises(ConfigError) as err:
-        experiments.check_experiment(
-            "nonsense", chapter="prompts", modes=("flat",), countries=True, parameter="standard"
-        )
-    msg = str(err.value)
-    assert msg.startswith("standard='nonsense' is not a registered experiment; the prompts chapter takes [")
-    assert "'country100'" in msg and "experiment=" not in msg
-    with pytest.raises(ConfigError, match=r"^mixed='US_states_max100' is a US state experiment"):
-        experiments.check_experiment("US_states_max100", modes=("mixed",), countries=True, parameter="mixed")
-    with pytest.raises(ConfigError, match=r"^mixed=3 is not allowed"):
-        experiments.check_experiment(3, parameter="mixed")
-    assert (
-        experiments.check_experiment("country100_mixedprompt", modes=("mixed",), parameter="mixed").mode
-        == "mixed"
-    )
 
 
 def test_paired_predictions_pairs_by_image_id():
@@ -409,33 +465,6 @@ def test_countries_conclusions_follow_the_numbers():
     assert c["within_words"] == "almost none" and "filtered_country100 (paper)" in c["map_relation"]
 
 
-def test_check_country_experiment(tmp_path):
-    from geoclip_utils.schema import save_predictions
-
-    assert countries.check_country_experiment("filtered_country100").name == "filtered_country100"
-    assert countries.check_country_experiment("country100_mixedprompt").mode == "mixed"
-    with pytest.raises(ConfigError) as err:
-        countries.check_country_experiment("US_states_max100")
-    msg = str(err.value)
-    assert msg.startswith(
-        "experiment='US_states_max100' is a US state experiment; the countries chapter takes ["
-    )
-    assert "below_country chapter analyses it" in msg and "Alabama" not in msg
-    with pytest.raises(ConfigError, match="is a region experiment"):
-        countries.check_country_experiment("country100_region")
-    # unregistered local runs: accepted over a label set of countries, refused otherwise
-    df = make_predictions(["1"], ["France"], [("France",)], [(0.9,)], experiment="mine", source="local")
-    df.attrs.update(label_set="country100", mode="flat")
-    save_predictions(df, tmp_path / "mine.parquet")
-    assert countries.check_country_experiment("mine", source="local", results_dir=tmp_path) is None
-    df.attrs.update(label_set="US_states_max100")
-    save_predictions(df, tmp_path / "states.parquet")
-    with pytest.raises(ConfigError, match=r"^experiment='states': .* holds a US state run"):
-        countries.check_country_experiment("states", source="local", results_dir=tmp_path)
-    with pytest.raises(ConfigError, match="no local results"):
-        countries.check_country_experiment("absent", source="local", results_dir=tmp_path)
-
-
 # =========================================================================== studies.regions (chapter numbers)
 def test_region_rules_table(two_stage):
     region, _ = two_stage
@@ -458,13 +487,7 @@ def test_conditional_comparison_and_breakdown_numbers(two_stage):
     region, stage2 = two_stage
     b = regions.two_stage_breakdown(region, stage2)
     # direct run: right on i1 and i4 only
-    direct = make_predictions(
-        ["i1", "i2", "i3", "i4"],
-        ["A", "A", "D", "B"],
-        [("A",), ("B",), ("A",), ("B",)],
-        experiment="d",
-        source="local",
-    )
+    direct = _direct_run()
     cond = regions.conditional_comparison(b, direct, n_boot=50)
     # region right for i1, i3, i4; stage 2 right on i1, i3; direct on i1, i4
     assert (cond.n, cond.accuracy_a, cond.accuracy_b, cond.only_a, cond.only_b) == (3, 2 / 3, 2 / 3, 1, 1)
@@ -487,13 +510,7 @@ def test_region_and_two_stage_numbers(two_stage):
     n = regions.region_numbers(region, {"west": ["B", "C"], "east": ["C", "E"]}, summary)
     assert n["unlisted"] == "A, D" and n["n_unlisted_images"] == 3
     assert n["unlisted_sentence"].startswith("A, D are in none of the authors' regions, so their 3 photos")
-    direct = make_predictions(
-        ["i1", "i2", "i3", "i4"],
-        ["A", "A", "D", "B"],
-        [("A",), ("B",), ("A",), ("B",)],
-        experiment="d",
-        source="local",
-    )
+    direct = _direct_run()
     stage2 = stage2.assign(top_labels=[("other",), ("D",), ("D",), ("A",)])
     p = stats.paired_predictions(direct, stage2, n_boot=50)
     t = regions.two_stage_numbers(p, direct, stage2)
@@ -548,31 +565,143 @@ def test_regions_headline_text():
     assert lines[7].startswith("country, direct        : top-1 75.00%  (95% CI ") and lines[7].endswith(
         "(100 images)"
     )
+    assert lines[9].startswith("two-stage − direct     : -25.00 points (95% CI ")  # points, not %
     assert lines[10] == "discordant images      : direct only 25, two-stage only 0"
     assert text.endswith("\n") and len(lines) == 12
+    like = _restricted([1, 1, 0, 1] * 25, [1, 0, 0, 1] * 25, [1, 1, 0, 1] * 25, b_outside=25)
+    lines = regions.headline_text(summary, rules, p, like).split("\n")
+    assert (
+        lines[11] == "like for like          : 2 countries both can answer; two-stage answers outside them 25"
+    )
+    assert lines[12].endswith("direct 75.00%, two-stage 50.00% – 75.00%")
+    assert "two-stage − direct between -25.00 and 0.00 points (95% limits " in lines[13]
+
+
+def _restricted(a_correct, b_lower, b_upper=None, *, labels=2, b_outside=0):
+    """A RestrictedComparison built from per-image correctness (B's run-outs right in ``b_upper``)."""
+    b_upper = b_lower if b_upper is None else b_upper
+    point = stats.paired(a_correct, b_lower, n_boot=50)
+    high = stats.paired(a_correct, b_upper, n_boot=50)
+    ran_out = int(np.sum(np.asarray(b_upper, bool) & ~np.asarray(b_lower, bool)))
+    n = len(a_correct)
+    return stats.RestrictedComparison(
+        n, labels, labels, labels + 1, 0, 0, b_outside, 0, ran_out, point, point, high
+    )
 
 
 def test_regions_conclusions_follow_the_numbers():
-    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
     worse = stats.paired([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25, n_boot=50)
     better = stats.paired([1, 0, 0, 0] * 25, [1, 1, 1, 0] * 25, n_boot=50)
+    # the authors' lists between the two UN rules (the real case: 70.3 % between 52.7 % and 76.7 %)
+    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
     c = regions.conclusions(rules, worse, worse)
-    assert c["lists_words"] == "generous" and c["taxonomy_words"] == "a less flattering picture"
-    assert c["first_step"].startswith("but it is a poor first step") and c["cond_words"] == "hurts"
-    assert c["region_vs_country"].startswith("CLIP names a right region no more often")  # 0.7 against 0.75
-    c = regions.conclusions(rules.assign(top1=[0.4, 0.5, 0.6]), better, better)
-    assert (
-        c["lists_words"].startswith("no more generous")
-        and c["taxonomy_words"] == "no less flattering a picture"
+    assert c["lists_words"].startswith(
+        "more generous than the strict UN rule and less generous than the lenient"
     )
-    assert c["first_step"].startswith("and it is a useful first step") and c["cond_words"] == "helps"
+    assert "depends on how a broad region is credited" in c["rules_words"]
+    assert c["taxonomy_words"].startswith("a range around them (50.0% under the strict rule, 80.0% under")
+    assert "less flattering" not in c["taxonomy_words"]
+    assert c["first_step"].startswith("but it is a poor first step")
+    assert c["cond_words"] == "narrowing the candidates to the region hurts once the region is known"
+    assert c["region_vs_country"].startswith("CLIP names a right region no more often")  # 0.7 against 0.75
+    # above both, below both, tied with one
+    c = regions.conclusions(rules.assign(top1=[0.9, 0.5, 0.8]), better, better)
+    assert c["lists_words"] == "more generous than either UN rule"
+    assert c["taxonomy_words"] == "a less flattering picture under both of its rules"
+    assert c["first_step"].startswith("and it is a useful first step") and c["cond_words"].endswith(
+        "helps once the region is known"
+    )
+    c = regions.conclusions(rules.assign(top1=[0.4, 0.5, 0.6]), better, better)
+    assert c["lists_words"] == "less generous than either UN rule" and "do not flatter" in c["rules_words"]
     assert c["region_vs_country"].startswith("CLIP names a right region more often")  # 0.4 against 0.25
     assert "those photos are no easier than the average photo" in c["cond_sentence"]
     assert "stage 2 finds the country for 75.0%" in c["cond_sentence"]
+    assert "raw paired difference +50.0 points" in c["cond_sentence"]
+    c = regions.conclusions(rules.assign(top1=[0.5, 0.5, 0.6]), better, better)
+    assert c["lists_words"] == "as generous as one of the UN rules"
+    # the order above chance, when the table has it
+    ranked = rules.assign(above_chance=[0.6, 0.4, 0.7])
+    assert regions.conclusions(ranked, worse, worse)["above_order_words"] == "the order is the same"
+    flipped = rules.assign(above_chance=[0.75, 0.4, 0.7])
+    assert regions.conclusions(flipped, worse, worse)["above_order_words"] == "the order changes"
     empty = stats.paired([], [], n_boot=50)
     assert regions.conclusions(rules, worse, empty)["cond_sentence"].startswith(
         "No photo got its region right"
     )
+
+
+def test_regions_conclusions_like_for_like_decide_the_verdicts():
+    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
+    raw = stats.paired([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25, n_boot=50)  # two-stage worse, raw
+    # like for like still worse even with every run-out right
+    still_worse = _restricted([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25, [1, 1, 0, 0] * 25, b_outside=25)
+    c = regions.conclusions(rules, raw, raw, still_worse, still_worse)
+    assert "even like for like" in c["first_step"] and c["first_step"].startswith(
+        "but it is a poor first step"
+    )
+    assert c["cond_words"] == "narrowing the candidates to the region hurts once the region is known"
+    assert "did so for 25 photos (25.0%)" in c["cond_sentence"]
+    assert "between -50.0 and -25.0 points" in c["cond_sentence"]
+    # the run-outs could turn it around: no verdict
+    open_ = _restricted([1, 1, 0, 0] * 25, [1, 0, 0, 0] * 25, [1, 1, 1, 0] * 25, b_outside=50)
+    c = regions.conclusions(rules, raw, raw, open_, open_)
+    assert c["first_step"].startswith("and the stored answers cannot tell whether it is a useful first step")
+    assert c["cond_words"].startswith("the stored answers cannot tell whether narrowing the candidates")
+    # nothing outside the common labels: exact, and said with the CI
+    exact = _restricted([1, 1, 1, 0] * 25, [1, 0, 0, 0] * 25)
+    c = regions.conclusions(rules, raw, raw, exact, exact)
+    assert "never did" in c["cond_sentence"] and "(difference -50.0 points, 95 % CI" in c["cond_sentence"]
+
+
+def test_answered_comparison_and_like_numbers():
+    ids = ["1", "2", "3", "4"]
+    direct = make_predictions(
+        ids, ["A", "B", "C", "A"], [("A",), ("B",), ("A",), ("B",)], experiment="d", source="local"
+    )
+    # stage 2: right on 1, a country without photos on 2 and 3, "other" on 4
+    stage2 = make_predictions(
+        ids, ["A", "B", "C", "A"], [("A",), ("Z",), ("Z",), ("other",)], experiment="s", source="local"
+    )
+    ans = regions.answered_comparison(direct, stage2, {"A", "B", "C"}, n_boot=20)
+    assert (ans.paired.n, ans.n_dropped, ans.direct_right_dropped, ans.n_other) == (1, 3, 1, 1)
+    like = stats.restricted_paired(direct, stage2, {"A", "B", "C"}, {"A", "B", "C", "Z", "other"}, n_boot=20)
+    n = regions.like_numbers(like, ans)
+    assert (n["ts_outside"], n["ts_outside_countries"], n["ts_other"], n["ts_direct_right_outside"]) == (
+        3,
+        2,
+        1,
+        1,
+    )
+    assert n["ts_like_direct"] == 0.5 and n["ts_like_lo"] == 0.25 and n["ts_like_hi"] == 1.0
+    assert n["ts_like_diff_lo_pts"] == pytest.approx(-25.0) and n["ts_like_diff_hi_pts"] == pytest.approx(
+        50.0
+    )
+    assert n["ans_words"] == "there the two runs cannot be told apart"  # one photo, no discordance
+    assert n["ts_like_words"].startswith(
+        "Both runs scored the same 4 photos, but they could not give the same"
+    )
+
+
+def test_conditional_like_keeps_the_right_region_photos(two_stage):
+    region, stage2 = two_stage
+    b = regions.two_stage_breakdown(region, stage2)
+    direct = _direct_run()
+    r = regions.conditional_like(b, direct, stage2, {"A", "B", "D"}, {"A", "B", "C", "D"}, n_boot=20)
+    # region right for i1, i3, i4; stage 2 answers A, D, C there: C is no label of the direct run
+    assert r.n == 3 and r.b_outside == 1 and r.b_ran_out == 1 and r.point.accuracy_b == pytest.approx(2 / 3)
+    none_right = b.assign(stage1_correct=False)
+    assert regions.conditional_like(none_right, direct, stage2, {"A"}, {"A"}) is None  # a tiny local run
+    empty = stats.paired([], [], n_boot=20)
+    rules = pd.DataFrame({"top1": [0.7, 0.5, 0.8]}, index=list(regions.RULES))
+    c = regions.conclusions(rules, empty, empty, None, None)
+    assert c["cond_sentence"].startswith("No photo got its region right")
+
+
+def test_region_rules_table_above_chance(two_stage):
+    region, _ = two_stage
+    t = regions.region_rules_table(region, MAP, subregion_of=SUB, n_boot=20)
+    expected = (t["top1"] - t["chance"]) / (1 - t["chance"])
+    assert t["above_chance"].tolist() == pytest.approx(expected.tolist())
 
 
 # =========================================================================== studies.prompts (chapter numbers)
@@ -632,11 +761,10 @@ def test_compare_prompts_by_hand(prompt_runs):
     assert lines[0] == "8 paired images, 3 countries; chance 33.33%, majority 50.00%"
     assert lines[1].startswith("std                      top-1 62.50%  (95% CI ")
     assert lines[2] == " " * 24 + " top-5 n/a"
-    assert (
-        lines[7].startswith("mixed − standard, top-1: +12.50%") is False
-    )  # the diff is printed without sign
-    assert lines[7].startswith("mixed − standard, top-1: 12.50%  (95% CI ")
+    # a difference of shares is printed in points, signed
+    assert lines[7].startswith("mixed − standard, top-1: +12.50 points (95% CI ")
     assert lines[8] == "discordant images: standard only 1, mixed only 2" and text.endswith("\n")
+    assert n["diff_pts"] == pytest.approx(12.5) and n["f1_diff_pts"] == pytest.approx(100 * n["f1_diff"])
 
 
 def test_compare_prompts_top5_and_no_duplicates():
@@ -655,7 +783,7 @@ def test_compare_prompts_top5_and_no_duplicates():
     assert r.dup_top5 == 0.0
     n = prompts.comparison_numbers(r)
     assert n["dup_words"].startswith("so the comparison at top-5 is not handicapped") and n["p5"] == 1.0
-    assert "mixed − standard, top-5: 0.00%" in prompts.headline_text(r, ("a", "b"))
+    assert "mixed − standard, top-5: 0.00 points (95% CI 0.00 – 0.00)" in prompts.headline_text(r, ("a", "b"))
 
 
 def test_by_subregion_and_subregion_numbers(prompt_runs):
@@ -693,6 +821,132 @@ def test_never_answerable_and_change_numbers(prompt_runs):
     assert n["top_gain"] == changes.index[0] and n["top_loss_df1"] == changes["d_f1"].min()
     assert n["n_gain"] + n["n_loss"] <= 3 and n["never"] == "Germany" and n["n_never"] == 1
     assert prompts.change_numbers(changes, [])["never"] == "none"
+
+
+def test_prompts_like_for_like_by_hand(prompt_runs):
+    a, b = prompt_runs
+    # B may also answer Italy, which has no photos: it does on images 3 and 6 (first answer), and on 6 the
+    # stored top-2 holds no other common country
+    b = b.copy()
+    b["top_labels"] = [
+        ("Japan", "France"),
+        ("Italy", "Italy"),
+        ("Japan", "Spain"),
+        ("Japan", "Spain"),
+        ("Italy", "France"),
+        ("Spain", "Spain"),
+        ("France", "Spain"),
+        ("Spain", "France"),
+    ]  # rows of b in its own order (ids 7 … 0)
+    r = prompts.compare_prompts(a, b, n_boot=50)
+    like = prompts.restricted_comparison(
+        r, {"France", "Spain", "Japan"}, {"France", "Spain", "Japan", "Italy"}, n_boot=50
+    )
+    assert (like.labels, like.a_labels, like.b_labels, like.b_outside, like.b_ran_out) == (3, 3, 4, 2, 1)
+    n = prompts.restricted_numbers(like, r.top1)
+    assert n["b_outside"] == 2 and n["b_outside_share"] == 0.25 and n["gold_outside"] == 0
+    assert n["r_b_hi"] - n["r_b_lo"] == pytest.approx(1 / 8)  # the one run-out could be right
+    assert "1 photo of the mixed prompts" in n["restricted_words"]
+    assert n["like_words"].startswith("Both runs scored the same 8 photos, but they could not give the same")
+    assert "2 first answers of the mixed prompts (25.0% of the photos) name countries" in n["like_words"]
+    # where those answers went
+    without = prompts.answers_without_photos(r.b, a["gold"].unique())
+    assert without.index.tolist() == ["Italy"] and without.loc["Italy", "answers"] == 2
+    assert without.loc["Italy", "from"] == "Japan 1, Spain 1"  # ties by name
+    w = prompts.without_photos_numbers(without, len(r.b))
+    assert (w["n_without"], w["without_answers"], w["without_examples"]) == (1, 2, "Italy (2)")
+    sub = prompts.without_by_subregion_numbers(r, prompts.by_subregion(r, n_boot=20))
+    assert (
+        sub["without_share_all"] == 0.25 and sub["most_without_share"] == 0.5
+    )  # Spain: 1 of 2, Japan: 1 of 4
+    assert sub["most_without_region"] == "Southern Europe"
+    # the per-country table keeps the countries with photos only
+    changes = prompts.class_change_table(r.a, r.b)
+    assert "Italy" not in changes.index and (changes["support"] > 0).all()
+
+
+def test_prompts_without_photos_empty_and_many_sources():
+    from geoclip_utils.schema import make_predictions as mk
+
+    b = mk(list("123"), ["A", "B", "C"], [("A",), ("B",), ("C",)], experiment="b", source="local")
+    t = prompts.answers_without_photos(b, ["A", "B", "C"])
+    assert t.empty and prompts.without_photos_numbers(t, 3) == {
+        "n_without": 0,
+        "without_answers": 0,
+        "without_share": 0.0,
+        "without_examples": "none",
+    }
+    b = mk(list("12345"), ["A", "B", "C", "D", "D"], [("M",)] * 5, experiment="b", source="local")
+    t = prompts.answers_without_photos(b, ["A", "B", "C", "D"], n_sources=2)
+    assert t.loc["M", "from"] == "D 2, A 1 and 2 others"
+
+
+def test_prompts_source_sentence_edges():
+    assert prompts.source_sentence(0.0, -0.01, 0.01).startswith("There is no raw difference")
+    assert prompts.source_sentence(-0.066, -0.016, 0.0).startswith("Most of the raw difference comes from")
+    assert prompts.source_sentence(-0.066, 0.01, 0.02).startswith("Most of the raw difference comes from")
+    assert prompts.source_sentence(-0.066, -0.06, -0.04).startswith("Most of the raw difference remains")
+    assert prompts.source_sentence(-0.066, -0.05, -0.02).startswith("The stored answers cannot tell")
+    assert prompts.source_sentence(0.05, 0.04, 0.06).startswith(
+        "Most of the raw difference remains"
+    )  # a gain
+
+
+# =========================================================================== notebook wording helpers
+def test_format_points_and_points():
+    assert notebook.format_points(-0.0659) == "-6.6 points"
+    assert notebook.format_points(0.0) == "0.0 points" and notebook.format_points(-0.0004) == "0.0 points"
+    assert notebook.format_points(0.1, 0.05, 0.15, digits=0) == "+10 points (95% CI +5 – +15)"
+    assert notebook.format_points(-0.02, unit="") == "-2.0"
+    assert notebook.points(a=0.5, b=-0.001) == {"a_pts": 50.0, "b_pts": -0.1}
+    assert notebook.points() == {}
+
+
+def test_count_join_and_tied_at():
+    assert notebook.count_words(0, "photo") == "no photos" and notebook.count_words(1, "photo") == "1 photo"
+    assert notebook.count_words(1234, "country", "countries") == "1,234 countries"
+    assert notebook.join_words([]) == "none" and notebook.join_words(["a"]) == "a"
+    assert notebook.join_words(["a", "b", "c"]) == "a, b and c"
+    f1 = pd.Series({"Kuwait": 0.0, "Georgia": 0.0, "UK": 0.9, "Chad": 0.3})
+    assert notebook.tied_at(f1, "min") == "Georgia and Kuwait" and notebook.tied_at(f1, "max") == "UK"
+    assert notebook.tied_at(pd.Series({"x": 0.5}), "min") == "x"  # a single item
+    many = pd.Series(0.0, index=list("edcba"))
+    assert notebook.tied_at(many, "max") == "a, b, c and 2 others"
+    with pytest.raises(ConfigError):
+        notebook.tied_at(pd.Series(dtype=float))
+    with pytest.raises(ConfigError):
+        notebook.tied_at(f1, "middle")
+
+
+def test_like_for_like_sentences_edges():
+    p = stats.paired([1, 0, 1, 0], [1, 1, 0, 0], n_boot=20)
+    same = stats.RestrictedComparison(4, 3, 3, 3, 0, 0, 0, 0, 0, p, p, p)
+    assert notebook.like_for_like_sentence(same, "A", "B").endswith("so they are compared like for like.")
+    one_each = stats.RestrictedComparison(4, 3, 4, 4, 1, 1, 1, 0, 0, p, p, p, ("X",))
+    text = notebook.like_for_like_sentence(one_each, "A", "B", "countries")
+    assert "1 first answer of B (25.0% of the photos) names countries that A could not give." in text
+    assert (
+        "1 photo (of X) has a true label only one of the runs could answer; restricted to the common " in text
+    )
+    assert "it is wrong for both" in text
+    none_out = stats.RestrictedComparison(4, 3, 4, 3, 0, 0, 0, 0, 0, p, p, p)
+    assert "Neither run gave a first answer outside the common labels." in notebook.like_for_like_sentence(
+        none_out, "A", "B"
+    )
+    # exact: one value per run and the CI; a range: both ends and the verdict of the limits
+    exact = notebook.restricted_sentence(same, "A", "B")
+    assert "A is right for 50.0% of the photos and B for 50.0%. The difference is 0.0 points (95% CI" in exact
+    assert exact.endswith("the stored answers cannot tell which run is better.")
+    lo = stats.paired([1, 1, 1, 1] * 25, [0, 0, 0, 0] * 25, n_boot=50)
+    hi = stats.paired([1, 1, 1, 1] * 25, [0, 0, 1, 1] * 25, n_boot=50)
+    ranged = stats.RestrictedComparison(100, 3, 3, 4, 0, 0, 50, 0, 50, lo, lo, hi)
+    text = notebook.restricted_sentence(ranged, "A", "B", "countries", top="first answer")
+    assert (
+        "B for between 0.0% and 50.0% (for 50 photos of B, none of the stored answers, the first answer"
+        in text
+    )
+    assert "The difference lies between -100.0 and -50.0 points" in text
+    assert text.endswith("B is worse like for like.")
 
 
 # =========================================================================== studies.calibration (chapter numbers)
@@ -795,20 +1049,8 @@ def test_calibration_conclusions_follow_the_numbers():
     assert c["tempered_words"].startswith("This run stored a single probability")
 
 
-def test_check_calibration_experiment_and_paper_runs():
-    from geoclip_utils import experiments
+def test_calibration_paper_runs_are_the_published_runs_with_probabilities():
 
-    assert calibration.check_calibration_experiment("UScity100").name == "UScity100"
-    with pytest.raises(ConfigError) as err:
-        calibration.check_calibration_experiment("city100")
-    msg = str(err.value)
-    assert msg.startswith("experiment='city100' stores no probabilities; the calibration chapter takes [")
-    assert (
-        "'country100'" in msg and "'city100'" not in msg.split("takes")[1] and "below_country chapter" in msg
-    )
-    with pytest.raises(ConfigError, match="no published result file"):
-        calibration.check_calibration_experiment("climates30k")  # probabilities, but local runs only
-    # the paper runs the chapter shows are exactly the published runs with probabilities
     published = {n for n, e in experiments.experiments().items() if e.published and e.probabilities}
     assert set(calibration.PAPER_RUNS) == published and len(calibration.PAPER_RUNS) == len(published)
 
@@ -835,7 +1077,8 @@ def test_places_summary_table_and_headline():
         t.loc["US_states_max100", "level"] == "US state"
         and t.loc["US_states_max100", "top1 CI"] == "42.0% – 44.0%"
     )
-    assert t.loc["city100", "top5"] is None and t.loc["city100", "top1 / chance"] == pytest.approx(100)
+    assert t.loc["city100", "top5"] is None
+    assert t.loc["city100", "above chance"] == pytest.approx((0.2 - 0.002) / (1 - 0.002))
     lines = places.headline_text(heads).split("\n")
     assert lines[0] == "US_states_max100 (100 images, 10 labels)"
     assert (
@@ -848,39 +1091,57 @@ def test_places_summary_table_and_headline():
 
 def test_places_summary_numbers_follow_the_numbers():
     heads = {
-        "US_states_max100": _head(0.4, 0.02, top5=0.8),
-        "France_states_max100": _head(0.3, 0.05, top5=0.7),
-        "UScity100": _head(0.4, 0.013, top5=0.7),
-        "city100": _head(0.2, 0.0015),
-        "city300": _head(0.3, 0.004),
+        "US_states_max100": _head(0.4, 0.02, top5=0.8, classes=50),
+        "France_states_max100": _head(0.3, 0.05, top5=0.7, classes=18),
+        "UScity100": _head(0.4, 0.013, top5=0.7, classes=77),
+        "city100": _head(0.2, 0.0015, classes=643),
+        "city300": _head(0.3, 0.004, classes=261),
     }
     n = places.summary_numbers(heads)
-    assert (
-        n["lift_us"] == pytest.approx(20)
-        and n["lift_fr"] == pytest.approx(6)
-        and n["lift_join"] == "but only"
-    )
-    assert n["US_states_max100_lo"] == pytest.approx(0.39) and n["classes_city300"] == 10
+    assert n["lift_us"] == pytest.approx(20) and n["lift_fr"] == pytest.approx(6)
+    assert n["above_France_states_max100"] == pytest.approx((0.3 - 0.05) / 0.95)
+    assert n["US_states_max100_lo"] == pytest.approx(0.39) and n["classes_city300"] == 261
     assert n["top5_note"] == "city100 and city300 store only CLIP's first answer, so they have no top-5."
     assert n["balance_words"].startswith("Every label set is nearly balanced")
-    assert n["city_words"].startswith("The worldwide city run gains the most")
+    # no ranking across label sets, no cause: every run is said against its own chance
+    assert "lift_join" not in n and "city_words" not in n
+    assert n["compare_words"].startswith(
+        "The runs ask different questions over label sets of 18 to 643 labels"
+    )
+    assert "(it is 133 for city100 against 20 for the US states)" in n["compare_words"]
+    assert "roads" not in n["summary_words"] and "told apart" not in n["summary_words"]
     assert n["summary_words"].startswith(
         "Below the country CLIP's answers are well above chance in every run (at least 6.0"
     )
-    # French regions gaining more than US states, cities gaining little, one set unbalanced, one run near chance
+    assert "accuracy above chance runs from 19.9% to 39.2%" in n["summary_words"]
+    # one set unbalanced, one run near chance, one below
     heads["France_states_max100"] = _head(0.9, 0.04, majority=0.2, top5=0.99)
     heads["city100"] = _head(0.003, 0.002, top5=0.01)
     heads["city300"] = _head(0.003, 0.004, top5=0.01)
     n = places.summary_numbers(heads)
-    assert n["lift_join"] == "and" and n["top5_note"] == "Every run stores five answers."
+    assert n["top5_note"] == "Every run stores five answers."
     assert n["balance_words"].startswith("Not every label set is balanced: on France_states_max100")
-    assert n["city_words"].startswith("The worldwide city run gains no more")
     assert n["summary_words"].startswith("Below the country CLIP's answers are not above chance on city300")
     heads["city300"] = _head(0.006, 0.004, top5=0.01)
     assert "but only 1.5 times on city100" in places.summary_numbers(heads)["summary_words"]
+    # label sets of one size: accuracy above chance is on one scale
+    same = {e: _head(0.4, 0.02, top5=0.8) for e in heads}  # 10 labels each
+    assert places.summary_numbers(same)["compare_words"].startswith("Every run has 10 labels")
 
 
-def test_places_reports_locations_and_numbers(gazetteer):
+def test_places_label_numbers_name_every_tie():
+    us = pd.DataFrame({"f1": [0.9, 0.5, 0.0, 0.004]}, index=["Hawaii", "Ohio", "Vermont", "Idaho"])
+    fr = pd.DataFrame({"f1": [0.69, 0.69]}, index=["Bretagne", "Corse"])
+    n = places.label_numbers({"US_states_max100": us, "France_states_max100": fr})
+    assert n["worst_state"] == "Idaho and Vermont" and n["worst_state_f1"] == 0.0
+    assert n["best_state"] == "Hawaii" and n["best_fr"] == "Bretagne and Corse"
+
+
+def test_places_reports_locations_and_numbers(gazetteer, monkeypatch):
+    # the alternate names of GeoNames' larger cities know one of the two labels the gazetteer lacks
+    alt = _alternates([("atlantis", 7, "Atlantis City", "", "GR", 36.4, 25.4, 20_000)])
+    monkeypatch.setattr(places, "alternate_names_table", lambda: alt)
+
     def run(labels, pred):
         return make_predictions(
             [str(i) for i in range(len(labels))], labels, [(p,) for p in pred], experiment="t", source="local"
@@ -910,12 +1171,22 @@ def test_places_reports_locations_and_numbers(gazetteer):
     located = places.locate_labels(reports, gazetteer)
     assert located["France_states_max100"].set_index("label").loc["Auvergne-Rhône-Alpes", "places"] == 1
     counts = places.match_counts(located)
-    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 2
+    assert counts.loc["city100", "labels"] == 4 and counts.loc["city100", "not found"] == 1
+    assert located["city100"].set_index("label")["rule"].to_dict() == {
+        "Cordoba": "name",
+        "Springfield": "name",
+        "Atlantis": "alternate name",
+        "Nowhere": "",
+    }
     m = places.match_numbers(counts, located, examples=1)
-    assert m["city100_not_found"] == 2 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
-    assert m["city100_unplaced_examples"] in ("Nowhere", "Atlantis")
+    assert m["city100_not_found"] == 1 and m["city100_ambiguous"] == 2 and m["uscity_not_found"] == 0
+    assert m["city100_unplaced_examples"] == "Nowhere"
     pts = places.recall_points(located["city100"], reports["city100"])
-    assert set(pts["label"]) == {"Springfield", "Cordoba"} and {"recall", "f1", "support", "lat"} <= set(
-        pts.columns
-    )
+    assert set(pts["label"]) == {"Springfield", "Cordoba", "Atlantis"} and {
+        "recall",
+        "f1",
+        "support",
+        "lat",
+    } <= set(pts.columns)
+    assert places.unplaced_labels(located["city100"], reports["city100"])["label"].tolist() == ["Nowhere"]
     assert pts.set_index("label").loc["Cordoba", "recall"] == 1.0

@@ -6,7 +6,8 @@ A page's weight is the bytes of its own HTML file: what a reader downloads for t
 assets under ``_static/`` (plotly.js, the theme, and the data that several figures share: the world
 polygons and plotly's template in ``_static/geoclip/``), which are fetched once and cached for the whole book.
 Listed beside it, not in the HTML budget: the page's own figure data that the build moved out of the HTML
-(``_static/geoclip/fig-*.js``, referenced by that page only) and the images it shows (``_images/``).
+(``_static/geoclip/fig-*.js``, referenced by that page only), the images it shows (``_images/``) and the
+scripts its HTML loads (``<script src>`` files, cached between pages but fetched by a first visit).
 Prints a table of every page and the shared assets; writes it as TSV with ``--report``; exit status 1 when
 a page's HTML is over budget (one line each), 2 on bad input.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 _IMG = re.compile(r"""<img[^>]*\bsrc=["']([^"']+)["']""")
 _OWN = re.compile(r"geoclip-asset:(fig-[0-9a-f]+)")
+_SCRIPT = re.compile(r"""<script\b[^>]*\bsrc=["']([^"'?#]+)""")
 
 
 def pages_of(html: Path) -> list[Path]:
@@ -31,7 +33,7 @@ def pages_of(html: Path) -> list[Path]:
 
 def weigh(html: Path) -> list[dict]:
     """One row per page: ``page``, ``html_bytes``, ``own_data_bytes`` (its figures' data files),
-    ``image_bytes`` (local images it shows)."""
+    ``image_bytes`` (local images it shows), ``script_bytes`` (the local scripts its HTML loads)."""
     rows = []
     for page in pages_of(html):
         text = page.read_text(encoding="utf-8", errors="replace")
@@ -39,12 +41,14 @@ def weigh(html: Path) -> list[dict]:
             (page.parent / src.split("#")[0]).resolve() for src in _IMG.findall(text) if "_images/" in src
         }
         own = {html / "_static" / "geoclip" / f"{key}.js" for key in _OWN.findall(text)}
+        scripts = {(page.parent / src).resolve() for src in _SCRIPT.findall(text) if "://" not in src}
         rows.append(
             {
                 "page": page.relative_to(html).as_posix(),
                 "html_bytes": page.stat().st_size,
                 "own_data_bytes": sum(p.stat().st_size for p in own if p.is_file()),
                 "image_bytes": sum(p.stat().st_size for p in images if p.is_file()),
+                "script_bytes": sum(p.stat().st_size for p in scripts if p.is_file()),
             }
         )
     return rows
@@ -79,16 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = weigh(args.html)
     budget = int(args.budget_kb * 1000)
-    print(f"{'page':32} {'HTML kB':>9} {'own figure data kB':>19} {'images kB':>10}")
+    print(f"{'page':32} {'HTML kB':>9} {'own figure data kB':>19} {'images kB':>10} {'scripts kB':>11}")
     for r in rows:
         print(
             f"{r['page']:32} {r['html_bytes'] / 1000:9.1f} {r['own_data_bytes'] / 1000:19.1f} "
-            f"{r['image_bytes'] / 1000:10.1f}"
+            f"{r['image_bytes'] / 1000:10.1f} {r['script_bytes'] / 1000:11.1f}"
         )
     print(f"{'shared assets (_static/)':32} {shared_assets(args.html) / 1000:9.1f}")
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        cols = ["page", "html_bytes", "own_data_bytes", "image_bytes"]
+        cols = ["page", "html_bytes", "own_data_bytes", "image_bytes", "script_bytes"]
         lines = ["\t".join(cols)] + ["\t".join(str(r[c]) for c in cols) for r in rows]
         args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = over_budget(rows, budget)

@@ -2,8 +2,8 @@
 
 Modules: :mod:`~geoclip_utils.captions.runner` (files, chunks, workers, the public API),
 :mod:`~geoclip_utils.captions.tokens` (the authors' token-set rule), :mod:`~geoclip_utils.captions.ftfy_replay`
-(ftfy's cleaning, replayed exactly where it acts), :mod:`~geoclip_utils.captions.search` (the numpy
-multi-string search), :mod:`~geoclip_utils.captions.matchers` (phrase and substring rules),
+(ftfy's cleaning, replayed exactly where it acts), :mod:`~geoclip_utils.captions.search` (line bounds
+and the multi-string search, an Aho-Corasick automaton of ``ahocorasick_rs``), :mod:`~geoclip_utils.captions.matchers` (phrase and substring rules),
 :mod:`~geoclip_utils.captions.synthetic` (generated captions). The authors' own loops are in
 :mod:`geoclip_utils.reference`.
 
@@ -34,8 +34,8 @@ small fraction of the cost, in three modes.
       once (cached, bounded) and reduced to a token count and a bitmask over the labels' tokens;
     * a caption can only match a label if its text contains the bytes of one chosen BPE piece of
       that label (the *key*: ASCII, long and rare if possible; two pieces for labels with only short
-      ones). All keys are searched at once over a whole block of lines with a vectorised numpy
-      multi-string search (hashed 4-byte windows, verified with numpy); only the candidate lines are
+      ones). All keys are searched at once over a whole block of lines with one Aho-Corasick
+      automaton (``ahocorasick_rs``, every overlapping occurrence); only the candidate lines are
       split into words, and their word masks are combined at C speed (``map`` over dicts);
     * plain lines (printable ASCII, no ``&``) need no cleaning: ftfy and ``html.unescape`` leave
       them unchanged. A plain line with more than 75 words (a lower bound counted with numpy, see

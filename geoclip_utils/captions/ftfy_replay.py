@@ -1,7 +1,9 @@
 """ftfy, replayed cheaply and exactly: the checks and fixers ``clip.tokenize`` runs, only where they can act.
 
 Each shortcut reads ftfy's own tables or patterns at run time and falls back to plain ftfy when their
-shape is not the expected one; the tests compare every shortcut with ftfy itself.
+shape is not the expected one; the tests compare every shortcut with ftfy itself. The replay of ftfy's
+loop follows ftfy's own code, so it is only trusted with the ftfy versions the tests ran with
+(:data:`FTFY_TESTED`): :func:`require_tested_ftfy` refuses any other before a caption is counted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,58 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from ..errors import ConfigError
+
+#: The ftfy versions the replay is tested with (``tests/test_captions.py`` passed with 6.0.3, 6.1.3, 6.2.3,
+#: 6.3.0 and 6.3.1): from the first, below the second. Keep in step with ``ftfy`` in ``pyproject.toml``.
+FTFY_TESTED = ((6, 0, 3), (6, 4))
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+@functools.cache
+def require_tested_ftfy(version: str | None = None) -> str:
+    """The installed ftfy version, when the replay is tested with it.
+
+    Parameters
+    ----------
+    version : a version string to check instead of the installed one (for tests).
+
+    Raises
+    ------
+    ConfigError
+        For any other version: the counts of the ``tokens`` rule could silently differ from the authors'.
+
+    Example
+    -------
+    >>> require_tested_ftfy("6.3.1")
+    '6.3.1'
+    >>> require_tested_ftfy("7.0")
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.ConfigError: ftfy 7.0 is installed, but the caption counter replays ftfy's cleaning as ftfy 6.0.3 up to (not including) 6.4 does it and is tested only with those: install a tested version with pip install 'ftfy>=6.0.3,<6.4'
+    """
+    if version is None:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            version = installed("ftfy")
+        except PackageNotFoundError as exc:
+            raise ConfigError("ftfy is not installed: pip install 'ftfy>=6.0.3,<6.4'") from exc
+    low, high = FTFY_TESTED
+    if not low <= _version_tuple(version) < high:
+        lo, hi = ".".join(map(str, low)), ".".join(map(str, high))
+        raise ConfigError(
+            f"ftfy {version} is installed, but the caption counter replays ftfy's cleaning as ftfy {lo} up to "
+            f"(not including) {hi} does it and is tested only with those: install a tested version with "
+            f"pip install 'ftfy>={lo},<{hi}'"
+        )
+    return version
+
 
 # Code points whose NFC form and lowercase may differ from themselves: everything but the CJK
 # ideographs of planes 2-3, the unassigned planes 4-13, plane 14 above its tags and variation

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .search import _count_empty, _line_bounds, _MultiFind, _normalise_newlines
+from .search import _count_empty, _Finder, _line_bounds, _normalise_newlines
 from .tokens import _TokenMatcher
 
 MODES = ("phrase", "tokens", "substring")
@@ -48,7 +48,7 @@ class _PhraseMatcher:
         for opts in self.by_first.values():
             opts.sort(key=lambda kv: -len(kv[0]))
         anchors = sorted({max(key, key=len).encode("utf-8") for key in self.key_to_labels})
-        self.finder = _MultiFind(anchors)
+        self.finder = _Finder(anchors)
 
     def line_labels(self, line: str) -> set[int]:
         """Labels mentioned in one NFC-normalised, lowercased line."""
@@ -108,7 +108,7 @@ class _SubstringMatcher:
         bad = [label for label in labels if "\n" in label or "\r" in label]
         if bad:
             raise InputError(f"labels with line breaks cannot be counted: {bad[:5]}")
-        self.finder = _MultiFind(self.needles)
+        self.finder = _Finder(self.needles)
 
     def process_block(self, block: bytes, terminated: bool) -> tuple[Counter, int, int]:
         hits: Counter = Counter()

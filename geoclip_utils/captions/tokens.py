@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .ftfy_replay import _fast_ftfy, _risky_pattern
+from .ftfy_replay import _fast_ftfy, _risky_pattern, require_tested_ftfy
 from .search import (
     _CONTROL_BYTES,
     _NONPLAIN_LUT,
     _SKELETON_LUT,
     _count_empty,
+    _Finder,
     _line_bounds,
-    _MultiFind,
     _normalise_newlines,
 )
 
@@ -136,6 +136,7 @@ class _TokenMatcher:
     """The authors' token-set rule, evaluated with per-word caching and bitmasks."""
 
     def __init__(self, labels: Sequence[str], cache_max: int = 500_000, risky: str | None = None) -> None:
+        require_tested_ftfy()  # the replay of ftfy (ftfy_replay) is exact only for the tested versions
         st = _simple_tokenizer_module()
         self._basic_clean = st.basic_clean
         # st.whitespace_clean with its pattern compiled once (the same `regex` module and pattern).
@@ -179,7 +180,7 @@ class _TokenMatcher:
                 req.add(0)
             required.append(req)
             # Key: a piece every matching caption must contain (as bytes of its text). Prefer ASCII, then
-            # 4+ bytes (hashed search), then rarer pieces (BPE ids grow as merges get rarer); with a
+            # 4+ bytes (fewer chance hits), then rarer pieces (BPE ids grow as merges get rarer); with a
             # short key, also require a second piece of 3+ bytes.
             ranked = sorted(
                 {piece_bytes(t): t for t in sorted(real)}.items(),
@@ -200,14 +201,13 @@ class _TokenMatcher:
         self.keys = sorted({k for g in groups for k in g})
         index = {k: j for j, k in enumerate(self.keys)}
         self.key_groups = sorted({tuple(sorted(index[k] for k in g)) for g in groups})
-        self.finder = _MultiFind(self.keys)
+        self.finder = _Finder(self.keys)
         # Word filter for the hits of keys in plain lines (see _filter_hits): per key, the bits of
         # the label tokens whose text is the key; only keys of ASCII letters are filtered.
         self._key_tok_bits = [
             sum(b for t, b in self.bit.items() if t != 0 and piece_bytes(t) == k) for k in self.keys
         ]
-        # bytes.isalpha: ASCII letters only. 1-byte keys are left out: the finder reports only their
-        # first hit in a line.
+        # bytes.isalpha: ASCII letters only. 1-byte keys are left out (their hits are all kept).
         self._key_alpha = np.array([len(k) >= 2 and k.isalpha() for k in self.keys], dtype=bool)
         self._key_len = np.array([len(k) for k in self.keys], dtype=np.int64)
         # Does the key, as a word of its own, tokenise to a token of the key?

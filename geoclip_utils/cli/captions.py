@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from .app import app
 
 
@@ -63,6 +63,12 @@ def count_captions_cmd(
         progress=not quiet,
         caption_column=caption_column or "caption",
     )
+    if rep.n_captions == 0:  # a run that counted nothing is an error, not a file of zeros
+        shown = ", ".join(map(str, files[:3])) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        raise InputError(
+            f"no caption to count in {shown}: {rep.n_lines} lines read, {rep.n_empty} of them empty; "
+            f"give files with one caption per line (no output written)"
+        )
     write_counts_json(rep.counts, out)
     typer.echo(
         f"{rep.n_captions} captions ({rep.n_empty} empty lines skipped), {len(rep.counts)} labels, "

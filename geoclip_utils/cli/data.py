@@ -67,7 +67,8 @@ def compare(
     seed: Annotated[int, typer.Option(min=0, help="bootstrap seed")] = 0,
 ) -> None:
     """Paired comparison of two experiments on the images both share (accuracy difference b − a,
-    paired bootstrap 95% CI, exact McNemar p)."""
+    paired bootstrap 95% CI, exact McNemar p), raw and with both restricted to the labels both could answer
+    (bounds where a stored top-k runs out of common labels)."""
     from .. import experiments
 
     out = experiments.compare_experiments(
@@ -76,8 +77,15 @@ def compare(
     if as_json:
         typer.echo(json.dumps(out))
         return
+    restricted = out.pop("restricted")
     for key, value in out.items():
         typer.echo(f"{key:>10}: {value}")
+    if restricted is None:
+        typer.echo("restricted: none (a run answers regions, not the photos' labels)")
+        return
+    typer.echo("restricted to the labels both could answer:")
+    for key, value in restricted.items():
+        typer.echo(f"  {key:>16}: {value}")
 
 
 @app.command("experiments")

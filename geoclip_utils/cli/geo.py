@@ -146,7 +146,12 @@ def geocode_cmd(
         float, typer.Option(help="border rule distance (0: off), km", callback=_km_option())
     ] = geo.BORDER_KM,
     nominatim: Annotated[
-        bool, typer.Option("--nominatim", help="also ask Nominatim online (1 request/s)")
+        bool,
+        typer.Option(
+            "--nominatim",
+            help="also ask Nominatim online (1 request/s; nominatim_* columns, nominatim_error says why a "
+            "point failed; stops with one line when Nominatim cannot be reached)",
+        ),
     ] = False,
     user_agent: Annotated[str, typer.Option(help="user agent for Nominatim (name your application)")] = "",
     cache: Annotated[Path, typer.Option(help="Nominatim cache (JSON lines; resumable)")] = Path(
@@ -158,7 +163,7 @@ def geocode_cmd(
     """Offline country, UN region, admin-1 and Köppen climate of every point; optionally Nominatim too."""
     check_output(input, out)
     nom = geo.NominatimGeocoder(user_agent, cache) if nominatim else None
-    counts = {"rows": 0, "none": 0}
+    counts = {"rows": 0, "none": 0, "nominatim_failed": 0}
 
     def rows(chunk: PointChunk) -> pd.DataFrame:
         pts = chunk.points
@@ -166,13 +171,20 @@ def geocode_cmd(
         res = geo.geocode(lat, lon, tolerance_km=tolerance_km, border_km=border_km)
         df = res.assign(id=pts["id"].to_numpy(), lat=lat, lon=lon)[GEOCODE_COLUMNS]
         if nom is not None:
-            df = pd.concat([df, nom.reverse(lat, lon).add_prefix("nominatim_")], axis=1)
+            df = pd.concat([df, nom.reverse(lat, lon, progress=progress).add_prefix("nominatim_")], axis=1)
+            counts["nominatim_failed"] += int((df["nominatim_error"] != "").sum())
         counts["rows"] += len(df)
         counts["none"] += int((df["iso3"] == "").sum())
         return df
 
     _stream(input, out, rows, chunk_rows=chunk_rows, progress=progress)
-    typer.echo(f"{counts['rows']} points -> {out} ({counts['none']} without a country)")
+    failed = counts["nominatim_failed"]
+    note = (
+        f"; {failed} Nominatim requests failed (nominatim_error says why; a rerun asks again)"
+        if failed
+        else ""
+    )
+    typer.echo(f"{counts['rows']} points -> {out} ({counts['none']} without a country{note})")
 
 
 @app.command("climate")

@@ -10,8 +10,7 @@ accuracy, and no number computed from it says anything about CLIP.
 :class:`PipelineRun` is that pipeline in three steps (load the model, :meth:`~PipelineRun.embed`,
 :meth:`~PipelineRun.classify`, then a summary table): the Running CLIP chapter runs it step by step on the
 demo set or on real photos (:func:`chapter_images`), the Climate chapter in one call (:func:`run_demo`).
-:func:`experiment_names`, :func:`check_model_name`, :func:`check_device` and :func:`check_image_source`
-check the chapters' parameters up front, each with one sentence.
+The chapters' parameters are checked up front by :mod:`geoclip_utils.parameters`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from .. import experiments as registry
 from .._io import atomic_write, write_csv, write_json, write_text
 from ..errors import ConfigError, InputError
 from .images import read_ids
-from .models import load_model, pick_device
+from .models import load_model
 from .runner import embed_images
 from .zeroshot import run_experiment
 
@@ -50,11 +49,6 @@ __all__ = [
     "PipelineRun",
     "run_demo",
     "first_result_note",
-    "experiment_names",
-    "check_model_name",
-    "DEVICES",
-    "check_device",
-    "check_image_source",
 ]
 
 #: The demo's country labels (gold labels of the synthetic images).
@@ -474,20 +468,49 @@ class PipelineRun:
         return "\n".join(lines)
 
 
-def first_result_note(images: RunImages) -> str:
-    """What the accuracy of a run can say: nothing for the demo set (random weights, synthetic pictures), a
-    comparison with the authors' published files for real photos.
+def first_result_note(
+    images: RunImages, first: pd.DataFrame | None = None, *, n_boot: int = 1000, seed: int = 0
+) -> str:
+    """What the accuracy of a run can say: for the demo set (random weights, synthetic pictures) where it lies
+    against chance (one over the demo's classes, with the run's bootstrap 95 % CI) and that it says nothing
+    about CLIP; for real photos, a comparison with the authors' published files.
+
+    Parameters
+    ----------
+    images : the run's images.
+    first : the run's first predictions table (for the demo's chance comparison).
+    n_boot, seed : bootstrap settings of the CI.
 
     Example
     -------
     >>> first_result_note(RunImages(Path("photos"), ["a"])).split(":")[0]
     "Compare it with the authors' published predictions"
     """
-    if images.demo is not None:
-        return "In demo mode that is chance level by construction and says nothing about CLIP."
+    if images.demo is None:
+        return (
+            "Compare it with the authors' published predictions: the analysis chapters read this run with "
+            'source="local".'
+        )
+    if first is None or first.empty:
+        return (
+            "In demo mode the weights are random and the pictures synthetic, so it says nothing about CLIP."
+        )
+    from ..stats import summarize
+
+    s = summarize(first, n_boot=n_boot, seed=seed)
+    lo, hi = s["top1_ci95"]
+    chance = s["chance"]
+    where = (
+        "consistent with chance (the interval includes it)"
+        if lo <= chance <= hi
+        else "above chance"
+        if lo > chance
+        else "below chance"
+    )
     return (
-        "Compare it with the authors' published predictions: the analysis chapters read this run with "
-        'source="local".'
+        f"With {s['classes']} demo countries chance is {chance:.1%}; on {s['n']} pictures this run's 95 % CI is "
+        f"{lo:.1%} – {hi:.1%}, so it is {where}. In demo mode the weights are random and the pictures "
+        "synthetic, so either way it says nothing about CLIP."
     )
 
 
@@ -510,9 +533,9 @@ def run_demo(
 
     Parameters
     ----------
-    model_name : ``"tiny"``, a CLIP name or a checkpoint path (:func:`check_model_name`).
+    model_name : ``"tiny"``, a CLIP name or a checkpoint path.
     out_dir : folder of the demo set (``images/``, ``ids.csv``, …) and, by default, of the cache.
-    experiments : the experiments to run (registered ones, :func:`experiment_names`).
+    experiments : the experiments to run (registered ones).
     relabel : demo label → the label the experiments expect (see :func:`demo_images`).
     cache_dir : embedding cache (default ``<out_dir>/cache``).
     results_dir : where to write ``<name>.parquet`` (default: not written).
@@ -533,119 +556,3 @@ def run_demo(
     run.embed(batch_size=batch_size, workers=workers, progress=progress)
     run.classify(experiments, results_dir)
     return run
-
-
-# --------------------------------------------------------------------------- parameter checks
-def experiment_names(spec: str, *, parameter: str = "experiments") -> list[str]:
-    """The experiments named by a chapter parameter: ``"all"`` (every registered experiment the engine runs
-    from a cache) or comma-separated registered names.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value, what is allowed and, for an experiment that is not
-        run from a cache, the chapter that analyses it.
-
-    Example
-    -------
-    >>> experiment_names("country100, country100_region")
-    ['country100', 'country100_region']
-    """
-    exps = registry.experiments()
-    runnable = [n for n, e in exps.items() if e.mode in registry.RUNNABLE_MODES]
-    allowed = f"use 'all' or comma-separated names among {runnable}"
-    if not isinstance(spec, str):
-        raise ConfigError(f"{parameter}={spec!r} is not allowed: {allowed}")
-    if spec.strip() == "all":
-        return runnable
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"{parameter}={spec!r} is not allowed: {allowed}")
-    for name in names:
-        if name not in exps:
-            raise ConfigError(f"{parameter}={spec!r} is not allowed: {name!r} is not registered; {allowed}")
-        if name not in runnable:
-            e = exps[name]
-            instead = f" (the {e.chapter} chapter analyses it)" if e.chapter else ""
-            raise ConfigError(
-                f"{parameter}={spec!r} is not allowed: {name!r} is a {e.mode} experiment, which is not run "
-                f"from an embedding cache{instead}; {allowed}"
-            )
-    return names
-
-
-def check_model_name(name: str, *, parameter: str = "model_name") -> str:
-    """Check a model parameter before loading: ``"tiny"``, a CLIP name or an existing checkpoint file.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value and what is allowed.
-    """
-    import clip
-
-    known = clip.available_models()
-    if isinstance(name, str) and (
-        name == "tiny" or name in known or (name and Path(name).expanduser().is_file())
-    ):
-        return name
-    raise ConfigError(
-        f"{parameter}={name!r} is not allowed: use 'tiny' (random weights, offline), a CLIP name "
-        f"({', '.join(known)}) or the path of a checkpoint file"
-    )
-
-
-#: Device names a chapter parameter takes.
-DEVICES = ("auto", "cuda", "mps", "cpu")
-
-
-def check_device(device: str, *, parameter: str = "device") -> str:
-    """Check a device parameter: one of :data:`DEVICES` (or ``"cuda:N"``) and available on this machine.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value and what is allowed.
-
-    Example
-    -------
-    >>> check_device("cpu")
-    'cpu'
-    """
-    ok = device in DEVICES or (isinstance(device, str) and device.startswith("cuda:"))
-    if not ok:
-        raise ConfigError(f"{parameter}={device!r} is not allowed: choose one of {list(DEVICES)}")
-    try:
-        pick_device(None if device == "auto" else device)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{parameter}={device!r} is not allowed: that device is not available on this machine; "
-            "use 'auto' or 'cpu'"
-        ) from exc
-    return device
-
-
-def check_image_source(image_dir: str, ids_csv: str) -> None:
-    """Check the ``image_dir`` and ``ids_csv`` parameters: ``""`` (the demo set / the experiments' ids), an
-    existing folder, an existing file.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value and what is allowed.
-    """
-    if str(image_dir) and not Path(image_dir).is_dir():
-        raise ConfigError(
-            f"image_dir={str(image_dir)!r} is not allowed: it is not a folder; give the folder of "
-            "<image_id>.jpg files, or '' for the synthetic demo set"
-        )
-    if str(ids_csv) and not Path(ids_csv).is_file():
-        raise ConfigError(
-            f"ids_csv={str(ids_csv)!r} is not allowed: it is not a file; give a CSV of image ids, or '' for "
-            "the ids of the demo set or of the experiments"
-        )
-    if str(ids_csv) and not str(image_dir):
-        raise ConfigError(
-            f"ids_csv={str(ids_csv)!r} is not allowed without image_dir: the demo set has its own ids; "
-            "give image_dir too, or ids_csv=''"
-        )

@@ -5,8 +5,10 @@ Modules: :mod:`~geoclip_utils.geo.distance` (great-circle km, GeoScore), :mod:`~
 :mod:`~geoclip_utils.geo.regions` (UN M49, the authors' lists), :mod:`~geoclip_utils.geo.koppen`
 (Köppen-Geiger), :mod:`~geoclip_utils.geo.grid` (point in polygon and distances to polygons at dataset
 scale), :mod:`~geoclip_utils.geo.dedupe` (near-duplicates), :mod:`~geoclip_utils.geo.points`
-(input files), :mod:`~geoclip_utils.geo.nominatim` (optional online geocoder). The names below are the
-public API; import them from ``geoclip_utils.geo``.
+(input files), :mod:`~geoclip_utils.geo.nominatim` (optional online geocoder),
+:mod:`~geoclip_utils.geo.gazetteer` (GeoNames cities, capitals, population centres),
+:mod:`~geoclip_utils.geo.pins` (pins from country answers: capital, population centre, photo prior,
+hedged). The names below are the public API; import them from ``geoclip_utils.geo``.
 
 Owns
     * **distances**: :func:`haversine_km` (vectorised great-circle distance) and :func:`geoscore`
@@ -78,6 +80,7 @@ Does not own: the data files (:mod:`geoclip_utils.data`), plots (:mod:`geoclip_u
 
 from .dedupe import DEDUPE_COSINE, DEDUPE_KM, dedupe_by_cosine, dedupe_by_distance
 from .distance import EARTH_RADIUS_KM, geoscore, haversine_km, unit_vectors
+from .gazetteer import capitals, population_centres
 from .koppen import COAST_KM, climate, koppen_table
 from .nominatim import NominatimGeocoder
 from .places import nearest_places, reverse_geocoder_search
@@ -109,6 +112,7 @@ __all__ = [
     "CountryIndex",
     "NominatimGeocoder",
     "RegionMapComparison",
+    "capitals",
     "climate",
     "compare_region_maps",
     "country_index",
@@ -119,6 +123,7 @@ __all__ = [
     "haversine_km",
     "koppen_table",
     "nearest_places",
+    "population_centres",
     "read_points",
     "reverse_geocode",
     "reverse_geocoder_search",

@@ -1,7 +1,8 @@
 """Distances on the sphere: great-circle km, GeoScore, unit vectors, coordinate checks.
 
-The one definition used everywhere in the book (the OSV-5M one, as its ``metrics/utils.py`` computes it):
-haversine on a sphere of radius 6371 km, thresholds as ``d <= t``, GeoScore ``5000 * exp(-d / 1492.7)``.
+The one definition used everywhere in the book (the OSV-5M one, as its code computes it): haversine on a
+sphere of radius 6371 km (``metrics/utils.py``), a photo within ``t`` km when ``d < t`` (strict:
+``metrics/distance_based.py`` counts ``haversine_distance < acc``), GeoScore ``5000 * exp(-d / 1492.7)``.
 Papers differ (GeoCLIP's released code uses the WGS-84 ellipsoid, PIGEON's a 6378.137 km sphere and
 ``d < t``); ``resources/anchors.csv`` names the definition of every published number the book shows.
 """
@@ -14,11 +15,26 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 
-__all__ = ["EARTH_RADIUS_KM", "haversine_km", "geoscore", "unit_vectors", "chord", "as_coords", "check_km"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "DISTANCE_DEFINITION",
+    "haversine_km",
+    "geoscore",
+    "unit_vectors",
+    "chord",
+    "as_coords",
+    "check_km",
+]
 
 
 #: Earth radius of the book's sphere, km: OSV-5M's, 8.8 m below the IUGG mean radius (6371.0088 km).
 EARTH_RADIUS_KM = 6371.0
+#: The book's distance definition, in words (printed with every kilometre number; the threshold rule is
+#: :func:`geoclip_utils.stats.distance.within`).
+DISTANCE_DEFINITION = (
+    "haversine great-circle distance, sphere of radius 6371 km, within t km when d < t, "
+    "GeoScore 5000*exp(-d/1492.7)"
+)
 
 
 def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Paired comparisons of two classifiers on the same images: one result type (:class:`PairedComparison`),
-McNemar's exact test and the paired bootstrap, per group, and pairing two predictions tables."""
+McNemar's exact test and the paired bootstrap, per group, pairing two predictions tables, and the comparison
+like for like (:func:`restricted_paired`: both runs restricted to the labels both could answer)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,10 @@ __all__ = [
     "mcnemar_exact",
     "per_group_paired",
     "paired_tables",
+    "RestrictedAnswers",
+    "RestrictedComparison",
+    "restricted_answers",
+    "restricted_paired",
 ]
 
 
@@ -262,3 +267,229 @@ def paired_predictions(
     """
     aa, bb = paired_tables(a, b)
     return paired(correct_at_k(aa, k), correct_at_k(bb, k), n_boot=n_boot, seed=seed)
+
+
+# --------------------------------------------------------------------------- like for like: common labels
+@dataclass(frozen=True)
+class RestrictedAnswers:
+    """One run's first answers once its candidates are cut down to a set of common labels.
+
+    The stored top-``k`` is re-ranked keeping only the common labels (the order of the remaining candidates
+    is unchanged by the cut, so the first common label of the stored list *is* the restricted first answer).
+    Where no common label is stored (the top-``k`` "runs out"), the restricted answer is some label below the
+    stored ones: it is counted wrong in ``lower`` and right in ``upper`` when the gold label could be that
+    hidden answer (a common label, and a candidate of the run for that image).
+
+    Attributes
+    ----------
+    lower, upper : per-image correctness at the two ends (equal where nothing ran out).
+    outside : the stored first answer is not a common label.
+    ran_out : no common label among the stored answers.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    outside: np.ndarray
+    ran_out: np.ndarray
+
+
+def restricted_answers(
+    top_labels: Sequence[Sequence[str]],
+    gold: Sequence[str],
+    common: Collection[str],
+    *,
+    gold_possible: Sequence[bool] | np.ndarray | None = None,
+) -> RestrictedAnswers:
+    """Re-rank one run's stored answers keeping only the ``common`` labels.
+
+    Parameters
+    ----------
+    top_labels : the stored answers of each image, best first.
+    gold : the gold label of each image.
+    common : the labels both runs of a comparison could answer.
+    gold_possible : per image, whether the gold label was a candidate of this run for that image (default:
+        every image; e.g. stage 2 of the two-stage run only offers the countries of the stage-1 region). Only
+        used where the top-k runs out.
+
+    Returns
+    -------
+    RestrictedAnswers
+
+    Raises
+    ------
+    ConfigError
+        If the inputs differ in length.
+
+    Example
+    -------
+    >>> r = restricted_answers([("Z", "A"), ("Z", "Y"), ("B", "A")], ["A", "B", "A"], {"A", "B"})
+    >>> r.lower.tolist(), r.upper.tolist(), r.outside.tolist(), r.ran_out.tolist()
+    ([True, False, False], [True, True, False], [True, True, False], [False, True, False])
+    """
+    common = frozenset(common)
+    tops, golds = list(top_labels), list(gold)
+    possible = np.ones(len(golds), bool) if gold_possible is None else np.asarray(gold_possible, bool)
+    if not (len(tops) == len(golds) == len(possible)):
+        raise ConfigError(
+            f"lengths differ: {len(tops)} answers, {len(golds)} gold labels, {len(possible)} flags"
+        )
+    first = [next((lab for lab in t if lab in common), None) for t in tops]
+    ran_out = np.fromiter((f is None for f in first), bool, len(first))
+    lower = np.fromiter(
+        (f is not None and f == g for f, g in zip(first, golds, strict=True)), bool, len(first)
+    )
+    gold_common = np.fromiter((g in common for g in golds), bool, len(golds))
+    outside = np.fromiter((not t or t[0] not in common for t in tops), bool, len(tops))
+    return RestrictedAnswers(lower, lower | (ran_out & gold_common & possible), outside, ran_out)
+
+
+@dataclass(frozen=True)
+class RestrictedComparison:
+    """Two runs compared with both restricted to the labels both could answer (:func:`restricted_paired`).
+
+    Attributes
+    ----------
+    n : images compared (every shared image; an image whose gold label is no common label is wrong for both).
+    labels, a_labels, b_labels : how many labels are common, and how many each run could answer.
+    gold_outside : images whose gold label is not a common label.
+    a_outside, b_outside : images whose stored first answer is not a common label (answers the other run
+        could not give).
+    a_ran_out, b_ran_out : images with no common label among the stored answers (the bound comes from them).
+    point : the paired comparison with every run-out counted wrong on both sides (exact when nothing ran out).
+    low, high : the lowest and highest difference the stored answers allow (A at its upper and B at its lower
+        end, and the reverse); equal to ``point`` when nothing ran out.
+    gold_outside_labels : the gold labels of the ``gold_outside`` images, sorted.
+    """
+
+    n: int
+    labels: int
+    a_labels: int
+    b_labels: int
+    gold_outside: int
+    a_outside: int
+    b_outside: int
+    a_ran_out: int
+    b_ran_out: int
+    point: PairedComparison
+    low: PairedComparison
+    high: PairedComparison
+    gold_outside_labels: tuple[str, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """True when no run ran out of common labels (the restricted answers are all known)."""
+        return self.a_ran_out == 0 and self.b_ran_out == 0
+
+    @property
+    def diff_bounds(self) -> tuple[float, float]:
+        """The lowest and highest difference (B − A) the stored answers allow."""
+        return (self.low.diff, self.high.diff)
+
+    @property
+    def diff_bounds_ci95(self) -> tuple[float, float]:
+        """The lower 95 % limit of the lowest difference and the upper limit of the highest one."""
+        return (self.low.diff_ci95[0], self.high.diff_ci95[1])
+
+    def to_dict(self) -> dict:
+        """The ``restricted`` JSON object of ``geoclip compare``: ``labels``, ``a_labels``, ``b_labels``,
+        ``gold_outside``, ``a_outside``, ``b_outside``, ``a_ran_out``, ``b_ran_out``, ``a_top1`` and
+        ``b_top1`` (run-outs counted wrong), ``a_top1_max`` and ``b_top1_max`` (run-outs counted right where
+        possible), ``diff``, ``diff_ci95``, ``mcnemar_p`` (of ``point``), ``diff_bounds``,
+        ``diff_bounds_ci95`` and ``exact``."""
+        return {
+            "n": self.n,
+            "labels": self.labels,
+            "a_labels": self.a_labels,
+            "b_labels": self.b_labels,
+            "gold_outside": self.gold_outside,
+            "a_outside": self.a_outside,
+            "b_outside": self.b_outside,
+            "a_ran_out": self.a_ran_out,
+            "b_ran_out": self.b_ran_out,
+            "a_top1": self.point.accuracy_a,
+            "b_top1": self.point.accuracy_b,
+            "a_top1_max": self.low.accuracy_a,
+            "b_top1_max": self.high.accuracy_b,
+            "diff": self.point.diff,
+            "diff_ci95": list(self.point.diff_ci95),
+            "mcnemar_p": self.point.mcnemar_p,
+            "diff_bounds": list(self.diff_bounds),
+            "diff_bounds_ci95": list(self.diff_bounds_ci95),
+            "exact": self.exact,
+        }
+
+
+def restricted_paired(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    a_labels: Collection[str],
+    b_labels: Collection[str],
+    *,
+    a_possible: pd.Series | None = None,
+    b_possible: pd.Series | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> RestrictedComparison:
+    """Compare two runs at top-1 with both restricted to the labels both could answer.
+
+    Each run's stored top-``k`` is re-ranked keeping only the common labels (:func:`restricted_answers`);
+    where the stored answers run out the result is a bound: :attr:`RestrictedComparison.low` and ``high``
+    are the differences with the unknown answers counted against B and against A.
+
+    Parameters
+    ----------
+    a, b : predictions tables (A and B; differences are B − A), paired on their shared images by
+        :func:`paired_tables`.
+    a_labels, b_labels : the labels each run could answer (its candidates).
+    a_possible, b_possible : booleans indexed by image id: was the image's gold label a candidate of that
+        run for that image (see :func:`restricted_answers`; default every image, a missing id counts as
+        ``False``).
+    n_boot, seed : bootstrap settings (the same resamples for the three comparisons).
+
+    Returns
+    -------
+    RestrictedComparison
+
+    Raises
+    ------
+    DataError
+        As :func:`paired_tables`; or when the two runs share no label.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> a = make_predictions(["1", "2"], ["X", "Y"], [("X", "Y"), ("Y", "X")], experiment="a", source="local")
+    >>> b = make_predictions(["1", "2"], ["X", "Y"], [("W", "X"), ("W", "V")], experiment="b", source="local")
+    >>> r = restricted_paired(a, b, {"X", "Y"}, {"X", "Y", "W", "V"}, n_boot=10)
+    >>> r.labels, r.b_outside, r.b_ran_out, r.point.accuracy_b, r.diff_bounds
+    (2, 2, 1, 0.5, (-0.5, 0.0))
+    """
+    common = frozenset(a_labels) & frozenset(b_labels)
+    if not common:
+        raise DataError(f"{a.attrs.get('experiment')!r} and {b.attrs.get('experiment')!r} share no label")
+    aa, bb = paired_tables(a, b)
+    gold = aa["gold"].tolist()
+
+    def possible(flags: pd.Series | None) -> np.ndarray | None:
+        if flags is None:
+            return None
+        return flags.reindex(aa["image_id"].to_numpy(), fill_value=False).to_numpy(bool)
+
+    ra = restricted_answers(aa["top_labels"], gold, common, gold_possible=possible(a_possible))
+    rb = restricted_answers(bb["top_labels"], gold, common, gold_possible=possible(b_possible))
+    kw = {"n_boot": n_boot, "seed": seed}
+    return RestrictedComparison(
+        n=len(aa),
+        labels=len(common),
+        a_labels=len(frozenset(a_labels)),
+        b_labels=len(frozenset(b_labels)),
+        gold_outside=int(sum(g not in common for g in gold)),
+        a_outside=int(ra.outside.sum()),
+        b_outside=int(rb.outside.sum()),
+        a_ran_out=int(ra.ran_out.sum()),
+        b_ran_out=int(rb.ran_out.sum()),
+        point=paired(ra.lower, rb.lower, **kw),
+        low=paired(ra.upper, rb.lower, **kw),
+        high=paired(ra.lower, rb.upper, **kw),
+        gold_outside_labels=tuple(sorted({g for g in gold if g not in common})),
+    )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from .. import experiments, stats
-from ..errors import ConfigError, DataError
+from .. import stats
+from ..errors import DataError
 from ..notebook import format_interval, share_in_words
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
+from ..stats.calibration import fit_temperature, tempered_top1  # noqa: F401 (importable from here, as before)
 
 __all__ = [
     "PAPER_RUNS",
-    "check_calibration_experiment",
     "top1_confidence",
     "tempered_top1",
     "fit_temperature",
@@ -42,45 +41,6 @@ PAPER_RUNS = (
 )
 
 
-def check_calibration_experiment(
-    experiment: str, *, source: str = "paper", results_dir: str | os.PathLike | None = None
-) -> experiments.Experiment | None:
-    """Check the chapter's ``experiment`` parameter: a run that stored CLIP's probabilities.
-
-    A registered experiment must have ``probabilities = true`` in the registry (and, with
-    ``source="paper"``, a published result file); with ``source="local"`` an unregistered one needs its
-    results file (:func:`geoclip_utils.experiments.check_experiment`).
-
-    Returns
-    -------
-    The registry record, or ``None`` for an unregistered local experiment.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, its value, what is allowed and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_calibration_experiment("UScity100").probabilities
-    True
-    """
-    exp = experiments.check_experiment(
-        experiment, source=source, results_dir=results_dir, chapter="calibration"
-    )
-    if exp is not None and not exp.probabilities:
-        fits = [
-            n
-            for n, e in experiments.experiments().items()
-            if e.probabilities and (source == "local" or e.published)
-        ]
-        instead = f"; the {exp.chapter} chapter analyses it" if exp.chapter else ""
-        raise ConfigError(
-            f"experiment={experiment!r} stores no probabilities; the calibration chapter takes {fits}{instead}"
-        )
-    return exp
-
-
 def top1_confidence(df: pd.DataFrame) -> np.ndarray:
     """CLIP's probability for its first answer, per image.
 
@@ -93,47 +53,6 @@ def top1_confidence(df: pd.DataFrame) -> np.ndarray:
     if np.isnan(conf).all():
         raise DataError(f"{df.attrs.get('experiment')!r} stores no probabilities")
     return conf
-
-
-def tempered_top1(top_probs: Sequence[Sequence[float]], temperature: float) -> np.ndarray:
-    """Top-1 confidence after dividing the log-probabilities by ``temperature`` and renormalising.
-
-    Only the stored top-k probabilities are known, so the softmax is renormalised over them (the mass
-    outside the top-k is ignored — negligible for these files, whose top-5 sums to about one). Dividing the
-    logits by a positive constant never changes their order, so the ranking — and every accuracy — stays
-    the same; only the confidence changes.
-
-    Example
-    -------
-    >>> tempered_top1([[0.5, 0.5], [0.9, 0.1]], 1.0).round(2).tolist()
-    [0.5, 0.9]
-    """
-    if temperature <= 0:
-        raise ConfigError(f"temperature must be positive, got {temperature}")
-    k = max(len(p) for p in top_probs)
-    p = np.array([list(x) + [0.0] * (k - len(x)) for x in top_probs], dtype=float)
-    logp = np.log(np.clip(p, 1e-300, None)) / temperature
-    logp -= logp.max(axis=1, keepdims=True)
-    q = np.exp(logp) * (p > 0)
-    return q[:, 0] / q.sum(axis=1)
-
-
-def fit_temperature(
-    top_probs: Sequence[Sequence[float]],
-    correct: Sequence[bool] | np.ndarray,
-    grid: Sequence[float] | np.ndarray | None = None,
-    n_bins: int = 10,
-) -> tuple[float, float]:
-    """The temperature (from ``grid``) whose :func:`tempered_top1` has the lowest ECE, and that ECE.
-
-    In-sample: the temperature is chosen on the same images it is scored on, so the ECE is optimistic.
-    Default grid: 60 values from 1 to 1000, log-spaced.
-    """
-    grid = np.geomspace(1, 1000, 60) if grid is None else np.asarray(grid, float)
-    c = np.asarray(correct, float)
-    eces = [stats.expected_calibration_error(tempered_top1(top_probs, t), c, n_bins) for t in grid]
-    i = int(np.argmin(eces))
-    return float(grid[i]), float(eces[i])
 
 
 def calibration_summary(

@@ -132,52 +132,14 @@ def photo_label_set(experiment: str) -> str:
     return name
 
 
-def check_parameters(
-    experiment: str, *, source: str = "paper", results_dir=None, min_images: int = 100
-) -> str:
-    """Check the chapter's ``experiment``, ``source``, ``results_dir`` and ``min_images`` up front.
-
-    Returns
-    -------
-    The label set whose photos are broken down by climate (:func:`photo_label_set`).
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value, what is allowed and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_parameters("country100")
-    'country100'
-    """
-    from ..notebook import check_number
-
-    check_number("min_images", min_images, minimum=1, integer=True)
-    exp = experiments.experiments().get(experiment)
-    if exp is not None and exp.mode == "climate":
-        raise ConfigError(
-            f"experiment={experiment!r} is not allowed: this parameter takes a country experiment to break "
-            "down by climate; a climate run is read from results_dir in the chapter's last section"
-        )
-    experiments.check_experiment(
-        experiment,
-        source=source,
-        results_dir=results_dir,
-        chapter="climate",
-        modes=COUNTRY_MODES,
-        countries=True,
-    )
-    return photo_label_set(experiment)
-
-
 def group_counts(photos: pd.DataFrame) -> dict:
-    """``n_photos``, ``n_classes``, ``top_group`` and its share ``top_group_share``, and ``n_ocean`` (photos
-    on open sea pixels) of an :func:`image_climates` table."""
+    """``n_photos``, ``n_classes`` (land classes: a photo on an open sea pixel has no climate class, as in the
+    *Data* chapter's count), ``top_group`` and its share ``top_group_share``, and ``n_ocean`` (photos on open
+    sea pixels) of an :func:`image_climates` table."""
     groups = photos["group"].value_counts()
     return {
         "n_photos": len(photos),
-        "n_classes": photos["climate"].nunique(),
+        "n_classes": int(photos.loc[photos["climate"] != "Ocean", "climate"].nunique()),
         "top_group": groups.index[0],
         "top_group_share": groups.iloc[0] / len(photos),
         "n_ocean": int((photos["climate"] == "Ocean").sum()),

@@ -3,23 +3,21 @@ wordings of the *Countries* chapter's conclusions (chosen by the numbers)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import pandas as pd
 
-from .. import data, experiments, stats
-from ..errors import ConfigError
+from .. import data, stats
 from ..names import to_iso3
 from ..notebook import format_ci, share_in_words
-from ..schema import read_predictions, top1
+from ..schema import top1
 
 __all__ = [
     "MODES",
-    "check_country_experiment",
     "per_country_table",
     "top_confusions",
     "confusion_share",
+    "region_confusion",
     "region_f1",
     "mistakes_within_region",
     "headline_text",
@@ -28,48 +26,6 @@ __all__ = [
 
 #: The modes whose answers are countries of a country label set (the chapter's experiments).
 MODES = ("flat", "mixed")
-
-
-def check_country_experiment(
-    experiment: str, *, source: str = "paper", results_dir: str | os.PathLike | None = None
-) -> experiments.Experiment | None:
-    """Check the chapter's ``experiment`` parameter: a run whose answers are countries.
-
-    A registered experiment must be of mode ``flat`` or ``mixed`` over a label set of countries
-    (:func:`geoclip_utils.experiments.check_experiment`); with ``source="local"`` an unregistered one is
-    accepted when its results file says (attrs ``label_set``, ``mode``) that it is such a run.
-
-    Returns
-    -------
-    The registry record, or ``None`` for an unregistered local experiment.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, its value, what is allowed and the chapter that fits instead.
-
-    Example
-    -------
-    >>> check_country_experiment("country100").name
-    'country100'
-    """
-    exp = experiments.check_experiment(
-        experiment, source=source, results_dir=results_dir, chapter="countries", modes=MODES, countries=True
-    )
-    if exp is not None:
-        return exp
-    path = experiments.local_results_dir(results_dir) / f"{experiment}.parquet"
-    attrs = read_predictions(path).attrs
-    label_set = experiments.label_sets().get(str(attrs.get("label_set", "")))
-    mode = attrs.get("mode", "flat")
-    if label_set is None or not label_set.countries or mode not in MODES:
-        what = f"label set {attrs.get('label_set')!r}" if label_set is None else f"a {label_set.place} run"
-        raise ConfigError(
-            f"experiment={experiment!r}: {path} holds {what} (mode {mode!r}); the countries chapter takes runs "
-            f"of mode {' or '.join(MODES)} over a label set of countries (the below_country chapter takes other "
-            "places)"
-        )
-    return None
 
 
 def per_country_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -120,6 +76,46 @@ def confusion_share(counts: pd.DataFrame, gold: str, predicted: str) -> float:
     if gold not in counts.index or predicted not in counts.columns:
         return 0.0
     return float(counts.loc[gold, predicted] / max(counts.loc[gold].sum(), 1))
+
+
+def region_confusion(df: pd.DataFrame, region_of: Mapping[str, str], normalize: bool = False) -> pd.DataFrame:
+    """The confusion matrix between sub-regions: rows the true country's sub-region, columns the sub-region
+    of CLIP's first answer, every photo counted (answers in a sub-region without photos get a column too).
+
+    Parameters
+    ----------
+    df : predictions of a country run.
+    region_of : label → sub-region (the ``region`` column of :func:`per_country_table`); a label missing
+        from it counts as ``"unknown"``.
+    normalize : divide each row by its number of photos (shares of the true sub-region).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows (``gold region``) in name order, columns (``predicted region``) the same order then any
+        sub-region that only answers have.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> p = make_predictions(["1", "2", "3"], ["A", "B", "C"], [("B",), ("B",), ("D",)], [(1.0,)] * 3,
+    ...                      experiment="t", source="local")
+    >>> region_confusion(p, {"A": "X", "B": "X", "C": "Y", "D": "Z"}).to_dict("index")
+    {'X': {'X': 2, 'Y': 0, 'Z': 0}, 'Y': {'X': 0, 'Y': 0, 'Z': 1}}
+    """
+    region = lambda label: str(region_of.get(label) or "unknown")  # noqa: E731
+    gold = df["gold"].astype(str).map(region)
+    pred = top1(df).astype(str).map(region)
+    rows = sorted(set(gold))
+    cols = rows + sorted(set(pred) - set(rows))
+    cm = pd.crosstab(
+        pd.Categorical(gold, categories=rows), pd.Categorical(pred, categories=cols), dropna=False
+    )
+    cm = cm.reindex(index=rows, columns=cols, fill_value=0)
+    cm.index.name, cm.columns.name = "gold region", "predicted region"
+    if normalize:
+        cm = cm.div(cm.sum(axis=1).replace(0, 1), axis=0)
+    return cm
 
 
 def region_f1(table: pd.DataFrame, min_countries: int = 3) -> pd.DataFrame:

@@ -30,6 +30,7 @@ __all__ = [
     "photo_counts",
     "place_spread",
     "spread_summary",
+    "filtered_set_numbers",
     "balance_sentence",
     "per_country_phrase",
     "label_agreement",
@@ -148,6 +149,104 @@ def spread_summary(keep: np.ndarray, spread: pd.DataFrame, *, few: int = 10) -> 
         "most_conc_n": int(spread["distinct_places"].iloc[0]),
         "least_conc": spread["label"].iloc[-1],
         "least_conc_n": int(spread["distinct_places"].iloc[-1]),
+    }
+
+
+def filtered_set_numbers(
+    full: pd.DataFrame, filtered: pd.DataFrame, spread: pd.DataFrame | None = None, radius_km: float = 1.0
+) -> dict:
+    """How the authors' near-duplicate-filtered label set relates to the full one, for the chapters that show
+    both (the glued numbers and one sentence each).
+
+    The authors' script (``notebooks/distance_correction.py`` in their repository) applied the 1-km rule to
+    the photos of their whole download, then drew the filtered set from what survived; so the filtered set is
+    a new draw, not the distinct places of the full set.
+
+    Parameters
+    ----------
+    full, filtered : the two gold tables (``image_id``, ``label``), e.g. ``country100`` and
+        ``filtered_country100``.
+    spread : :func:`place_spread` of ``full`` (for the distinct places of the countries the filtered set
+        lacks), or ``None``. The sentences name the sets ``country100`` and ``filtered_country100``.
+    radius_km : the rule's radius, for the sentence.
+
+    Returns
+    -------
+    dict
+        ``filt_images``, ``filt_countries``, ``filt_per_country`` (``"100 from each"`` or a range),
+        ``filt_shared`` (photos also in the full set), ``filt_missing`` (countries of the full set it lacks),
+        ``filt_missing_names``, ``filt_missing_places`` and ``filt_kept_places`` (median distinct places, in the
+        full set, of the missing and of the kept countries; NaN without ``spread``), ``filt_sentence`` (how the
+        two relate, for the Data chapter) and ``filt_caveat`` (what that does to comparing their accuracies).
+
+    Example
+    -------
+    >>> full = pd.DataFrame({"image_id": ["a", "b", "c", "d"], "label": ["X", "X", "Y", "Y"]})
+    >>> filt = pd.DataFrame({"image_id": ["a", "e"], "label": ["X", "X"]})
+    >>> n = filtered_set_numbers(full, filt)
+    >>> n["filt_shared"], n["filt_missing"], n["filt_missing_names"]
+    (1, 1, 'Y')
+    """
+    from ..notebook import count_words, join_words
+
+    per = filtered["label"].value_counts()
+    missing = sorted(set(full["label"]) - set(filtered["label"]))
+    shared = int(filtered["image_id"].isin(set(full["image_id"])).sum())
+    n_f, n_c = len(filtered), int(filtered["label"].nunique())
+    per_words = (
+        f"{per.min():,} from each" if per.min() == per.max() else f"{per.min():,} to {per.max():,} from each"
+    )
+    nan = float("nan")
+    if spread is not None and missing:
+        is_missing = spread["label"].isin(missing)
+        missing_places = (
+            float(spread.loc[is_missing, "distinct_places"].median()) if is_missing.any() else nan
+        )
+        kept_places = (
+            float(spread.loc[~is_missing, "distinct_places"].median()) if (~is_missing).any() else nan
+        )
+    else:
+        missing_places = kept_places = nan
+    sentence = (
+        f"The authors' near-duplicate-filtered set (`filtered_country100`) is not the distinct places of "
+        f"`country100`: it holds {n_f:,} photos, {per_words} of {count_words(n_c, 'country', 'countries')}, and "
+        f"only {shared:,} of them are also `country100` photos. Their script applied the {radius_km:g}-km rule "
+        "to every photo they had downloaded and drew the filtered set from what survived"
+    )
+    if missing:
+        sentence += (
+            f"; {count_words(len(missing), 'country', 'countries')} of `country100` "
+            f"{'is' if len(missing) == 1 else 'are'} missing from it"
+        )
+        if missing_places == missing_places and kept_places == kept_places:  # not NaN
+            sentence += (
+                f", and in `country100` {'it has' if len(missing) == 1 else 'they have'} a median of "
+                f"{missing_places:g} distinct places against {kept_places:g} for the countries kept"
+            )
+    sentence += "."
+    caveat = (
+        f"`filtered_country100` is another set of photos, not a cleaned copy of `country100`: {n_f:,} photos of "
+        f"{count_words(n_c, 'country', 'countries')} ({per_words}), only {shared:,} of them shared with "
+        f"`country100`, so its accuracy differs in photos and in candidates (chance 1/{n_c}) and is not "
+        "comparable with the full set's"
+        + (
+            f"; the {count_words(len(missing), 'country', 'countries')} it lacks include {join_words(missing[:3])}"
+            if missing
+            else ""
+        )
+        + "."
+    )
+    return {
+        "filt_images": n_f,
+        "filt_countries": n_c,
+        "filt_per_country": per_words,
+        "filt_shared": shared,
+        "filt_missing": len(missing),
+        "filt_missing_names": join_words(missing, empty="none"),
+        "filt_missing_places": missing_places,
+        "filt_kept_places": kept_places,
+        "filt_sentence": sentence,
+        "filt_caveat": caveat,
     }
 
 
@@ -321,11 +420,13 @@ def headline(table: pd.DataFrame, radius_km: float) -> str:
     :func:`place_spread`.
     """
     agree = table["agree"]
+    methods = table["geo_method"].value_counts()
+    methods = methods.sort_index().sort_values(ascending=False, kind="stable")
     return "\n".join(
         [
             f"photos: {len(table)}, distinct places ({radius_km:g} km rule): {int(table['distinct_place'].sum())}",
             f"offline country = authors' label: {agree.mean():.2%} ({int(agree.sum())} of {len(table)})",
-            f"by method: {table['geo_method'].value_counts().sort_index().to_dict()}",
+            "photos by geocoding method: " + ", ".join(f"{m} {n}" for m, n in methods.items()),
         ]
     )
 
@@ -389,20 +490,23 @@ def region_taxonomies(iso3s) -> tuple[dict, pd.DataFrame]:
     numbers : ``n_regions_a``, ``n_regions_b`` (regions of ``country_to_region`` and
         ``region_to_country``), ``n_overlap_a``, ``n_overlap_b`` (countries in more than one region),
         ``n_differ`` (countries placed differently), ``n_missing_a`` (of ``iso3s``, countries in no region
-        of the first list), ``n_un_sub`` (UN sub-regions of ``iso3s``).
+        of the first list), ``missing_a_words`` (that count in a sentence, naming up to three of them),
+        ``n_un_sub`` (UN sub-regions of ``iso3s``).
     table : the countries in several regions or placed differently: ``country``, ``country_to_region``,
         ``region_to_country``, ``UN sub-region``.
     """
     cmp = geo.compare_region_maps()
     c = cmp.countries
     codes = set(iso3s)
+    missing = sorted(codes - set(c.loc[c["n_a"] > 0, "iso3"]))
     numbers = {
         "n_regions_a": len(cmp.regions[cmp.regions["n_a"] > 0]),
         "n_regions_b": len(cmp.regions[cmp.regions["n_b"] > 0]),
         "n_overlap_a": int((c["n_a"] > 1).sum()),
         "n_overlap_b": int((c["n_b"] > 1).sum()),
         "n_differ": int((~c["same"]).sum()),
-        "n_missing_a": int(len(codes - set(c.loc[c["n_a"] > 0, "iso3"]))),
+        "n_missing_a": len(missing),
+        "missing_a_words": missing_sentence(missing),
         "n_un_sub": int(geo.un_regions(sorted(codes))["subregion"].nunique()),
     }
     view = c[(c["n_a"] != 1) | (~c["same"])].copy()
@@ -416,6 +520,32 @@ def region_taxonomies(iso3s) -> tuple[dict, pd.DataFrame]:
         }
     )
     return numbers, table
+
+
+def missing_sentence(iso3s, limit: int = 3) -> str:
+    """The countries of the experiment that sit in no region of the authors' list, in words (named when at
+    most ``limit``).
+
+    Example
+    -------
+    >>> missing_sentence([]), missing_sentence(["DEU"])
+    ("every one of the experiment's countries is in a region of the list used", "one of the experiment's countries, Germany, is in no region of the list used")
+    """
+    from ..names import country_converter
+    from ..notebook import join_words
+
+    n = len(iso3s)
+    if n == 0:
+        return "every one of the experiment's countries is in a region of the list used"
+    names = ""
+    if n <= limit:
+        short = country_converter().convert(list(iso3s), src="ISO3", to="name_short", not_found=None)
+        names = join_words([short] if isinstance(short, str) else short)
+    if n == 1:
+        return f"one of the experiment's countries, {names}, is in no region of the list used"
+    if names:
+        return f"{n} of the experiment's countries, {names}, are in no region of the list used"
+    return f"{n} of the experiment's countries are in no region of the list used"
 
 
 #: :func:`summary_sentence` says the labels are reproduced "for nearly every photo" at this agreement

@@ -31,18 +31,18 @@ import pandas as pd
 
 from .. import data, experiments, geo, stats
 from ..errors import ConfigError, DataError
+from ..stats import distance as stats_distance
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
+from ..stats.distance import (  # noqa: F401 (the old names stay importable from here)
+    METRIC_KEYS,
+    THRESHOLDS_KM,
+    threshold_shares,
+    weighted_median,
+)
 
 #: GeoEstimation's partitionings, coarsest first; ``hierarchy`` combines the three.
 PARTITIONINGS: tuple[str, ...] = ("coarse", "middle", "fine", "hierarchy")
-#: Distance thresholds (km): street, city, region, country, continent.
-THRESHOLDS_KM: tuple[int, ...] = (1, 25, 200, 750, 2500)
-#: Metric keys of every partitioning, in display order.
-METRIC_KEYS: tuple[str, ...] = tuple(f"acc_{t}km" for t in THRESHOLDS_KM) + (
-    "median_km",
-    "geoscore",
-    "country_top1",
-)
+# THRESHOLDS_KM and METRIC_KEYS (and the scoring) are geoclip_utils.stats.distance's, importable from here.
 
 
 def sovereign(iso3s) -> np.ndarray:
@@ -54,62 +54,6 @@ def sovereign(iso3s) -> np.ndarray:
     ['FRA', 'FRA', 'CHN']
     """
     return np.array([geo.INTEGRAL_TERRITORIES.get(str(c), str(c)) for c in iso3s], dtype=object)
-
-
-def threshold_shares(d_km, thresholds_km=THRESHOLDS_KM) -> dict[str, float]:
-    """Share of errors at most each threshold (``d <= t``), keyed ``acc_<t>km``.
-
-    Parameters
-    ----------
-    d_km : 1-D array of distances in km.
-    thresholds_km : thresholds in km.
-
-    Returns
-    -------
-    dict ``{"acc_1km": share, ...}``.
-
-    Raises
-    ------
-    ConfigError
-        When ``d_km`` is empty.
-
-    Example
-    -------
-    >>> threshold_shares([0.5, 30, 1000, 5000], (1, 25, 2500))
-    {'acc_1km': 0.25, 'acc_25km': 0.25, 'acc_2500km': 0.75}
-    """
-    d = np.asarray(d_km, dtype=float)
-    if d.size == 0:
-        raise ConfigError("no distances to score")
-    return {f"acc_{t:g}km": float((d <= t).mean()) for t in thresholds_km}
-
-
-def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """Median of ``values`` where value ``i`` appears ``weights[i]`` times (the lower median of the expanded
-    sample when the total weight is even, averaged with the upper one, as :func:`numpy.median` does).
-
-    Example
-    -------
-    >>> weighted_median(np.array([1.0, 2.0, 10.0]), np.array([1.0, 0.0, 1.0]))
-    5.5
-    """
-    v = np.asarray(values, float)
-    w = np.asarray(weights, float)
-    order = np.argsort(v, kind="stable")
-    return _weighted_median_sorted(v[order], w[order])
-
-
-def _weighted_median_sorted(v: np.ndarray, w: np.ndarray) -> float:
-    cum = np.cumsum(w)
-    total = cum[-1]
-    if total <= 0:
-        raise ConfigError("weighted median with zero total weight")
-    # positions (1-based) of the two middle elements of the expanded sample
-    lo_pos = np.floor((total + 1) / 2)
-    hi_pos = np.ceil((total + 1) / 2)
-    lo = v[np.searchsorted(cum, lo_pos)]
-    hi = v[np.searchsorted(cum, hi_pos)]
-    return float((lo + hi) / 2)
 
 
 @functools.cache
@@ -166,89 +110,16 @@ def geoestimation_table() -> pd.DataFrame:
     return _table_cached().copy()
 
 
-def _mean_columns(d: np.ndarray, gs: np.ndarray, cc: np.ndarray) -> np.ndarray:
-    """Per-image columns whose weighted means are the threshold shares, GeoScore and country accuracy."""
-    cols = [(d <= t).astype(float) for t in THRESHOLDS_KM] + [gs, cc]
-    return np.column_stack(cols)
-
-
-def _batch_stats(w: np.ndarray, cols: np.ndarray, d_sorted: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Metrics (columns in :data:`METRIC_KEYS` order) of a batch of weight vectors ``w`` (rows)."""
-    total = w.sum(axis=1)
-    means = (w @ cols) / total[:, None]
-    cum = np.cumsum(w[:, order], axis=1)
-    lo_pos = np.floor((total + 1) / 2)
-    hi_pos = np.ceil((total + 1) / 2)
-    # index of the first cumulative weight >= position, row by row
-    lo = d_sorted[(cum < lo_pos[:, None]).sum(axis=1)]
-    hi = d_sorted[(cum < hi_pos[:, None]).sum(axis=1)]
-    med = (lo + hi) / 2
-    k = len(THRESHOLDS_KM)
-    return np.column_stack([means[:, :k], med, means[:, k:]])
-
-
 def distance_metrics(df: pd.DataFrame, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
-    """Distance and country metrics of each partitioning of a :func:`geoestimation_table`-like frame.
-
-    Parameters
-    ----------
-    df : needs ``image_id``, ``partitioning``, ``error_km``, ``geoscore``, ``country_correct``; every
-        partitioning must cover the same images (the bootstrap resamples images, jointly for all).
-    n_boot : bootstrap resamples (``0`` = no intervals).
-    seed : bootstrap seed.
-
-    Returns
-    -------
-    ``{partitioning: {"n": ..., "acc_1km": ..., "acc_1km_ci95": [lo, hi], ..., "median_km": ...,
-    "geoscore": ..., "country_top1": ...}}``, partitionings in :data:`PARTITIONINGS` order.
-
-    Raises
-    ------
-    ConfigError
-        Empty frame, or partitionings covering different images.
+    """Distance and country metrics of each partitioning of a :func:`geoestimation_table`-like frame:
+    :func:`geoclip_utils.stats.distance.distance_metrics` with the partitionings in :data:`PARTITIONINGS`
+    order.
 
     Example
     -------
     >>> distance_metrics(geoestimation_table())["hierarchy"]["median_km"]  # doctest: +SKIP
     """
-    if len(df) == 0:
-        raise ConfigError("no GeoEstimation predictions to score")
-    parts = [p for p in PARTITIONINGS if p in set(df["partitioning"].astype(str))]
-    parts += sorted(set(df["partitioning"].astype(str)) - set(parts))
-    arrays = {}
-    ids = None
-    for p in parts:
-        sub = df[df["partitioning"].astype(str) == p].sort_values("image_id", kind="stable")
-        these = sub["image_id"].to_numpy(dtype=str)
-        if ids is None:
-            ids = these
-        elif len(these) != len(ids) or (these != ids).any():
-            raise ConfigError(f"partitioning {p!r} does not cover the same images as {parts[0]!r}")
-        d = sub["error_km"].to_numpy(float)
-        order = np.argsort(d, kind="stable")
-        cols = _mean_columns(d, sub["geoscore"].to_numpy(float), sub["country_correct"].to_numpy(float))
-        arrays[p] = (d[order], order, cols)
-    n = len(ids)
-    out: dict[str, dict] = {}
-    boot: dict[str, list] = {p: [] for p in parts}
-    if n_boot > 0:
-        # stats.bootstrap_weights: the same resamples for every metric and partitioning
-        for w in stats.bootstrap_weights(n, n_boot=n_boot, seed=seed):
-            for p in parts:
-                d_sorted, order, cols = arrays[p]
-                boot[p].append(_batch_stats(w, cols, d_sorted, order))
-    for p in parts:
-        d_sorted, order, cols = arrays[p]
-        point = _batch_stats(np.ones((1, n)), cols, d_sorted, order)[0]
-        res: dict = {"n": int(n)}
-        vals = np.vstack(boot[p]) if n_boot > 0 else None
-        for j, key in enumerate(METRIC_KEYS):
-            res[key] = float(point[j])
-            if vals is not None:
-                lo, hi = np.percentile(vals[:, j], [2.5, 97.5])
-                res[key + "_ci95"] = [float(lo), float(hi)]
-        out[p] = res
-    return out
+    return stats_distance.distance_metrics(df, n_boot=n_boot, seed=seed, order=PARTITIONINGS)
 
 
 def geoestimation_metrics(*, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
@@ -330,15 +201,21 @@ def clip_country_correct(df_clip: pd.DataFrame, image_ids) -> np.ndarray:
 def per_country_comparison(
     table: pd.DataFrame, df_clip: pd.DataFrame, partitioning: str = "hierarchy"
 ) -> pd.DataFrame:
-    """Per gold country: CLIP's and GeoEstimation's country accuracy (recall) and GeoEstimation's median error.
+    """Per gold country: CLIP's and GeoEstimation's recall, precision and F1, and GeoEstimation's median error.
 
-    Returns a frame indexed by gold ``iso3`` (sovereign) with ``country``, ``n``, ``clip``, ``geoestimation``,
-    ``diff`` (GeoEstimation − CLIP), ``median_km``, sorted by ``diff``.
+    Recall is the share of a country's photos each model places in it; precision the share of the photos a
+    model places in the country that are from it (NaN when it never answers the country; for GeoEstimation,
+    a point in the country); F1 their harmonic mean (0 when both are 0 or precision is undefined).
+
+    Returns a frame indexed by gold ``iso3`` (sovereign) with ``country``, ``n``, ``clip``, ``geoestimation``
+    (the recalls), ``diff`` (GeoEstimation − CLIP recall), ``clip_precision``, ``ge_precision``, ``clip_f1``,
+    ``ge_f1``, ``f1_diff`` (GeoEstimation − CLIP), ``median_km``, sorted by ``diff``.
     """
     sub = table[table["partitioning"].astype(str) == partitioning]
     if sub.empty:
         raise ConfigError(f"unknown partitioning {partitioning!r}; choose one of {list(PARTITIONINGS)}")
     sub = sub.assign(clip=clip_country_correct(df_clip, sub["image_id"]).astype(float))
+    clip_pred = sovereign(df_clip.set_index("image_id").loc[pd.Index(sub["image_id"]), "pred_iso3"])
     out = sub.groupby("gold_iso3").agg(
         country=("gold", "first"),
         n=("image_id", "size"),
@@ -347,6 +224,20 @@ def per_country_comparison(
         median_km=("error_km", "median"),
     )
     out["diff"] = out["geoestimation"] - out["clip"]
+    gold = sub["gold_iso3"].to_numpy()
+    for name, pred, recall in (
+        ("clip", np.asarray(clip_pred, dtype=object), "clip"),
+        ("ge", sub["pred_iso3"].to_numpy(dtype=object), "geoestimation"),
+    ):
+        answered = pd.Series(pred).value_counts()
+        hits = pd.Series(pred[pred == gold]).value_counts()
+        precision = (hits.reindex(out.index, fill_value=0) / answered.reindex(out.index)).astype(float)
+        out[f"{name}_precision"] = precision
+        r = out[recall]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = (2 * precision * r / (precision + r)).fillna(0.0)
+        out[f"{name}_f1"] = f1
+    out["f1_diff"] = out["ge_f1"] - out["clip_f1"]
     return out.rename_axis("iso3").sort_values(["diff", "country"])
 
 
@@ -369,38 +260,6 @@ def clip_experiments() -> list[str]:
         for n, e in experiments.experiments().items()
         if e.label_set == ge.label_set and e.mode in CLIP_MODES and e.published
     ]
-
-
-def check_parameters(partitioning: str, clip_experiment: str) -> None:
-    """Check the chapter's ``partitioning`` and ``clip_experiment`` before any work.
-
-    Raises
-    ------
-    ConfigError
-        One sentence naming the parameter, the value, what is allowed and, for a CLIP run on other images
-        or of another kind, the chapter that analyses it.
-
-    Example
-    -------
-    >>> check_parameters("fine", "country100")
-    >>> check_parameters("fine", "US_states_max100")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    geoclip_utils.errors.ConfigError: clip_experiment='US_states_max100' is not allowed: ...
-    """
-    if partitioning not in PARTITIONINGS:
-        raise ConfigError(
-            f"partitioning={partitioning!r} is not allowed: choose one of {list(PARTITIONINGS)} "
-            "(GeoEstimation's partitionings of the globe)"
-        )
-    fits = clip_experiments()
-    if clip_experiment not in fits:
-        exp = experiments.experiments().get(clip_experiment)
-        instead = f"; the {exp.chapter} chapter analyses {clip_experiment}" if exp and exp.chapter else ""
-        raise ConfigError(
-            f"clip_experiment={clip_experiment!r} is not allowed: GeoEstimation ran on the country100 photos, "
-            f"so choose a published CLIP run that names a country for them, one of {fits}{instead}"
-        )
 
 
 def metrics_text(result: dict) -> str:
@@ -590,6 +449,8 @@ def compare_with_clip(
 def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
     """The numbers the chapter quotes from :func:`compare_with_clip`, and the wording of
     :func:`comparison_sentence`."""
+    from ..notebook import points
+
     p = c.paired
     return {
         "n_countries": c.images["gold_iso3"].nunique(),
@@ -608,15 +469,16 @@ def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
         "geocoder_agree": c.geocoder_agree,
         "clip_name": clip_experiment,
         "comparison_sentence": comparison_sentence(p),
+        **points(diff=p.diff, diff_lo=p.diff_ci95[0], diff_hi=p.diff_ci95[1]),
     }
 
 
 def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) -> str:
-    """The chapter's checked lines of :func:`compare_with_clip`."""
-    from ..notebook import format_ci
+    """The chapter's checked lines of :func:`compare_with_clip` (the difference in percentage points)."""
+    from ..notebook import format_ci, format_points
 
     p = c.paired
-    diff = format_ci(p.diff, *p.diff_ci95, fmt="+.2%").replace("(95% CI", "(paired 95% CI", 1)
+    diff = format_points(p.diff, *p.diff_ci95, digits=2).replace("(95% CI", "(paired 95% CI", 1)
     return "\n".join(
         [
             f"country accuracy on the same {p.n} images (sovereign ISO-3 match)",
@@ -626,6 +488,50 @@ def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) 
             f"  discordant: CLIP only {p.only_a}, GeoEstimation only {p.only_b}; McNemar p {p.p_text}",
         ]
     )
+
+
+def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
+    """Could CLIP and GeoEstimation give the same answers? CLIP chooses among the countries of the photos;
+    GeoEstimation's point can lie anywhere. The glued numbers of that difference and of the comparison on the
+    photos whose GeoEstimation point lies in a country with photos (which leans towards GeoEstimation: it is
+    wrong on every photo left out).
+
+    Returns
+    -------
+    dict
+        ``ge_outside`` (points outside the countries of the photos, CLIP's candidates: in a country without
+        photos or in no country), ``ge_outside_share``, ``ge_no_country`` (points in no
+        country), ``ge_other_countries`` (distinct countries without photos GeoEstimation's points fall in),
+        ``clip_right_outside`` (CLIP right on the photos left out), ``in_n``, ``in_clip``, ``in_ge``, the
+        points ``in_diff_pts``, ``in_lo_pts``, ``in_hi_pts`` and ``in_words`` (the verdict of that comparison,
+        by its 95 % CI).
+    """
+    from ..notebook import points
+
+    gold = c.images["gold_iso3"].to_numpy(dtype=object)
+    pred = c.images["pred_iso3"].fillna("").to_numpy(dtype=object)
+    photo_countries = set(gold)
+    inside = np.isin(pred, list(photo_countries))
+    p = stats.paired(c.clip_correct[inside], c.ge_correct[inside], n_boot=n_boot, seed=seed)
+    lo, hi = p.diff_ci95
+    if hi < 0:
+        words = "even there CLIP names the country more often"
+    elif lo > 0:
+        words = "there GeoEstimation places its guess in the right country more often"
+    else:
+        words = "there the two cannot be told apart"
+    return {
+        "ge_outside": int((~inside).sum()),
+        "ge_outside_share": float((~inside).mean()),
+        "ge_no_country": int((pred == "").sum()),
+        "ge_other_countries": len(set(pred[~inside]) - {""}),
+        "clip_right_outside": int(c.clip_correct[~inside].sum()),
+        "in_n": p.n,
+        "in_clip": p.accuracy_a,
+        "in_ge": p.accuracy_b,
+        **points(in_diff=p.diff, in_lo=lo, in_hi=hi),
+        "in_words": words,
+    }
 
 
 #: :func:`comparison_sentence` says "far more often" when the difference is at least this large (a share).
@@ -681,12 +587,22 @@ def error_map_frame(images: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_country_glue(per: pd.DataFrame) -> dict:
-    """The numbers the chapter quotes from :func:`per_country_comparison` and the sentence on the largest
-    gaps, worded by their signs (a side ahead in no country is said to be so)."""
+    """The numbers the chapter quotes from :func:`per_country_comparison` and the sentences on the largest
+    recall gaps (each with both models' precision for that country, since a model that answers a country
+    often finds more of its photos and is right less often when it does), worded by their signs (a side ahead
+    in no country is said to be so), and on the counts by F1."""
     ge_best, clip_best = per.iloc[-1], per.iloc[0]
     n_ge, n_clip = int((per["diff"] > 0).sum()), int((per["diff"] < 0).sum())
-    ge_gap = f"{ge_best['country']} ({ge_best['diff']:+.0%})"
-    clip_gap = f"{clip_best['country']} (CLIP ahead by {-clip_best['diff']:.0%})"
+    n_ge_f1, n_clip_f1 = int((per["f1_diff"] > 0).sum()), int((per["f1_diff"] < 0).sum())
+
+    def precisions(row) -> str:
+        def p(x: float) -> str:
+            return "no answer" if pd.isna(x) else f"{x:.2f}"
+
+        return f"precision: GeoEstimation {p(row['ge_precision'])}, CLIP {p(row['clip_precision'])}"
+
+    ge_gap = f"{ge_best['country']} (recall {100 * ge_best['diff']:+.0f} points; {precisions(ge_best)})"
+    clip_gap = f"{clip_best['country']} (recall {100 * -clip_best['diff']:+.0f} points for CLIP; {precisions(clip_best)})"
     if n_ge and n_clip:
         sentence = f"The largest gap in GeoEstimation's favour is {ge_gap}, in CLIP's favour {clip_gap}."
     elif n_clip:
@@ -698,9 +614,12 @@ def per_country_glue(per: pd.DataFrame) -> dict:
     return {
         "n_ge_better": n_ge,
         "n_clip_better": n_clip,
+        "n_ge_better_f1": n_ge_f1,
+        "n_clip_better_f1": n_clip_f1,
         "ge_best_country": ge_best["country"],
         "ge_best_diff": ge_best["diff"],
         "clip_best_country": clip_best["country"],
         "clip_best_diff": -clip_best["diff"],
+        "clip_best_precision": clip_best["clip_precision"],
         "gap_sentence": sentence,
     }

