@@ -338,6 +338,7 @@ def test_cache_settings_distinguish_backends(tmp_path):
     emb_cache.check_settings(tmp_path, {"settings": legacy}, sa)
 
 
+@pytest.mark.slow
 def test_package_imports_and_runs_without_the_optional_packages(tmp_path):
     code = textwrap.dedent(
         """
