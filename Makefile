@@ -12,8 +12,10 @@ EXECUTED := _build/executed
 SITE     := _build/site
 HTML     := $(SITE)/_build/html
 TORCH    := torch==2.14.1 torchvision==0.29.1
+# pytest-xdist workers of the unit tests (make unit JOBS=4)
+JOBS     ?= 2
 
-.PHONY: help setup setup-browser setup-axe sync execute html book headline lint unit nbval weight browser test bench clean
+.PHONY: help setup setup-browser setup-axe sync execute html book headline lint check unit nbval weight browser test bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,14 +60,18 @@ book: execute html ## execute all chapters, then build the HTML book (prints whe
 headline: ## copy the headline (nbval-checked) outputs of _build/executed into book/*.ipynb
 	$(PY) tools/nbtools.py headline $(EXECUTED) $(addprefix book/,$(addsuffix .ipynb,$(CHAPTERS)))
 
-lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the CI workflow against GitHub's schema
+lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the CI workflows against GitHub's schema
 	$(BIN)/ruff check geoclip_utils tests tools book
 	$(BIN)/ruff format --check geoclip_utils tests tools
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
-unit: $(VENV)/.stamp ## unit tests (pytest tests/)
-	$(BIN)/pytest -q tests
+check: lint ## the quick loop: lint, then the unit tests not marked slow or serial, in parallel (JOBS)
+	$(BIN)/pytest -q -n $(JOBS) -m "not slow and not serial" tests
+
+unit: $(VENV)/.stamp ## unit tests: in parallel (pytest-xdist, JOBS=2), then the serial Ray cluster tests alone
+	$(BIN)/pytest -q -n $(JOBS) -m "not serial" tests
+	$(BIN)/pytest -q -m serial tests
 
 setup-browser: ## install Debian's chromium and its chromedriver for the browser check when missing (needs root)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -84,8 +90,8 @@ browser: setup-browser setup-axe ## every page in headless chromium, offline: fi
 	$(PY) tools/browser_check.py --self-test
 	$(PY) tools/browser_check.py $(HTML) --report _build/browser-check.json
 
-nbval: ## re-execute the committed notebooks and compare their headline outputs (nbval, lax)
-	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider book/*.ipynb
+nbval: execute ## the executed chapters' headline outputs against the committed ones (nbval's rules; no second run)
+	$(PY) tools/nbtools.py check $(EXECUTED) $(addprefix book/,$(addsuffix .ipynb,$(CHAPTERS)))
 
 test: lint unit book weight browser nbval ## everything CI runs: lint, unit tests, book build, page weights, browser check, nbval
 

@@ -90,6 +90,7 @@ def test_osv5m_layout_finds_images_in_sub_folders_and_keeps_areas(tmp_path):
         benchmarks.load_benchmark("osv5m", meta2, d, allow_subset=True)
 
 
+@pytest.mark.slow
 def test_score_benchmark_is_the_book_metric(tmp_path):
     d = _folder(tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
     meta = _write(

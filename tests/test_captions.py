@@ -418,6 +418,7 @@ def test_untested_ftfy_is_refused_before_counting(tmp_path, monkeypatch):
     assert ftfy_replay.FTFY_TESTED == ((6, 0, 3), (6, 4))
 
 
+@pytest.mark.slow
 def test_fast_ftfy_equals_ftfy_fuzz():
     import ftfy
 
@@ -496,6 +497,7 @@ def test_plain_fast_path_equals_authors(tmp_path, clip_mod):
     assert expected["Oman"] > 3 and expected["United States"] > 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", [PLAIN_LABELS, PLAIN_LABELS + ["'s"], COUNTRIES])
 def test_plain_fast_path_fuzz(labels):
     """The block path (word filter on key hits, long-line skip) equals the exact per-line path."""
@@ -629,6 +631,7 @@ def test_words_equal_clean_then_findall():
             )
 
 
+@pytest.mark.slow
 def test_ftfy_fixer_triggers_cover_every_change():
     """A fixer is only skipped where it would change nothing."""
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 or c % 97 == 0]

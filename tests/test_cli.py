@@ -28,6 +28,7 @@ def test_metrics_json_country100():
     assert out["macro_f1_ci95"][0] < out["macro_f1"] < out["macro_f1_ci95"][1]
 
 
+@pytest.mark.slow
 def test_metrics_region_and_city_files():
     r = runner.invoke(app, ["metrics", "--experiment", "country100_region", "--json", "--n-boot", "50"])
     out = json.loads(r.stdout)

@@ -113,6 +113,18 @@ def test_bench_geocode_json():
     )
     assert sum(rl["stage_share"].values()) == pytest.approx(1, abs=0.01)
     assert 0 < out["peak_rss_mb_geocode"] <= out["peak_rss_mb"]
+    # the whole globe: mostly sea, timed against the land in the same run
+    gl = out["random_globe"]
+    assert gl["points"] == 2000 and 0.6 < gl["sea_share"] < 0.8
+    assert gl["time_ratio_to_land"] == pytest.approx(gl["geocode_s"] / rl["geocode_s"], rel=0.05, abs=0.01)
+    assert list(gl["stages_points_per_s"]) == stages
+    # the plain shapely geocoder (the tests' oracle) on the same points: the same frames
+    plain = out["plain_shapely"]
+    assert [plain[k]["points"] for k in ("country100", "random_land", "random_globe")] == [11500, 2000, 2000]
+    assert all(
+        plain[k]["identical"] and plain[k]["plain_s"] > 0
+        for k in ("country100", "random_land", "random_globe")
+    )
 
 
 # --------------------------------------------------------------------------- reliability: bad files

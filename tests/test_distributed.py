@@ -42,7 +42,7 @@ from geoclip_utils.engine import (
 from geoclip_utils.engine.cache import chunk_paths, model_cache_dir
 from geoclip_utils.engine.synthetic import synthetic_shards
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a real Ray cluster: alone, after the parallel tests
 
 BIN = Path(sys.executable).parent
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"

@@ -339,6 +339,7 @@ def test_cache_settings_distinguish_backends(tmp_path):
     sa.check(recorded_settings({"settings": legacy}), tmp_path)
 
 
+@pytest.mark.slow
 def test_package_imports_and_runs_without_the_optional_packages(tmp_path):
     code = textwrap.dedent(
         """

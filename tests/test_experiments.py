@@ -62,6 +62,7 @@ def test_load_labels_country100_and_climate():
     assert clim["label"].str.match(r"^[A-E][A-Za-z]{0,2}$").all()
 
 
+@pytest.mark.slow
 def test_load_results_every_published_experiment():
     sizes = {
         "country100": 11500,

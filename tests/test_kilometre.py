@@ -26,6 +26,7 @@ def test_gazetteer_is_most_populous_first_and_refuses_thresholds_below_its_own()
         kilometre.gazetteer(10**10)
 
 
+@pytest.mark.slow
 def test_place_labels_takes_the_most_populous_and_the_known_country():
     placed = kilometre.place_labels(["Boston", "Dallas", "Cadaqués", "Nowhere Xyzzy"])
     row = placed.set_index("label")
@@ -41,6 +42,7 @@ def test_place_labels_takes_the_most_populous_and_the_known_country():
     assert geo.haversine_km(gb["lat"], gb["lon"], 52.2, 0.12) < 10
 
 
+@pytest.mark.slow
 def test_place_labels_reuses_the_books_matcher(monkeypatch):
     calls = []
     real = place_study.match_places

@@ -115,6 +115,7 @@ def test_real_country_counts_all_matched():
 
 
 # --------------------------------------------------------------------------- the chapter's tables and wording
+@pytest.mark.slow
 def test_count_tables_fall_back_to_substring_and_match_glue():
     with pytest.raises(ConfigError, match="^kind='words' is not allowed"):
         laion.count_tables("words")

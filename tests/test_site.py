@@ -12,6 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(ROOT.glob("book/*.md"))
 WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+TEST_WORKFLOW = ROOT / ".github" / "workflows" / "test.yml"
 REQUIRED_WORKS = {
     "geoguessr_ai_paper",
     "geoguessr_ai_repo",
@@ -85,7 +86,7 @@ def test_colab_cell_installs_the_package_only_where_it_is_missing(md, monkeypatc
 
 def test_workflow_builds_on_pull_requests_and_deploys_main_to_pages():
     wf = yaml.safe_load(WORKFLOW.read_text())
-    on = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as True
+    on = _triggers(wf)
     assert on["push"]["branches"] == ["main"] and "pull_request" in on
     build = wf["jobs"]["build"]
     runs = [s.get("run", "") for s in build["steps"]]
@@ -100,6 +101,61 @@ def test_workflow_builds_on_pull_requests_and_deploys_main_to_pages():
     assert deploy["needs"] == "build" and "refs/heads/main" in deploy["if"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["steps"][-1]["uses"].startswith("actions/deploy-pages@")
+
+
+def _triggers(wf: dict) -> dict:
+    return wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as True
+
+
+def test_test_workflow_runs_the_readme_test_command_on_pull_requests_and_main():
+    wf = yaml.safe_load(TEST_WORKFLOW.read_text())
+    on = _triggers(wf)
+    assert on["push"]["branches"] == ["main"] and "pull_request" in on
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^(make \w+)\s+# everything CI runs", readme, flags=re.M).group(1)
+    test = wf["jobs"]["test"]
+    runs = [s.get("run", "") for s in test["steps"]]
+    assert command == "make test" and command in runs, "the README's test command"
+    assert runs.index("make setup") < runs.index("make test")
+    # Debian's chromium and chromedriver (the browser check), npm for axe-core's `npm ci`
+    system = next(r for r in runs if "apt-get install" in r)
+    packages = set(system.split())
+    assert {"chromium", "chromium-driver", "npm", "python3.11", "python3.11-venv", "make"} <= packages
+    assert "make setup-axe" in runs and "npm ci" in (ROOT / "Makefile").read_text()
+    assert test["container"]["image"].startswith("debian:") and test["runs-on"].startswith("ubuntu-")
+    # the quick job: the README's setup, then make check
+    check_runs = [s.get("run", "") for s in wf["jobs"]["check"]["steps"]]
+    assert "make setup" in check_runs and "make check" in check_runs
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+def test_workflow_caches_are_keyed_by_files_that_exist(path):
+    """A key hashing a file that moved never changes (hashFiles of nothing is empty): every file a key
+    hashes exists, and the data cache is keyed by the registry of the authors' files."""
+    text = path.read_text()
+    hashed = re.findall(r"hashFiles\(([^)]*)\)", text)
+    assert hashed
+    for args in hashed:
+        for name in re.findall(r"'([^']+)'", args):
+            assert (ROOT / name).is_file(), f"{path.name}: hashFiles('{name}'): no such file"
+    wf = yaml.safe_load(text)
+    data = [
+        s["with"]
+        for job in wf["jobs"].values()
+        for s in job["steps"]
+        if s.get("uses", "").startswith("actions/cache@") and s["with"]["path"] == "~/.cache/geoclip"
+    ]
+    assert data and all("geoclip_utils/resources/registry.tsv" in d["key"] for d in data)
+    # the comment names the validator make lint runs
+    assert "actionlint" not in text and "check-jsonschema" in text
+
+
+def test_make_lint_validates_every_workflow():
+    make = (ROOT / "Makefile").read_text()
+    line = next(x for x in make.splitlines() if "vendor.github-workflows" in x)
+    pattern = line.split()[-1]
+    assert pattern == ".github/workflows/*.yml"
+    assert {p.name for p in ROOT.glob(pattern)} >= {"book.yml", "test.yml"}
 
 
 def test_bibliography_has_every_work_and_chapters_cite_only_known_keys():

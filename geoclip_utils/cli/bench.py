@@ -37,7 +37,10 @@ def _check_architectures(archs: list[str]) -> None:
 def bench_geocode(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     n_random: Annotated[
-        int, typer.Option(help="random land points (0: skip)", min=0, max=10_000_000)
+        int,
+        typer.Option(
+            help="random land points, and as many points of the whole globe (0: skip)", min=0, max=10_000_000
+        ),
     ] = 1_000_000,
     seed: Annotated[int, typer.Option(help="seed of the random points", min=0)] = 0,
     repeat: Annotated[int, typer.Option(help="timing repeats on country100 (best of)", min=1, max=20)] = 3,
@@ -45,8 +48,9 @@ def bench_geocode(
         int, typer.Option(help="timing repeats on the random points (best of; alternating)", min=1, max=20)
     ] = 2,
 ) -> None:
-    """Geocode the 11,500 country100 coordinates and random land points; ours vs reverse_geocoder's
-    search in the same run (ratio, points/s per stage, peak memory); baseline: Nominatim's 1 request/s."""
+    """Geocode the 11,500 country100 coordinates, random land points and random points of the whole
+    globe; ours vs reverse_geocoder's search and vs the plain shapely geocoder in the same run (ratios,
+    points/s per stage, the globe's time over the land's, peak memory); baseline: Nominatim's 1 request/s."""
     from ..bench import geocode as bench_geo
 
     out = bench_geo.run(n_random=n_random, seed=seed, repeat=repeat, random_repeat=random_repeat)

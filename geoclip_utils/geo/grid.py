@@ -24,14 +24,20 @@ from typing import Any
 
 import numpy as np
 
+from .distance import EARTH_RADIUS_KM, haversine_km
+
 __all__ = [
     "OUTSIDE",
     "MIXED",
     "EPS_DEG",
     "EdgeIndex",
+    "GridAndEdges",
     "PolygonGrid",
+    "far_from_edges",
+    "nearest_across_180",
     "first_intersecting",
     "intersecting_pairs",
+    "nearest_polygon",
 ]
 
 
@@ -449,3 +455,151 @@ class PolygonGrid:
     def clean_share(self) -> float:
         """Share of cells that answer without an exact test."""
         return float(np.mean(self.cells != MIXED))
+
+
+class GridAndEdges:
+    """For an index of polygons with ``geoms`` (prepared) and ``tree`` (their ``STRtree``): the
+    point-in-polygon cell grid and the edge pieces over them, each built on first use."""
+
+    geoms: np.ndarray
+    tree: Any
+
+    @functools.cached_property
+    def grid(self) -> PolygonGrid:
+        """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
+        return PolygonGrid.build(self.geoms, self.tree)
+
+    @functools.cached_property
+    def edges(self) -> EdgeIndex:
+        """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
+        return EdgeIndex(self.geoms, self.tree)
+
+
+def nearest_across_180(la: np.ndarray, lo: np.ndarray, nearest: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest polygon (index, great-circle km) of every point, by ``nearest(x, y) -> (polygon, end)``
+    (polygon ``-1`` where none; ``end`` the nearest point on it, n × 2 lon/lat); points within 10° of the
+    antimeridian are also tried shifted by 360°, as polygons are cut there, and the nearer answer wins.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(179, 0, 180, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> near = lambda x, y: nearest_polygon(EdgeIndex(g, t), t, x, y)
+    >>> poly, km = nearest_across_180(np.array([0.5]), np.array([-179.9]), near)
+    >>> poly.tolist(), round(float(km[0]), 1)
+    ([0], 11.1)
+    """
+    best_g = np.full(len(la), -1, dtype=np.int64)
+    best_d = np.full(len(la), np.inf)
+    shifts = [0.0]
+    if np.any(np.abs(lo) > 170):
+        shifts += [-360.0, 360.0]
+    for s in shifts:
+        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
+        if not len(sel):
+            continue
+        g, end = nearest(lo[sel] + s, la[sel])
+        ok = np.flatnonzero(g >= 0)
+        d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
+        tgt = sel[ok]
+        better = d < best_d[tgt]
+        best_d[tgt[better]] = d[better]
+        best_g[tgt[better]] = g[ok][better]
+    return best_g, best_d
+
+
+def nearest_polygon(
+    edges: EdgeIndex, tree: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The planar-nearest polygon of every point outside every polygon and the nearest point on it,
+    exactly as ``tree.query_nearest(points, all_matches=False)`` and ``shapely.shortest_line`` give them:
+    :meth:`EdgeIndex.nearest_polygon` over the short pieces, and the tree itself for a point equally near
+    two polygons (it breaks such ties).
+
+    Parameters
+    ----------
+    edges : the pieces of the polygons; tree : a shapely ``STRtree`` over ``edges.geoms`` (its order).
+    x, y : 1-D float arrays, longitude and latitude.
+
+    Returns
+    -------
+    ``(polygon, end)``: polygon index per point (``-2`` only where there are no polygons) and the
+    (n × 2) nearest points.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> p, end = nearest_polygon(EdgeIndex(g, t), t, np.array([2.0, 2.5]), np.array([0.5, 0.5]))
+    >>> p.tolist(), end.tolist()
+    ([0, 1], [[1.0, 0.5], [3.0, 0.5]])
+    """
+    import shapely
+
+    g, end = edges.nearest_polygon(x, y)
+    tie = np.flatnonzero(g == MIXED)
+    if len(tie):
+        pts = shapely.points(x[tie], y[tie])
+        pi, gi = tree.query_nearest(pts, all_matches=False)
+        g[tie[pi]] = gi
+        end[tie[pi]] = line_ends(shapely.shortest_line(pts[pi], edges.geoms[gi]))
+    return g, end
+
+
+def far_from_edges(
+    grid: PolygonGrid, edges: EdgeIndex, la: np.ndarray, lo: np.ndarray, km: float
+) -> np.ndarray:
+    """True where no polygon can be within ``km`` (great-circle) of the point, for points outside every
+    polygon: the lon/lat box that holds the spherical cap of radius ``km`` around the point (widened by a
+    millionth, wrapped at ±180°) meets the bounding box of no piece of edge (:class:`EdgeIndex`), and the
+    nearest point of a polygon to a point outside it lies on an edge (the grid's blocks answer first for
+    boxes far from any edge). False says nothing.
+
+    Parameters
+    ----------
+    grid, edges : the cell grid and the edge pieces of the same polygons.
+    la, lo : 1-D float arrays of degrees (checked by the caller).
+    km : the great-circle distance.
+
+    Returns
+    -------
+    bool array.
+
+    Example
+    -------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1, 1)])
+    >>> t = shapely.STRtree(g)
+    >>> far_from_edges(PolygonGrid.build(g, t), EdgeIndex(g, t), np.array([0.5, 0.5]), np.array([1.05, 40.0]), 10.0).tolist()
+    [False, True]
+    """
+    import shapely
+
+    ang = km / EARTH_RADIUS_KM
+    if not len(la) or not ang < np.pi / 2:
+        return np.zeros(len(la), dtype=bool)
+    dlat = np.degrees(ang) * (1 + 1e-6) + 1e-6
+    with np.errstate(divide="ignore"):
+        s = np.sin(ang) / np.cos(np.radians(la))
+    polar = (np.abs(la) + dlat >= 90.0) | (s >= 1.0)
+    dlon = np.where(polar, 360.0, np.degrees(np.arcsin(np.minimum(s, 1.0))) * (1 + 1e-6) + 1e-6)
+    y0, y1 = np.maximum(la - dlat, -90.0), np.minimum(la + dlat, 90.0)
+    x0, x1 = lo - dlon, lo + dlon
+    # most such points are far inland in Antarctica or far out at sea: the grid's blocks tell at once
+    far = grid.no_edge_in(la, lo, dlat, dlon)
+    ask = np.flatnonzero(~far)
+    hit = np.zeros(len(la), dtype=bool)
+    for shift, sel in (
+        (0.0, ask),
+        (360.0, ask[x0[ask] < -180.0]),
+        (-360.0, ask[x1[ask] > 180.0]),
+    ):
+        if len(sel):
+            boxes = shapely.box(
+                np.maximum(x0[sel] + shift, -180.0), y0[sel], np.minimum(x1[sel] + shift, 180.0), y1[sel]
+            )
+            hit[sel[edges.tree.query(boxes)[0]]] = True
+    far[ask] = ~hit[ask]
+    return far

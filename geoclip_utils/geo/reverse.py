@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..names import country_converter
-from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
-from .grid import MIXED, EdgeIndex, PolygonGrid, line_ends
+from .distance import as_coords, check_km, haversine_km
+from .grid import GridAndEdges, far_from_edges, nearest_across_180, nearest_polygon
 from .koppen import climate
 from .places import _places, nearest_place_index
 from .regions import un_regions
@@ -106,25 +106,15 @@ METHODS = np.array(["within", "nearest", "border", "place", "none"], dtype=objec
 
 
 @dataclass
-class CountryIndex:
+class CountryIndex(GridAndEdges):
     """The country polygons with a shapely ``STRtree`` over them; the cell grid that answers point in
-    polygon (:attr:`grid`) is built on first use."""
+    polygon (:attr:`grid`) and the edge pieces (:attr:`edges`) are built on first use."""
 
     iso3: np.ndarray
     name: np.ndarray
     geoms: np.ndarray
     tree: Any
     codes: frozenset[str] = field(default_factory=frozenset)
-
-    @functools.cached_property
-    def grid(self) -> PolygonGrid:
-        """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
-        return PolygonGrid.build(self.geoms, self.tree)
-
-    @functools.cached_property
-    def edges(self) -> EdgeIndex:
-        """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
-        return EdgeIndex(self.geoms, self.tree)
 
     @functools.cached_property
     def coding(self) -> _Coding:
@@ -167,69 +157,14 @@ def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tup
     planar-nearest point on it (``shapely.shortest_line``), both found over the polygons' short pieces
     (:class:`~geoclip_utils.geo.grid.EdgeIndex`); a point equally near two polygons is asked of the
     polygons' tree, which breaks such ties."""
-    import shapely
-
-    best_g = np.full(len(la), -1, dtype=np.int64)
-    best_d = np.full(len(la), np.inf)
-    shifts = [0.0]
-    if np.any(np.abs(lo) > 170):
-        shifts += [-360.0, 360.0]
-    for s in shifts:
-        sel = np.flatnonzero((s == 0) | ((s < 0) & (lo > 170)) | ((s > 0) & (lo < -170)))
-        if not len(sel):
-            continue
-        x, y = lo[sel] + s, la[sel]
-        g, end = index.edges.nearest_polygon(x, y)
-        tie = np.flatnonzero(g == MIXED)
-        if len(tie):
-            pts = shapely.points(x[tie], y[tie])
-            pi, gi = index.tree.query_nearest(pts, all_matches=False)
-            g[tie[pi]] = gi
-            end[tie[pi]] = line_ends(shapely.shortest_line(pts[pi], index.geoms[gi]))
-        ok = np.flatnonzero(g >= 0)
-        d = haversine_km(la[sel][ok], lo[sel][ok], end[ok, 1], end[ok, 0])
-        tgt = sel[ok]
-        better = d < best_d[tgt]
-        best_d[tgt[better]] = d[better]
-        best_g[tgt[better]] = g[ok][better]
-    return best_g, best_d
+    return nearest_across_180(la, lo, lambda x, y: nearest_polygon(index.edges, index.tree, x, y))
 
 
 def _far_from_polygons(index: CountryIndex, la: np.ndarray, lo: np.ndarray, km: float) -> np.ndarray:
-    """True where no polygon can be within ``km`` (great-circle) of the point, for points outside every
-    polygon: the lon/lat box that holds the spherical cap of radius ``km`` around the point (widened by a
-    millionth, wrapped at ±180°) meets the bounding box of no piece of edge
-    (:class:`~geoclip_utils.geo.grid.EdgeIndex`), and the nearest point of a polygon to a point outside
-    it lies on an edge (the grid's blocks answer first for boxes far from any edge). Such a point gets
-    ``method == "none"`` without the nearest-polygon search."""
-    import shapely
-
-    ang = km / EARTH_RADIUS_KM
-    if not len(la) or not ang < np.pi / 2:
-        return np.zeros(len(la), dtype=bool)
-    dlat = np.degrees(ang) * (1 + 1e-6) + 1e-6
-    with np.errstate(divide="ignore"):
-        s = np.sin(ang) / np.cos(np.radians(la))
-    polar = (np.abs(la) + dlat >= 90.0) | (s >= 1.0)
-    dlon = np.where(polar, 360.0, np.degrees(np.arcsin(np.minimum(s, 1.0))) * (1 + 1e-6) + 1e-6)
-    y0, y1 = np.maximum(la - dlat, -90.0), np.minimum(la + dlat, 90.0)
-    x0, x1 = lo - dlon, lo + dlon
-    # most such points are far inland in Antarctica or far out at sea: the grid's blocks tell at once
-    far = index.grid.no_edge_in(la, lo, dlat, dlon)
-    ask = np.flatnonzero(~far)
-    hit = np.zeros(len(la), dtype=bool)
-    for shift, sel in (
-        (0.0, ask),
-        (360.0, ask[x0[ask] < -180.0]),
-        (-360.0, ask[x1[ask] > 180.0]),
-    ):
-        if len(sel):
-            boxes = shapely.box(
-                np.maximum(x0[sel] + shift, -180.0), y0[sel], np.minimum(x1[sel] + shift, 180.0), y1[sel]
-            )
-            hit[sel[index.edges.tree.query(boxes)[0]]] = True
-    far[ask] = ~hit[ask]
-    return far
+    """True where no polygon can be within ``km`` of the point, for points outside every polygon
+    (:func:`~geoclip_utils.geo.grid.far_from_edges`); such a point gets ``method == "none"`` without the
+    nearest-polygon search."""
+    return far_from_edges(index.grid, index.edges, la, lo, km)
 
 
 @dataclass
