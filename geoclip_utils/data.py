@@ -405,21 +405,89 @@ def read_result_file(path: str | os.PathLike, experiment: str) -> pd.DataFrame:
     return make_predictions(ids, gold, labels, probs, experiment=experiment, source="paper")
 
 
+def read_region_map(
+    path: str | os.PathLike, *, what: str = "region map", error: type[Exception] | None = None
+) -> dict[str, list[str]]:
+    """Read a region map: a JSON object of region → list of country names. The one reader of region maps
+    (the authors' files through :func:`load_region_map`, a user's ``--region-map``).
+
+    Parameters
+    ----------
+    path : the JSON file (UTF-8).
+    what : what the file is, for the messages.
+    error : the error class to raise (default :class:`~geoclip_utils.errors.InputError`, a user's file;
+        :func:`load_region_map` raises :class:`~geoclip_utils.errors.DataError` for the authors' files).
+
+    Returns
+    -------
+    dict region -> list of country names, in file order.
+
+    Raises
+    ------
+    InputError (or ``error``)
+        A missing or unreadable file, not UTF-8, not JSON, not an object of lists of strings, a region
+        named twice, a blank name, an empty region, or a country listed twice in one region — each named
+        with the region and the value.
+
+    Example
+    -------
+    >>> read_region_map("regions.json")  # doctest: +SKIP
+    {'baltic': ['Latvia', 'Lithuania', 'Estonia'], ...}
+    """
+    from .errors import InputError
+
+    error = error or InputError
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} {p} does not exist or is not a file")
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise error(f"{what} {p} names region {key!r} twice; merge the two entries")
+            seen.add(key)
+        return dict(items)
+
+    try:
+        mapping = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=pairs)
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON") from exc
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} {p} is not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise error(f"{what} {p} cannot be read ({exc.strerror or exc})") from exc
+    if not isinstance(mapping, dict) or not mapping:
+        raise error(f"{what} {p} must be a non-empty JSON object of region -> list of countries")
+    for region, countries in mapping.items():
+        if not region.strip():
+            raise error(f"{what} {p} has a region with a blank name")
+        if not isinstance(countries, list) or not all(isinstance(c, str) for c in countries):
+            raise error(
+                f"{what} {p}: region {region!r} must be a list of country names, got {json.dumps(countries)[:80]}"
+            )
+        if not countries:
+            raise error(f"{what} {p}: region {region!r} lists no country; remove it or fill it")
+        blank = next((c for c in countries if not c.strip()), None)
+        if blank is not None:
+            raise error(f"{what} {p}: region {region!r} lists a blank country name")
+        twice = next((c for i, c in enumerate(countries) if c in countries[:i]), None)
+        if twice is not None:
+            raise error(f"{what} {p}: region {region!r} lists {twice!r} twice")
+    return mapping
+
+
 def load_region_map(which: str = "country_to_region") -> dict[str, list[str]]:
     """One of the authors' two hand-made region lists, as region → list of country names.
 
     Both files map region → countries despite their names. ``country_to_region`` is the one their
     region and two-stage runs used (its 31 regions are the candidates of ``country100_region``);
     ``region_to_country`` is an earlier, different list. Regions overlap (a country can sit in several).
+    Read by :func:`read_region_map`.
     """
     if which not in ("country_to_region", "region_to_country"):
         raise ConfigError(f"unknown region map {which!r}; choose 'country_to_region' or 'region_to_country'")
-    path = fetch(f"pickles/{which}.json")
-    with open(path, encoding="utf-8") as fh:
-        mapping = json.load(fh)
-    if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
-        raise DataError(f"{path}: expected a JSON object of region -> list of countries")
-    return mapping
+    return read_region_map(fetch(f"pickles/{which}.json"), what="the authors' region map", error=DataError)
 
 
 def regions_of(mapping: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -116,9 +117,14 @@ def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, mo
     import pandas as pd
 
     gold = pd.read_csv(demo.ids_csv)
-    other = pd.DataFrame({"image_id": ["elsewhere"], "label": ["Texas"]})
+
+    def other(name):  # one image elsewhere, with a label of the set's kind (a climate code for climates30k)
+        return pd.DataFrame(
+            {"image_id": ["elsewhere"], "label": ["Cfb" if name == "climates30k" else "Texas"]}
+        )
+
     monkeypatch.setattr(
-        experiments, "load_labels", lambda name: gold if name.endswith("country100") else other
+        experiments, "load_labels", lambda name: gold if name.endswith("country100") else other(name)
     )
     monkeypatch.setattr(
         data,
@@ -151,6 +157,60 @@ def test_embed_resumes_and_reports_skips(demo, tmp_path):
     assert r.exit_code == 0 and "2 images embedded, 1 skipped" in r.output
 
 
+def test_embed_that_embeds_nothing_exits_2(demo, tmp_path):
+    """Issue 21: `embed` with 0 images embedded exited 0."""
+    ids = tmp_path / "ids.csv"
+    ids.write_text("image_id\nnot_there\ngone\n")
+    r = run(*_embed_args(demo.image_dir, ids, tmp_path / "c"))
+    assert r.exit_code == 2, _err(r)
+    assert "0 images embedded, 2 skipped" in r.output and "skipped gone: missing file" in r.output
+    assert r.stderr.strip().splitlines() == [
+        f"error: nothing was embedded: the cache {tmp_path / 'c' / 'random__tiny-seed0'} holds no image of the "
+        f"2 ids of {ids} (2 skipped in the cache, reasons above and in its report.csv); check the input"
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (  # gold labels outside --labels
+            ["--labels", "two"],
+            r"error: 12 of the 20 images of 'mine' have a gold label outside its 2 candidate labels "
+            r"\(3 labels: 'Brazil' \(4 images\), 'Japan' \(4 images\), 'Latvia' \(4 images\)\)",
+        ),
+        (["--k", "1000"], r"error: k=1000 \(--k\) is more than the 5 candidate labels of 'mine'"),
+        (
+            ["--mode", "two_stage", "--region-map", "gap"],
+            r"error: the region map leaves out 2 gold countries of 'mine' \(8 of its 20 images",
+        ),
+        (
+            ["--mode", "region", "--region-map", "odd"],
+            r"error: the region map names 1 country that is neither a gold label of 'mine' nor a known country "
+            r"name, e.g. 'Narnia' \(in 'r'\)",
+        ),
+        (["--mode", "mixed", "--region-map", "dup"], r"error: region map .*dup.json names region 'r' twice"),
+        (["--mode", "region", "--region-map", "empty"], r"error: region map .*: region 'x' lists no country"),
+    ],
+)
+def test_classify_refuses_answers_the_model_cannot_give(extra, message, demo, cache, tmp_path):
+    """Issue 21: refused before the model is loaded, one line, exit 2, nothing written."""
+    files = {
+        "two": ("labels.txt", "France\nSpain\n"),
+        "gap": ("gap.json", '{"r": ["France", "Spain"], "s": ["Japan"]}'),
+        "odd": ("odd.json", '{"r": ["France", "Spain", "Latvia", "Japan", "Brazil", "Narnia"]}'),
+        "dup": ("dup.json", '{"r": ["France"], "r": ["Spain"]}'),
+        "empty": ("empty.json", '{"r": ["France", "Spain", "Latvia", "Japan", "Brazil"], "x": []}'),
+    }
+    for key, (name, text) in files.items():
+        (tmp_path / name).write_text(text)
+        extra = [str(tmp_path / name) if e == key else e for e in extra]
+    r = run("classify", "--cache", cache, "--gold", demo.ids_csv, "--experiment", "mine", "--out", tmp_path,
+            "--device", "cpu", "--model", "ViT-Q/3", *extra)  # fmt: skip
+    assert r.exit_code == 2, _err(r)
+    assert len(r.stderr.strip().splitlines()) == 1 and re.match(message, r.stderr), r.stderr
+    assert not (tmp_path / "mine.parquet").exists()
+
+
 @pytest.mark.parametrize(
     "case, message",
     [
@@ -177,7 +237,7 @@ def test_clean_errors_exit_2(case, message, demo, cache, tmp_path):
     ids = tmp_path / "ids.csv"
     ids.write_text("image_id\ndemo_france_00\n")
     labels = tmp_path / "labels.txt"
-    labels.write_text("France\nSpain\n")
+    labels.write_text("France\nSpain\nLatvia\nJapan\nBrazil\n")
     embed_args = _embed_args(demo.image_dir, ids, tmp_path / "c")
     classify_args = [
         "classify",

@@ -215,3 +215,34 @@ def test_registry_ships_inside_the_package():
     files = {p.name for p in resources.files("geoclip_utils.resources").iterdir()}
     assert {"registry.tsv", "experiments.toml", "country_aliases.csv", "koppen.csv"} <= files
     assert len(data.registry()) == 180
+
+
+# --------------------------------------------------------------------------- region maps
+def test_read_region_map_is_the_one_strict_reader(tmp_path):
+    """One reader for the authors' region maps and a user's --region-map (the CLI had its own)."""
+    from geoclip_utils.errors import InputError
+
+    p = tmp_path / "map.json"
+    p.write_text('{"baltic": ["Latvia", "Estonia"], "east asia": ["Japan"]}', encoding="utf-8")
+    assert data.read_region_map(p) == {"baltic": ["Latvia", "Estonia"], "east asia": ["Japan"]}
+    for content, message in [
+        (b'{"r": ["France"], "r": ["Spain"]}', "names region 'r' twice"),
+        (b'{"r": "France"}', "region 'r' must be a list of country names"),
+        (b'{"r": ["France", 3]}', "region 'r' must be a list of country names"),
+        (b'{"r": []}', "region 'r' lists no country"),
+        (b'{"r": ["France", " "]}', "region 'r' lists a blank country name"),
+        (b'{"r": ["France", "France"]}', "region 'r' lists 'France' twice"),
+        (b'{" ": ["France"]}', "has a region with a blank name"),
+        (b'["France"]', "must be a non-empty JSON object"),
+        (b"{}", "must be a non-empty JSON object"),
+        (b'{"r": ["France"]', "is not valid JSON"),
+        ('{"r": ["Côte"]}'.encode("latin-1"), "is not UTF-8 text"),
+    ]:
+        p.write_bytes(content)
+        with pytest.raises(InputError, match=f"^region map {p}.*{message}"):
+            data.read_region_map(p)
+    with pytest.raises(InputError, match="does not exist"):
+        data.read_region_map(tmp_path / "none.json")
+    p.write_bytes(b'{"r": []}')
+    with pytest.raises(DataError, match="the authors' region map"):
+        data.read_region_map(p, what="the authors' region map", error=DataError)

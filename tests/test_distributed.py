@@ -1,4 +1,4 @@
-"""The Ray backend (engine/distributed.py) on a real cluster: ``ray start --head`` plus one worker node.
+"""The Ray distributor (engine/distributed.py) on a real cluster: ``ray start --head`` plus one worker node.
 
 Both nodes run on this machine on loopback addresses (the head on 127.0.0.2, the worker on 127.0.0.3: Ray
 replaces 127.0.0.1 by the machine's network address), with bounded resources (2 CPUs, a 100 MB object
@@ -30,10 +30,17 @@ import psutil
 import pytest
 import torch
 
-from geoclip_utils.engine import load_embeddings, load_model, load_report
+from geoclip_utils.engine import (
+    EmbedOptions,
+    LocalDistributor,
+    ShardInput,
+    embed,
+    load_embeddings,
+    load_model,
+    load_report,
+)
 from geoclip_utils.engine.cache import chunk_paths, model_cache_dir
-from geoclip_utils.engine.demo import synthetic_shards
-from geoclip_utils.engine.shards import embed_shards
+from geoclip_utils.engine.synthetic import synthetic_shards
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a real Ray cluster: alone, after the parallel tests
 
@@ -185,14 +192,13 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
     synthetic_shards(root / "sh", N_IMAGES, n_shards=N_SHARDS, size=(160, 120))
     model, preprocess, _ = load_model("tiny", device="cpu")
-    embed_shards(
-        model,
-        preprocess,
-        list(sorted((root / "sh").glob("*.tar"))),
+    embed(
+        ShardInput(sorted((root / "sh").glob("*.tar"))),
         root / "local",
-        progress=False,
-        part_size=PIECE,
-        workers=0,
+        model=model,
+        preprocess=preprocess,
+        options=EmbedOptions(chunk_size=PIECE, progress=False),
+        distributor=LocalDistributor(workers=0),
     )
     ids, feats = load_embeddings(root / "local")
     return {"pattern": f"{root}/sh/{{00000..{N_SHARDS - 1:05d}}}.tar", "ids": ids, "feats": feats}
@@ -295,3 +301,45 @@ def test_cpu_encoder_takes_every_core_back_after_a_fused_decode(monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert seen == [max(1, os.cpu_count() or 1)]
+
+
+def test_a_folder_on_ray_is_cut_into_the_same_units_as_locally(cluster, tmp_path):
+    """Folder input: the Ray distributor embeds the same units (slices of the ids, one chunk each) as the
+    local one, so the two caches hold the same chunks, whatever order Ray finishes them in."""
+    from geoclip_utils.engine import embed_images, synthetic_photos
+
+    ids = synthetic_photos(tmp_path / "img", 24, size=(96, 72))
+    (tmp_path / "ids.csv").write_text("image_id\n" + "\n".join(ids) + "\n")
+    model, preprocess, _ = load_model("tiny", device="cpu")
+    embed_images(
+        model, preprocess, tmp_path / "img", ids, tmp_path / "local", chunk_size=8, workers=0, progress=False
+    )
+    args = [
+        str(BIN / "geoclip"),
+        *("embed", "--images", str(tmp_path / "img"), "--ids", str(tmp_path / "ids.csv"), "--model", "tiny"),
+        *(
+            "--out",
+            str(tmp_path / "ray"),
+            "--backend",
+            "ray",
+            "--ray-address",
+            cluster.address,
+            "--device",
+            "cpu",
+        ),
+        *("--chunk-size", "8", "--batch-size", "4", "--no-progress"),
+    ]
+    out = subprocess.run(args, env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    def chunks(cache: Path) -> dict[frozenset, np.ndarray]:
+        from geoclip_utils.engine.cache import read_chunk
+
+        return {
+            frozenset(c["ids"].tolist()): c["features"][np.argsort(c["ids"])]
+            for c in map(read_chunk, chunk_paths(cache / MODEL_DIR))
+        }
+
+    local, ray = chunks(tmp_path / "local"), chunks(tmp_path / "ray")
+    assert set(local) == set(ray) and len(local) == 3
+    assert max(float(np.abs(local[k] - ray[k]).max()) for k in local) <= 1e-5

@@ -18,6 +18,7 @@ from geoclip_utils.engine import cache as emb_cache
 from geoclip_utils.engine import models, runner, text
 from geoclip_utils.engine.backends import split_backend
 from geoclip_utils.engine.backends.base import ModelInfo
+from geoclip_utils.engine.settings import EmbedSettings, recorded_settings
 from geoclip_utils.errors import ConfigError, DataError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,12 +331,12 @@ def test_cache_settings_distinguish_backends(tmp_path):
         "m/x", "cpu", "fp32", 224, backend="open_clip", preprocess="open_clip.image_transform_v2({})"
     )
     b = ModelInfo("m/x", "cpu", "fp32", 224, backend="hf", preprocess="transformers.CLIPImageProcessor(x)")
-    sa = emb_cache.cache_settings(a, fast_decode=False, max_pixels=10)
-    sb = emb_cache.cache_settings(b, fast_decode=False, max_pixels=10)
+    sa = EmbedSettings.of(a, fast_decode=False, max_pixels=10)
+    sb = EmbedSettings.of(b, fast_decode=False, max_pixels=10)
     with pytest.raises(ConfigError, match="backend='open_clip' but this run has backend='hf'"):
-        emb_cache.check_settings(tmp_path, {"settings": sa}, sb)
-    legacy = {k: v for k, v in sa.items() if k != "backend"}  # a cache of an older version
-    emb_cache.check_settings(tmp_path, {"settings": legacy}, sa)
+        sb.check(recorded_settings({"settings": sa.to_dict()}), tmp_path)
+    legacy = {k: v for k, v in sa.to_dict().items() if k != "backend"}  # a cache of an older version
+    sa.check(recorded_settings({"settings": legacy}), tmp_path)
 
 
 @pytest.mark.slow

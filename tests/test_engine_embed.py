@@ -1,4 +1,5 @@
-"""Tests of geoclip_utils.embed: id lists, bad images, the chunked cache, resume after kill -9, texts."""
+"""Tests of the folder path of the engine: id lists, bad images (engine/images.py), the chunked cache, resume
+after kill -9 (engine/runner.py), texts (engine/text.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tar shards (engine/shards.py), the shared unit pipeline (engine/units.py) and the one chunk writer."""
+"""Tar shards (engine/shards.py), the shard reader (engine/readers.py), units (engine/units.py), and the one
+driver and chunk writer on shards."""
 
 from __future__ import annotations
 
@@ -13,17 +14,28 @@ import pytest
 from typer.testing import CliRunner
 
 from geoclip_utils.cli import app
-from geoclip_utils.engine import embed_images, load_embeddings, load_model, load_report
+from geoclip_utils.engine import (
+    EmbedOptions,
+    LocalDistributor,
+    ShardInput,
+    embed,
+    embed_images,
+    load_embeddings,
+    load_model,
+    load_report,
+)
 from geoclip_utils.engine.cache import ChunkWriter, chunk_paths, load_coords, read_chunk
-from geoclip_utils.engine.demo import synthetic_image, synthetic_shards
 from geoclip_utils.engine.models import model_info
 from geoclip_utils.engine.shards import (
-    embed_shards,
+    MAX_SHARDS,
+    count_shards,
     expand_shards,
     iter_samples,
     read_coords,
+    shard_format,
     shard_pieces,
 )
+from geoclip_utils.engine.synthetic import synthetic_image, synthetic_shards
 from geoclip_utils.engine.units import PieceAssembler, Unit, decode_unit, encode_rows, feature_dim
 from geoclip_utils.errors import ConfigError, InputError
 
@@ -58,16 +70,93 @@ def test_expand_shards_ranges_lists_and_errors(tmp_path):
         "00010.tar",
     ]
     assert [p.name for p in expand_shards(f"{tmp_path}/{{a,b}}-{{1..1}}.tar")] == ["a-1.tar", "b-1.tar"]
+    # braceexpand's (bash's) rules: backward ranges, steps, nesting
+    assert [p.name for p in expand_shards(f"{tmp_path}/{{00010..00008..2}}.tar")] == [
+        "00010.tar",
+        "00008.tar",
+    ]
+    assert [p.name for p in expand_shards(f"{tmp_path}/{{{{a,b}}-1,00009}}.tar")] == [
+        "a-1.tar",
+        "b-1.tar",
+        "00009.tar",
+    ]
     with pytest.raises(InputError, match=r"1 of the 4 shards .* do not exist, e.g. .*00011.tar"):
         expand_shards(f"{tmp_path}/{{00008..00011}}.tar")
     for bad, message in [
-        ("{00010..00008}.tar", "runs backwards"),
-        ("{0..x}.tar", "not a range of numbers"),
+        ("{0..x}.tar", "neither a range"),
         ("{00000.tar", "unmatched brace"),
+        ("00000}.tar", "unmatched brace"),
         ("{a}.tar", "neither a range"),
     ]:
         with pytest.raises(ConfigError, match=message):
             expand_shards(f"{tmp_path}/{bad}")
+
+
+def test_brace_patterns_are_counted_before_they_are_expanded(tmp_path, monkeypatch):
+    """Issue 21: `x{0..999}{0..999}{0..999}.tar` took gigabytes before any check; it is refused at once."""
+    import geoclip_utils.engine.shards as shards_module
+
+    def no_expansion(pattern):
+        raise AssertionError("expanded a pattern over the limit")
+
+    monkeypatch.setattr(shards_module, "braceexpand", no_expansion)
+    with pytest.raises(ConfigError, match=r"names 1,000,000,000 files, more than the 100,000 one run takes"):
+        expand_shards("x{0..999}{0..999}{0..999}.tar")
+    assert count_shards("{a,b{1..3}}/s-{00..09}.tar") == 40
+    assert count_shards("{0..100000}") == MAX_SHARDS + 1
+    from braceexpand import braceexpand
+
+    for pattern in (
+        "s{10..1..3}",
+        "{a..e..2}{Z..a}",
+        "{{a,b},c}x{,y}",
+        "{a,{}}",
+        "{0..x}",
+        "plain",
+        "{-3..3}",
+    ):
+        assert count_shards(pattern) == len(list(braceexpand(pattern))), pattern
+
+
+def test_a_file_that_is_not_a_tar_is_refused_naming_what_it_is(tmp_path):
+    """Issue 21: a text file given as a shard was "a damaged shard ... a rerun tries again", exit 0."""
+    import bz2
+    import gzip
+    import lzma
+
+    good = _tar(tmp_path / "good.tar", [("k.jpg", _jpeg(0))])
+    assert shard_format(good) == "tar"
+    for opener, suffix in ((gzip.open, "gz"), (bz2.open, "bz2"), (lzma.open, "xz")):
+        packed = tmp_path / f"good.tar.{suffix}"
+        with opener(packed, "wb") as fh:
+            fh.write(good.read_bytes())
+        assert shard_format(packed) == f"tar.{suffix}"
+    empty_tar = tmp_path / "none.tar"
+    tarfile.open(empty_tar, "w").close()
+    assert shard_format(empty_tar) == "tar"
+    text_gz = tmp_path / "text.tar.gz"
+    with gzip.open(text_gz, "wb") as fh:
+        fh.write(b"hello, world\n" * 100)
+    for name, data, found in [
+        ("notes.tar", b"id,lat,lon\na,1,2\n", "it is text"),
+        ("nothing.tar", b"", "it is empty (0 bytes)"),
+        ("zip.tar", b"PK\x03\x04" + bytes(600), "it is a ZIP archive"),
+        ("noise.tar", np.random.default_rng(0).bytes(2000), "not a format recognised"),
+        ("broken.tar.gz", b"\x1f\x8b" + bytes(100), "gzip-compressed but cannot be decompressed"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(
+            InputError, match=f"shard {re.escape(str(path))} is not a tar file: .*{re.escape(found)}"
+        ):
+            shard_format(path)
+    with pytest.raises(InputError, match="gzip-compressed, and inside it is text"):
+        shard_format(text_gz)
+    # the CLI refuses before anything is written, with exit status 2
+    base = ["embed", "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "c"), "--no-progress"]
+    r = CliRunner().invoke(app, [*base, "--shards", f"{tmp_path}/{{good,notes}}.tar"])
+    assert r.exit_code == 2 and "notes.tar is not a tar file: it is text" in r.output, r.output
+    assert not (tmp_path / "c").exists()
 
 
 def test_samples_are_grouped_by_key_and_dotfiles_ignored(tmp_path):
@@ -154,6 +243,18 @@ def test_decode_unit_rows_and_assembler_write_each_piece_once(tiny, tmp_path):
     np.testing.assert_allclose(feats[order], np.concatenate([b["features"] for b in encoded]), atol=1e-6)
 
 
+def _embed_shards(tiny, shards, cache, options=None, distributor=None, id_field=None):
+    model, preprocess, _ = tiny
+    return embed(
+        ShardInput(shards, id_field=id_field),
+        cache,
+        model=model,
+        preprocess=preprocess,
+        options=options or EmbedOptions(progress=False),
+        distributor=distributor or LocalDistributor(workers=0),
+    )
+
+
 def test_shards_embed_like_a_folder_and_resume_by_piece(tiny, tmp_path):
     model, preprocess, _ = tiny
     shards = synthetic_shards(tmp_path / "sh", 12, n_shards=3, size=(96, 72))
@@ -165,24 +266,18 @@ def test_shards_embed_like_a_folder_and_resume_by_piece(tiny, tmp_path):
     ids = sorted(p.stem for p in folder.iterdir())
     embed_images(model, preprocess, folder, ids, tmp_path / "fold", workers=0, progress=False)
     pattern = f"{tmp_path}/sh/{{00000..00002}}.tar"
-    first = embed_shards(
-        model,
-        preprocess,
-        pattern,
-        tmp_path / "c",
-        batch_size=2,
-        part_size=2,
-        workers=0,
-        progress=False,
-        max_chunks=3,
+    first = _embed_shards(
+        tiny, pattern, tmp_path / "c", EmbedOptions(batch_size=2, chunk_size=2, progress=False, max_chunks=3)
     )
-    assert first["new"] == 6 and first["units_done_before"] == 0
+    assert first.new == 6 and first.units_done_before == 0 and first.input == "shards"
     names = [p.name for p in chunk_paths(tmp_path / "c" / "random__tiny-seed0")]
-    rest = embed_shards(model, preprocess, pattern, tmp_path / "c", part_size=2, workers=2, progress=False)
-    assert rest["new"] == 6 and rest["embedded"] == 12 and rest["units_done_before"] == 1
+    rest = _embed_shards(
+        tiny, pattern, tmp_path / "c", EmbedOptions(chunk_size=2, progress=False), LocalDistributor(workers=2)
+    )
+    assert rest.new == 6 and rest.embedded == 12 and rest.units_done_before == 1 and rest.produced == 12
     assert [p.name for p in chunk_paths(tmp_path / "c" / "random__tiny-seed0")][:3] == names
-    again = embed_shards(model, preprocess, pattern, tmp_path / "c", part_size=5, progress=False)
-    assert again["new"] == 0 and again["units_done_before"] == 3
+    again = _embed_shards(tiny, pattern, tmp_path / "c", EmbedOptions(chunk_size=5, progress=False))
+    assert again.new == 0 and again.units_done_before == 3 and again.report is None
     a, fa = load_embeddings(tmp_path / "fold")
     b, fb = load_embeddings(tmp_path / "c")
     order = np.argsort(b)
@@ -195,9 +290,9 @@ def test_duplicate_ids_are_stored_once(tiny, tmp_path):
     model, preprocess, _ = tiny
     one = _tar(tmp_path / "0.tar", [("x.jpg", _jpeg(1)), ("y.jpg", _jpeg(2))])
     two = _tar(tmp_path / "1.tar", [("x.jpg", _jpeg(3)), ("z.jpg", b"not an image")])
-    out = embed_shards(model, preprocess, [one, two], tmp_path / "c", workers=0, progress=False)
-    assert out["embedded"] == 2 and out["skipped"] == 1
-    assert out["duplicates"] == [("x", f"{two} part 0")]
+    out = _embed_shards(tiny, [one, two], tmp_path / "c")
+    assert out.embedded == 2 and out.skipped == 1
+    assert out.duplicates == [("x", f"{two} part 0")]
     report = load_report(tmp_path / "c")
     assert sorted(report["image_id"]) == ["x", "y", "z"]
     assert "(sample 'z' of shard" in report.set_index("image_id").loc["z", "reason"]
@@ -321,3 +416,69 @@ def test_scale_projection_is_bound_by_the_slower_of_gpu_and_decoding():
     }
     dec = project_hours(5_000_000, 1, 1500.0, 0.01, 8, 0.5)  # decoders 800 img/s < 1500, halved by overhead
     assert dec["bound"] == "decode" and dec["per_gpu_img_per_s"] == 400.0 and dec["hours"] == 3.47
+
+
+def test_resuming_shards_with_another_id_field_is_refused(tiny, tmp_path):
+    """Issue 21: rerunning `embed --shards` with another --id-field said "all shards complete" and kept the
+    old ids; the id field is part of the settings record, in the manifest and in every chunk."""
+    shards = synthetic_shards(tmp_path / "sh", 4, n_shards=2, size=(64, 48))
+    _embed_shards(tiny, shards, tmp_path / "c")
+    with pytest.raises(
+        ConfigError, match=r"was made with id_field=None but this run has id_field='key' \(--id-field\)"
+    ):
+        _embed_shards(tiny, shards, tmp_path / "c", id_field="key")
+    folder = tmp_path / "c" / "random__tiny-seed0"
+    chunk = read_chunk(chunk_paths(folder)[0], features=False)
+    assert json.loads(str(chunk["settings"][0]))["id_field"] is None
+    # with the manifest gone, the chunks still say how they were made
+    (folder / "manifest.json").unlink()
+    base = ["embed", "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "c"), "--no-progress"]
+    r = CliRunner().invoke(
+        app, [*base, "--shards", f"{tmp_path}/sh/{{00000..00001}}.tar", "--id-field", "key"]
+    )
+    assert r.exit_code == 2, r.output
+    assert re.search(r"embedding cache chunk .*chunk_00000.npz was made with id_field=None", r.output), (
+        r.output
+    )
+    again = _embed_shards(tiny, shards, tmp_path / "c")
+    assert again.new == 0 and again.units_done_before == 2  # the same settings resume (the manifest rebuilt)
+    assert (folder / "manifest.json").is_file()
+
+
+def test_shards_that_yield_no_image_exit_2(tmp_path):
+    """Issue 21: `embed` with 0 images embedded exited 0."""
+    _tar(tmp_path / "0.tar", [("a.txt", b"caption only"), ("b.jpg", b"not an image")])
+    base = ["embed", "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "c"), "--no-progress"]
+    r = CliRunner().invoke(app, [*base, "--shards", str(tmp_path / "0.tar")])
+    assert r.exit_code == 2, r.output
+    assert "0 images embedded, 2 skipped in the cache" in r.output
+    assert r.output.strip().splitlines()[-1].startswith("error: nothing was embedded: the cache")
+
+
+def test_a_slice_of_ids_is_decoded_in_tasks_and_written_as_one_chunk(tiny, tmp_path):
+    """A folder's unit (a slice of ids) is split into tasks of one batch each, which any decoder can take:
+    rows keep their place in the slice, and the slice becomes one chunk once every task is in."""
+    from geoclip_utils.engine import synthetic_photos
+
+    model, preprocess, _ = tiny
+    ids = synthetic_photos(tmp_path / "img", 5, size=(64, 48))
+    unit = Unit(index=0, kind="ids", source=str(tmp_path / "img"), ids=(*ids[:4], "missing"))
+    tasks = unit.tasks(2)
+    assert [(t.start, t.ids, t.piece_n) for t in tasks] == [
+        (0, tuple(ids[:2]), 5),
+        (2, tuple(ids[2:4]), 5),
+        (4, ("missing",), 5),
+    ]
+    assert Unit.from_json(tasks[1].to_json()) == tasks[1]
+    batches = [encode_rows(model, b) for t in tasks for b in decode_unit(t, preprocess, batch_size=2)]
+    assert [b["pos"].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    assert all(b["part_n"].tolist() == [5] * len(b["pos"]) for b in batches)
+    assert batches[2]["features"].shape == (1, 0)  # no image decoded in that batch: no width needed
+    with ChunkWriter(tmp_path / "c", model_info(model)) as writer:
+        assembler = PieceAssembler(writer, [unit])
+        for b in batches[::-1]:
+            assembler.add(b)
+            assert writer.written == (1 if b is batches[0] else 0)
+        assembler.check_complete()
+    chunk = read_chunk(chunk_paths(tmp_path / "c" / "random__tiny-seed0")[0])
+    assert chunk["ids"].tolist() == ids[:4] and chunk["skipped_ids"].tolist() == ["missing"]

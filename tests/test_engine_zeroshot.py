@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from geoclip_utils import labels as L
 from geoclip_utils.engine import cache as emb_cache
 from geoclip_utils.engine import models, runner, text, zeroshot
 from geoclip_utils.engine import prompts as P
-from geoclip_utils.engine.demo import DEMO_LABELS, make_demo_images
+from geoclip_utils.engine.synthetic import DEMO_LABELS, make_demo_images
 from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.schema import read_predictions, validate_predictions
 
@@ -198,10 +200,10 @@ def test_end_to_end_region_modes_and_ensemble(demo_cache, tmp_path):
         model,
         cache,
         tmp_path,
-        gold=gold,
+        gold=gold[gold["label"].isin(["Latvia", "Japan"])],
         region_map={"baltic": ["Latvia"], "east asia": ["Japan"]},
     )
-    assert mixed.attrs["k"] == 2
+    assert mixed.attrs["k"] == 2  # the default k (5) stops at the 2 countries
     ens = zeroshot.run_experiment(
         "ens", model, cache, None, gold=gold, templates=["a photo of {label}.", "a street in {label}."]
     )
@@ -253,105 +255,72 @@ def test_climate_experiment_uses_koppen_codes_and_corrected_prompts(demo_cache, 
     assert abs(float((direct[0] / (direct[0] ** 2).sum() ** 0.5) @ via[0]) - 1) < 1e-5
 
 
-# --------------------------------------------------------------------------- the chapters' pipeline (engine.demo)
-def test_run_demo_end_to_end_and_resumes(tmp_path):
-    from geoclip_utils.engine import demo
-
-    run = demo.run_demo(
-        "tiny",
-        tmp_path / "demo",
-        ["country100", "country100_region"],
-        results_dir=tmp_path / "res",
-        device="cpu",
-    )
-    assert (run.n_ok, run.n_skipped) == (40, 0) and run.skipped().empty
-    assert (
-        run.images.describe()
-        == f"demo set: 40 synthetic pictures of 5 'countries' in {tmp_path / 'demo' / 'images'}"
-    )
-    s = run.summary()
-    assert s.columns.tolist() == ["experiment", "mode", "images", "top-k stored", "top-1 accuracy", "file"]
-    assert s["experiment"].tolist() == ["country100", "country100_region"] and s["images"].tolist() == [
-        40,
-        40,
-    ]
-    assert s["file"].tolist() == [
-        str(tmp_path / "res" / f"{n}.parquet") for n in ("country100", "country100_region")
-    ]
-    assert all((tmp_path / "res" / f"{n}.parquet").is_file() for n in ("country100", "country100_region"))
-    # the region run scores regions of the demo's own region map
-    assert set(run.tables["country100_region"]["top_labels"].str[0]) <= set(demo.DEMO_REGION_MAP)
-    assert run.headline() == (
-        "2 experiments, 40 images embedded, 0 skipped\n"
-        "country100: 40 rows, top-5 stored, source=local\n"
-        "country100_region: 40 rows, top-5 stored, source=local"
-    )
-    n = run.numbers()
-    assert (n["n_images"], n["model_id"], n["device_used"], n["first_experiment"], n["first_classes"]) == (
-        40,
-        "random/tiny-seed0",
-        "cpu",
-        "country100",
-        5,
-    )
-    assert n["first_top1"] == s["top-1 accuracy"].iloc[0]
-    # the same run again resumes from the cache: same answers
-    again = demo.run_demo("tiny", tmp_path / "demo", ["country100"], device="cpu")
-    assert (
-        again.tables["country100"]["top_labels"].tolist() == run.tables["country100"]["top_labels"].tolist()
-    )
-    assert again.summary()["file"].tolist() == [""]  # not written without results_dir
+# --------------------------------------------------------------------------- answers the model cannot give
+def test_gold_labels_outside_the_labels_are_refused_with_a_count(demo_cache, tmp_path):
+    """Issue 21: gold labels outside --labels were scored as errors, exit 0."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    with pytest.raises(
+        InputError,
+        match=r"^24 of the 40 images of 'mine' have a gold label outside its 2 candidate labels \(3 labels: "
+        r"'Brazil' \(8 images\), 'Japan' \(8 images\), 'Latvia' \(8 images\)\); the model could never",
+    ):
+        zeroshot.run_experiment("mine", model, cache, tmp_path, gold=gold, labels=["France", "Spain"])
+    assert not (tmp_path / "mine.parquet").exists()
+    # a label set larger than the gold is fine: the extra labels are candidates no image has
+    df = zeroshot.run_experiment("mine", model, cache, None, gold=gold, labels=[*DEMO_LABELS, "Peru"])
+    assert len(df) == 40
 
 
-def test_demo_images_relabel_drops_unmapped(tmp_path):
-    from geoclip_utils.engine import demo
+def test_a_region_map_is_checked_against_the_gold(demo_cache):
+    """Issue 21: a --region-map naming unknown countries, or leaving gold countries out, was accepted."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    covering = {"europe": ["France", "Spain", "Latvia"], "asia": ["Japan"], "america": ["Brazil"]}
+    for mode in ("region", "two_stage", "mixed"):
+        zeroshot.plan_experiment("mine", mode=mode, gold=gold, region_map=covering)  # accepted
+        with pytest.raises(
+            InputError,
+            match=r"^the region map leaves out 2 gold countries of 'mine' \(16 of its 40 images, e.g. 'Brazil' "
+            r"\(8 images\), 'Latvia' \(8 images\)\): no region lists them",
+        ):
+            zeroshot.plan_experiment(
+                "mine", mode=mode, gold=gold, region_map={"europe": ["France", "Spain"], "asia": ["Japan"]}
+            )
+    # real countries the gold does not have are candidates; a name that is no country is refused
+    zeroshot.plan_experiment("mine", mode="two_stage", gold=gold, region_map={**covering, "x": ["Peru"]})
+    with pytest.raises(
+        InputError,
+        match=r"names 2 countries that are neither a gold label of 'mine' nor a known country name, e.g. "
+        r"'Frnace' \(in 'x'\), 'Narnia' \(in 'x'\)",
+    ):
+        zeroshot.plan_experiment(
+            "mine", mode="two_stage", gold=gold, region_map={**covering, "x": ["Narnia", "Frnace"]}
+        )
 
-    images = demo.demo_images(tmp_path, relabel={"France": "Cfb", "Japan": "Cfa"})
-    assert len(images.ids) == 40 and images.n_classes == 5  # every image is still embedded
-    assert images.gold["label"].value_counts().to_dict() == {"Cfb": 8, "Cfa": 8}
-    assert images.gold["image_id"].str.startswith(("demo_france", "demo_japan")).all()
-    assert images.region_map["baltic"] == ["Latvia"]
+
+def test_k_above_the_candidates_is_refused(demo_cache):
+    """Issue 21: --k 1000 was clamped to the number of labels without a word."""
+    demo, model, cache = demo_cache
+    gold = L.read_gold_csv(demo.ids_csv)
+    with pytest.raises(ConfigError, match=r"^k=1000 \(--k\) is more than the 5 candidate labels of 'mine'"):
+        zeroshot.run_experiment("mine", model, cache, None, gold=gold, k=1000)
+    with pytest.raises(ConfigError, match=r"k=6 \(--k\) is more than the 5 candidate labels"):
+        zeroshot.plan_experiment("mine", gold=gold, labels=list(DEMO_LABELS), k=6)
+    rmap = {"europe": ["France", "Spain", "Latvia"], "asia": ["Japan"], "america": ["Brazil"]}
+    with pytest.raises(ConfigError, match="k=4 \\(--k\\) is more than the 3 regions"):
+        zeroshot.plan_experiment("mine", mode="region", gold=gold, region_map=rmap, k=4)
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=gold, k=5).attrs["k"] == 5
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=gold).attrs["k"] == 5  # default
+    few = gold[gold["label"].isin(["France", "Spain"])]
+    assert zeroshot.run_experiment("mine", model, cache, None, gold=few).attrs["k"] == 2  # default, capped
 
 
-def test_pipeline_run_needs_embed_before_counts(tmp_path):
-    from geoclip_utils.engine import demo
-
-    run = demo.PipelineRun.start(demo.RunImages(tmp_path, ["a"]), "tiny", tmp_path / "cache", device="cpu")
-    with pytest.raises(ConfigError, match="embed"):
-        _ = run.n_ok
-    assert run.numbers() == {"n_images": 1, "model_id": "random/tiny-seed0", "device_used": "cpu"}
-
-
-def test_chapter_images_photos_and_ids(tmp_path):
-    from geoclip_utils.engine import demo
-
-    with pytest.raises(InputError, match="does not exist"):
-        demo.chapter_images(tmp_path / "nope")
-    ids = tmp_path / "ids.csv"
-    ids.write_text("image_id\nb\na\n")
-    images = demo.chapter_images(tmp_path, ids)
-    assert images.ids == ["b", "a"] and images.gold is None and images.demo is None
-    assert images.describe() == f"2 image ids, photos in {tmp_path}"
-    # without an id file: the ids of the experiments' label sets, once each
-    both = demo.chapter_images(tmp_path, "", ["country100", "country100_region", "filtered_country100"])
-    union = set(experiments.load_labels("country100")["image_id"]) | set(
-        experiments.load_labels("filtered_country100")["image_id"]
-    )
-    assert len(both.ids) == len(set(both.ids)) == len(union) and set(both.ids) == union
-    demo_set = demo.demo_images(tmp_path / "d")
-    assert "In demo mode" in demo.first_result_note(demo_set)
-    assert 'source="local"' in demo.first_result_note(images)
-    # with the run's table: where it lies against chance (1 / classes), never "chance by construction"
-    from geoclip_utils.schema import make_predictions
-
-    gold = ["A", "B", "C", "D", "E"] * 8
-    at_chance = make_predictions(
-        [str(i) for i in range(40)], gold, [("A",)] * 40, experiment="c", source="local"
-    )
-    note = demo.first_result_note(demo_set, at_chance, n_boot=200)
-    assert note.startswith("With 5 demo countries chance is 20.0%; on 40 pictures this run's 95 % CI is ")
-    assert "consistent with chance" in note and "by construction" not in note
-    perfect = at_chance.assign(top_labels=[(g,) for g in gold])
-    assert "so it is above chance" in demo.first_result_note(demo_set, perfect, n_boot=200)
-    never = at_chance.assign(top_labels=[("A" if g != "A" else "B",) for g in gold])
-    assert "so it is below chance" in demo.first_result_note(demo_set, never, n_boot=200)
+def test_the_modes_are_the_registrys():
+    """One definition of the modes the engine runs: experiments.RUNNABLE_MODES (zeroshot had its own copy)."""
+    assert not hasattr(zeroshot, "MODES")
+    assert set(experiments.RUNNABLE_MODES) < set(experiments.MODES)
+    with pytest.raises(
+        ConfigError, match=re.escape(f"mode 'bogus' unknown; choose one of {experiments.RUNNABLE_MODES}")
+    ):
+        zeroshot.plan_experiment("mine", mode="bogus", gold={"a": "France"})

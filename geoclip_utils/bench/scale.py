@@ -3,9 +3,9 @@
 One run writes ``n_images`` synthetic 640x480 JPEGs as tar shards and, for each architecture (random
 weights with the real shapes: ``tiny`` and ``ViT-B/32``), embeds the same shards twice into fresh caches:
 
-* ``local_img_per_s`` — :func:`geoclip_utils.engine.shards.embed_shards` in this process (the model
-  already loaded, decoding as the local backend does by default);
-* ``ray_img_per_s`` — :func:`geoclip_utils.engine.distributed.embed_with_ray` on a local Ray started
+* ``local_img_per_s`` — :func:`geoclip_utils.engine.runner.embed` with the local distributor (the model
+  already loaded, decoding as the local distributor does by default);
+* ``ray_img_per_s`` — the same driver with :class:`geoclip_utils.engine.distributed.RayDistributor` on a local Ray started
   once before (its start-up is reported apart as ``ray_start_s``): the probe task, the actors loading
   their model, the pipeline and the driver's writes are all inside the timed span;
 * ``overhead_ratio`` = ray / local img/s (the issue's goal: >= 0.8 on one machine), and the largest
@@ -38,9 +38,10 @@ import numpy as np
 import torch
 
 from ..engine.cache import load_embeddings
-from ..engine.demo import synthetic_shards
 from ..engine.models import architecture_clip
-from ..engine.shards import embed_shards
+from ..engine.readers import ShardInput
+from ..engine.runner import EmbedOptions, embed
+from ..engine.synthetic import synthetic_shards
 from ..engine.units import Unit, decode_unit
 from .inference import _machine
 
@@ -159,7 +160,7 @@ def driver_write_rate(
     """Images per second the driver's write path sustains on its own: precomputed features fed batch by
     batch to :class:`~geoclip_utils.engine.units.PieceAssembler`, which writes each complete piece
     through :class:`~geoclip_utils.engine.cache.ChunkWriter` (chunk file, manifest), as
-    :func:`~geoclip_utils.engine.distributed.embed_with_ray`'s driver does.
+    driver of a :class:`~geoclip_utils.engine.distributed.RayDistributor` run does.
 
     Timed twice: into an empty cache, and into a cache that already holds ``history_images`` images
     (written beforehand as chunks of skipped images, so they take no feature bytes; only the time of the
@@ -286,7 +287,7 @@ def run_scale_benchmark(
     >>> run_scale_benchmark(n_images=32, archs=("tiny",))["tiny"]["overhead_ratio"] > 0  # doctest: +SKIP
     True
     """
-    from ..engine.distributed import embed_with_ray, ray_session
+    from ..engine.distributed import RayDistributor, ray_session
 
     work = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="geoclip-bench-scale-"))
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -310,8 +311,15 @@ def run_scale_benchmark(
         with ray_session(None) as ray:
             out["ray_start_s"] = round(time.perf_counter() - t0, 2)
             out["ray"] = ray.__version__
+            options = EmbedOptions(batch_size=batch_size, chunk_size=part_size, progress=False)
             warm = functools.partial(architecture_clip, "tiny")  # first Ray Data run pays imports: not timed
-            embed_with_ray(warm, work / "warm", shards=shards[:1], batch_size=batch_size, progress=False)
+            embed(
+                ShardInput(shards[:1]),
+                work / "warm",
+                loader=warm,
+                options=options,
+                distributor=RayDistributor(),
+            )
             for arch in archs:
                 model, preprocess, _ = architecture_clip(arch)
                 local, remote = (
@@ -321,24 +329,15 @@ def run_scale_benchmark(
                 for p in (local, remote):
                     shutil.rmtree(p, ignore_errors=True)
                 t = time.perf_counter()
-                embed_shards(
-                    model,
-                    preprocess,
-                    shards,
-                    local,
-                    batch_size=batch_size,
-                    part_size=part_size,
-                    progress=False,
-                )
+                embed(ShardInput(shards), local, model=model, preprocess=preprocess, options=options)
                 local_s = time.perf_counter() - t
                 t = time.perf_counter()
-                ray_out = embed_with_ray(
-                    functools.partial(architecture_clip, arch),
+                ray_out = embed(
+                    ShardInput(shards),
                     remote,
-                    shards=shards,
-                    batch_size=batch_size,
-                    part_size=part_size,
-                    progress=False,
+                    loader=functools.partial(architecture_clip, arch),
+                    options=options,
+                    distributor=RayDistributor(),
                 )
                 ray_s = time.perf_counter() - t
                 a, fa = load_embeddings(local)
@@ -350,7 +349,7 @@ def run_scale_benchmark(
                     "overhead_ratio": round(local_s / ray_s, 3),
                     "local_s": round(local_s, 2),
                     "ray_s": round(ray_s, 2),
-                    "ray_actors": ray_out["actors"],
+                    "ray_actors": ray_out.actors,
                     "same_ids": [a[i] for i in ia] == [b[i] for i in ib],
                     "max_abs_feature_difference": float(np.abs(fa[ia] - fb[ib]).max()),
                 }

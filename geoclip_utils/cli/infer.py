@@ -4,7 +4,6 @@ cache). Every user error is a :class:`~geoclip_utils.errors.GeoclipError` (print
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -96,6 +95,10 @@ def embed(
     """Embed images once (L2-normalised CLIP features) into a resumable cache: a folder or tar shards,
     in this process or on Ray."""
     from .._io import check_output
+    from ..engine.models import model_loader
+    from ..engine.readers import FolderInput, ShardInput
+    from ..engine.runner import EmbedOptions, LocalDistributor, embed
+    from ..engine.shards import read_coords
 
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
@@ -126,101 +129,60 @@ def embed(
         if bad:
             raise ConfigError(message)
     if backend == "ray":
-        from ..engine.distributed import import_ray
+        from ..engine.distributed import RayDistributor, import_ray
 
         import_ray()  # a missing extra is said before anything is read
+        distributor = RayDistributor(address=ray_address, actors=actors, device=device)
+    else:
+        distributor = LocalDistributor(workers=None if workers < 0 else workers, device=device)
+    distributor.check()
     if images is not None and not images.is_dir():
         raise InputError(f"image folder {images} does not exist or is not a folder")
-    shard_paths = []
-    if shards is not None:
-        from ..engine.shards import expand_shards
-
-        shard_paths = expand_shards(shards)
-    check_output(out, [ids, images, coords, *shard_paths], folder=True)
-    coord_table = None
-    if coords is not None:
-        from ..engine.shards import read_coords
-
-        coord_table = read_coords(coords)
-    common = {
-        "batch_size": batch_size,
-        "progress": progress,
-        "fast_decode": not exact_preprocess,
-    }
-    if backend == "ray":
-        from ..engine.distributed import embed_with_ray, model_loader
-
-        summary = embed_with_ray(
-            model_loader(model, precision=precision),
-            out,
-            images=images,
-            ids=ids,
-            shards=shard_paths or None,
-            address=ray_address,
-            device=device,
-            part_size=chunk_size,
-            actors=actors,
-            id_field=id_field,
-            coords=coord_table,
-            retry_skipped=retry_skipped,
-            **common,
-        )
-        _echo_summary(summary)
-        return
-    from ..engine import embed_images, load_model, read_ids
-
-    m, preprocess, model_id = load_model(model, device=device, precision=precision)
-    if shards is not None:
-        from ..engine.shards import embed_shards
-
-        summary = embed_shards(
-            m,
-            preprocess,
-            shard_paths,
-            out,
-            workers=None if workers < 0 else workers,
-            part_size=chunk_size,
-            id_field=id_field,
-            coords=coord_table,
-            **common,
-        )
-        _echo_summary(summary)
-        return
-    report = embed_images(
-        m,
-        preprocess,
-        images,
-        read_ids(ids),
+    source = ShardInput(shards, id_field=id_field) if shards is not None else None
+    check_output(out, [ids, images, coords, *(source.paths if source else [])], folder=True)
+    coord_table = read_coords(coords) if coords is not None else None
+    if source is None:
+        source = FolderInput(images, ids, retry_skipped=retry_skipped)
+    summary = embed(
+        source,
         out,
-        workers=None if workers < 0 else workers,
-        chunk_size=chunk_size,
-        retry_skipped=retry_skipped,
-        **common,
+        loader=model_loader(model, precision=precision),
+        options=EmbedOptions(
+            batch_size=batch_size, chunk_size=chunk_size, fast_decode=not exact_preprocess, progress=progress
+        ),
+        distributor=distributor,
+        coords=coord_table,
     )
+    if summary.report is not None and summary.backend == "local":
+        _echo_folder(summary)
+    else:
+        _echo_summary(summary)
+    if not summary.produced:
+        what = (
+            f"the {len(source.ids)} ids of {ids}" if summary.input == "folder" else f"the shards {shards!r}"
+        )
+        raise InputError(
+            f"nothing was embedded: the cache {summary.cache} holds no image of {what} "
+            f"({summary.skipped} skipped in the cache, reasons above and in its report.csv); check the input"
+        )
+
+
+def _echo_folder(s) -> None:
+    """Print what a folder run in this process did (the per-image report of the summary)."""
+    report = s.report
     skipped = report[report["status"] != "ok"]
     typer.echo(
-        f"{model_id}: {int((report['status'] == 'ok').sum())} images embedded, {len(skipped)} skipped; "
-        f"cache {report.attrs['cache']}"
+        f"{s.model_id}: {int((report['status'] == 'ok').sum())} images embedded, {len(skipped)} skipped; "
+        f"cache {s.cache}"
     )
-    if report.attrs["retried"]:
-        typer.echo(
-            f"  retried {report.attrs['retried']} images skipped by an earlier run: "
-            f"{report.attrs['recovered']} now embedded"
-        )
+    if s.retried:
+        typer.echo(f"  retried {s.retried} images skipped by an earlier run: {s.recovered} now embedded")
     for row in skipped.head(10).itertuples():
         typer.echo(f"  skipped {row.image_id}: {row.reason}")
     if len(skipped) > 10:
-        typer.echo(f"  ... and {len(skipped) - 10} more (see {report.attrs['cache']}/report.csv)")
-    if coord_table is not None:
-        from ..engine.cache import load_report
-        from ..engine.shards import join_coords
-
-        rep = load_report(report.attrs["cache"])
-        _echo_coords(
-            join_coords(
-                report.attrs["cache"], rep.loc[rep["status"] == "ok", "image_id"].tolist(), coord_table
-            )
-        )
+        typer.echo(f"  ... and {len(skipped) - 10} more (see {s.cache}/report.csv)")
+    if s.coords is not None:
+        _echo_coords(s.coords)
 
 
 def _echo_coords(c: dict) -> None:
@@ -230,35 +192,31 @@ def _echo_coords(c: dict) -> None:
     )
 
 
-def _echo_summary(s: dict) -> None:
-    """Print what a shard or Ray run did (the summary of :func:`geoclip_utils.engine.shards.run_summary`)."""
-    where = f" on Ray ({s['actors']} actors)" if s.get("backend") == "ray" else ""
+def _echo_summary(s) -> None:
+    """Print what a shard or Ray run did (:class:`geoclip_utils.engine.runner.EmbedSummary`)."""
+    where = f" on Ray ({s.actors} actors)" if s.backend == "ray" else ""
     typer.echo(
-        f"{s['model_id']}: {s['embedded']} images embedded, {s['skipped']} skipped in the cache "
-        f"({s['new']} written by this run{where}); cache {s['cache']}"
+        f"{s.model_id}: {s.embedded} images embedded, {s.skipped} skipped in the cache "
+        f"({s.new} written by this run{where}); cache {s.cache}"
     )
-    if s["units_done_before"]:
-        typer.echo(
-            f"  {s['units_done_before']} of {s['units']} shards were complete before this run (not reread)"
-        )
-    for image_id, reason in s["skipped_examples"]:
+    if s.units_done_before:
+        typer.echo(f"  {s.units_done_before} of {s.units} shards were complete before this run (not reread)")
+    for image_id, reason in s.skipped_examples:
         typer.echo(f"  skipped {image_id}: {reason}")
-    if s["skipped"] > len(s["skipped_examples"]):
-        typer.echo(
-            f"  ... and {s['skipped'] - len(s['skipped_examples'])} more (see {s['cache']}/report.csv)"
-        )
-    for error in s["shard_errors"].values():
+    if s.skipped > len(s.skipped_examples):
+        typer.echo(f"  ... and {s.skipped - len(s.skipped_examples)} more (see {s.cache}/report.csv)")
+    for error in s.shard_errors.values():
         typer.echo(
             f"  damaged shard: {error}; the samples before the damage are embedded, a rerun tries again"
         )
-    if s["duplicates"]:
-        image_id, where_dup = s["duplicates"][0]
+    if s.duplicates:
+        image_id, where_dup = s.duplicates[0]
         typer.echo(
-            f"  {len(s['duplicates'])} samples repeat an id already embedded and were not stored again, "
+            f"  {len(s.duplicates)} samples repeat an id already embedded and were not stored again, "
             f"e.g. {image_id!r} in {where_dup}"
         )
-    if s["coords"] is not None:
-        _echo_coords(s["coords"])
+    if s.coords is not None:
+        _echo_coords(s.coords)
 
 
 @app.command("classify")
@@ -300,11 +258,20 @@ def classify(
         str | None, typer.Option("--model", help="Model that made the cache (default: read from the cache).")
     ] = None,
     device: Annotated[str, typer.Option(help="cuda, mps, cpu or auto (text encoding only).")] = "auto",
-    k: Annotated[int, typer.Option(min=1, help="Top-k labels stored.")] = 5,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Top-k labels stored (default 5, or every candidate when there are fewer; more than the "
+            "candidates is refused).",
+        ),
+    ] = None,
 ) -> None:
     """Zero-shot classify cached embeddings; write one predictions table per experiment."""
     from .. import experiments as registry
+    from ..data import read_region_map
     from ..engine import cache_manifest, load_model, run_experiment
+    from ..engine.zeroshot import plan_experiment
     from ..labels import read_gold_csv, read_labels
     from ..stats import topk_accuracy
 
@@ -316,10 +283,9 @@ def classify(
     if not names:
         raise ConfigError("give --experiment NAME (a paper experiment, or your name with --labels/--gold)")
     from .._io import check_output
-    from ..engine.zeroshot import MODES
 
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"--mode {mode!r} is not one of {MODES}")
+    if mode is not None and mode not in registry.RUNNABLE_MODES:
+        raise ConfigError(f"--mode {mode!r} is not one of {registry.RUNNABLE_MODES}")
     exps = registry.experiments()
     for name in names:
         registry.check_name(name)
@@ -348,16 +314,20 @@ def classify(
     for name in names:
         if name not in exps and gold_df is None:
             raise ConfigError(f"experiment {name!r} is not registered ({', '.join(exps)}); give --gold")
-    rmap = None
-    if region_map is not None:
-        if not region_map.is_file():
-            raise InputError(f"region map {region_map} does not exist")
-        try:
-            rmap = json.loads(region_map.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"region map {region_map} is not valid JSON ({exc})") from exc
-        if not isinstance(rmap, dict) or not all(isinstance(v, list) for v in rmap.values()):
-            raise InputError(f"region map {region_map} must be a JSON object region -> list of countries")
+    rmap = read_region_map(region_map) if region_map is not None else None
+    plans = {
+        name: plan_experiment(
+            name,
+            mode=mode,
+            gold=gold_df,
+            labels=label_list,
+            templates=template,
+            kind=kind,
+            region_map=rmap,
+            k=k,
+        )
+        for name in names
+    }
     if model is None:
         manifest = cache_manifest(cache)
         model = manifest.get("model_source") or ""
@@ -367,19 +337,7 @@ def classify(
     ran = 0
     for name in names:
         try:
-            df = run_experiment(
-                name,
-                m,
-                cache,
-                out,
-                mode=mode,
-                gold=gold_df,
-                labels=label_list,
-                templates=template,
-                kind=kind,
-                region_map=rmap,
-                k=k,
-            )
+            df = run_experiment(name, m, cache, out, plan=plans[name])
         except InputError as exc:
             if experiment != ["all"] or "none of the" not in str(exc):
                 raise

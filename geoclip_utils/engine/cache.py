@@ -7,11 +7,14 @@ Cache layout (one sub-folder per model, so one ``cache_dir`` can hold several mo
 
     cache_dir/
       <model key>/                 model key = model_id with "/" replaced by "__"
-        manifest.json              model id, feature dim, dtype, chunk list, counts (rewritten atomically)
+        manifest.json              model id, feature dim, dtype, chunk list, counts, and ``settings``: the
+                                   run's settings record (:class:`~.settings.EmbedSettings`) (rewritten
+                                   atomically)
         chunk_00000.npz            ids (unicode), features (float32, N x D, L2-normalised),
-        chunk_00001.npz            skipped_ids, skipped_reasons (unicode); chunks of tar shards also
-                                   record their piece: source (the shard), part, last, source_error,
-                                   duplicate_ids (samples whose id an earlier chunk already holds)
+        chunk_00001.npz            skipped_ids, skipped_reasons (unicode), settings (the record as one JSON
+                                   text); chunks of tar shards also record their piece: source (the shard),
+                                   part, part_size, last, source_error, duplicate_ids (samples whose id an
+                                   earlier chunk already holds)
         report.csv                 image_id, status (ok | skipped), reason
         coords.parquet             image_id, lat, lon of the embedded ids (written by ``--coords``)
         texts/texts_<hash>.npz     prompt texts and their normalised features
@@ -20,9 +23,11 @@ Cache layout (one sub-folder per model, so one ``cache_dir`` can hold several mo
 Chunk files are the truth: each is written to a temp file in the same folder and renamed into
 place, so a chunk exists completely or not at all. An interrupted run (Ctrl-C, kill -9, node
 pre-emption) resumes with the ids no chunk holds yet; finished chunks are never redone and no id is
-stored twice. All files load with ``np.load(allow_pickle=False)``. Every writer (the local runner, the
-shard runner, the Ray driver) writes through one :class:`ChunkWriter`, so every backend makes the same
-cache.
+stored twice. All files load with ``np.load(allow_pickle=False)``. Every run (a folder or tar shards, in
+this process or on Ray) writes through one :class:`ChunkWriter`, so every run makes the same cache.
+
+Older caches stay readable and resumable: chunks without a ``settings`` record (written before it was
+added) are checked against the manifest's record; a setting the manifest does not record is not compared.
 
 Features are stored as float32 and L2-normalised (so cosine similarity is a dot product).
 
@@ -48,6 +53,8 @@ import pandas as pd
 
 from .._io import write_npz, write_text
 from ..errors import ConfigError, DataError
+from .images import DEFAULT_MAX_PIXELS
+from .settings import FORMAT_VERSION, EmbedSettings, recorded_settings
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,9 +65,6 @@ __all__ = [
     "load_coords",
     "ChunkWriter",
 ]
-
-
-FORMAT_VERSION = 1
 
 
 CHUNK_RE = re.compile(r"^chunk_(\d{5,})\.npz$")
@@ -82,8 +86,8 @@ def str_array(values: Sequence[str]) -> np.ndarray:
     return np.array(list(values), dtype=str) if len(values) else np.zeros(0, dtype="<U1")
 
 
-#: Optional arrays of a chunk (tar shards): which piece of which shard it holds.
-PIECE_KEYS = ("source", "part", "part_size", "last", "source_error", "duplicate_ids")
+#: Optional arrays of a chunk: its settings record, and (tar shards) which piece of which shard it holds.
+PIECE_KEYS = ("settings", "source", "part", "part_size", "last", "source_error", "duplicate_ids")
 
 
 def _features_shape(path: Path) -> tuple[int, ...]:
@@ -114,11 +118,13 @@ def read_chunk(path: Path, features: bool = True) -> dict[str, np.ndarray]:
         out["features_shape"] = np.array(shape, dtype=np.int64)
     except Exception as exc:
         raise DataError(
-            f"embedding cache chunk {path} is unreadable ({exc}); delete it and rerun `geoclip embed`"
+            f"embedding cache chunk {path} is unreadable ({exc}); delete that file and rerun the same "
+            "`geoclip embed` command: it embeds the chunk's images again"
         ) from exc
     if len(shape) != 2 or shape[0] != len(out["ids"]):
         raise DataError(
-            f"embedding cache chunk {path} is inconsistent (ids vs features); delete it and rerun"
+            f"embedding cache chunk {path} is inconsistent (ids vs features); delete that file and rerun "
+            "the same `geoclip embed` command: it embeds the chunk's images again"
         )
     return out
 
@@ -176,11 +182,18 @@ def read_manifest(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(
-            f"embedding cache manifest {path} is unreadable ({exc}); delete it and rerun"
+            f"embedding cache manifest {path} is unreadable ({exc}); delete that file and rerun the same "
+            "`geoclip embed` command: the chunk files record their settings, and the manifest is rebuilt"
         ) from exc
+    if not isinstance(manifest, dict):
+        raise DataError(
+            f"embedding cache manifest {path} is not a JSON object; delete that file and rerun the same "
+            "`geoclip embed` command: the chunk files record their settings, and the manifest is rebuilt"
+        )
+    return manifest
 
 
 def write_manifest(folder: Path, model_id: str, dim: int | None, extra: dict, done: dict) -> dict:
@@ -200,70 +213,17 @@ def write_manifest(folder: Path, model_id: str, dim: int | None, extra: dict, do
     return manifest
 
 
-def cache_settings(info, *, fast_decode: bool, max_pixels: int) -> dict:
-    """Every setting of an embedding run that changes the features (or which images get features).
-
-    Recorded in the manifest; a later run into the same cache must have the same ones
-    (:func:`check_settings`), so one cache never mixes two kinds of rows.
-    """
-    return {
-        "model_id": info.model_id,
-        "backend": getattr(info, "backend", "openai"),
-        "model_checksum": info.checksum,
-        "precision": info.precision,
-        "input_resolution": info.input_resolution,
-        "preprocess": getattr(info, "preprocess", "clip._transform")
-        + (" + JPEG draft >= 2x resolution" if fast_decode else ""),
-        "max_pixels": max_pixels,
-        "format": FORMAT_VERSION,
-    }
-
-
-#: How each setting is chosen on the command line, for the message of :func:`check_settings`.
-_SETTING_OPTION = {
-    "model_id": "--model",
-    "backend": "--model (its prefix: openai:, open_clip:, hf:)",
-    "model_checksum": "--model (the weights file changed)",
-    "precision": "--precision / --device",
-    "input_resolution": "--model",
-    "preprocess": "--exact-preprocess",
-    "max_pixels": "max_pixels",
-    "format": "the geoclip version",
-}
-
-
-def check_settings(folder: Path, manifest: dict, settings: dict) -> None:
-    """Refuse to add rows to a cache made with other settings (names the setting and how to proceed).
-
-    Settings a cache written by an older version did not record are not compared.
-
-    Raises
-    ------
-    ConfigError
-        Naming the first setting that differs, the cache's value and this run's value.
-    """
-    recorded = {**{k: manifest[k] for k in settings if k in manifest}, **manifest.get("settings", {})}
-    if "preprocess" in manifest:
-        recorded.setdefault("preprocess", manifest["preprocess"])
-    for key, value in settings.items():
-        old = recorded.get(key)
-        if old is not None and old != "" and value != "" and old != value:
-            raise ConfigError(
-                f"embedding cache {folder} was made with {key}={old!r} but this run has {key}={value!r} "
-                f"({_SETTING_OPTION.get(key, key)}); features of the two would be mixed in one cache. "
-                f"Give this run another --out folder, or delete {folder} to start the cache over"
-            )
-
-
 @dataclass
 class SourceProgress:
     """What the chunks of one tar shard hold: the parts written cleanly, the number of its last part once
-    written, and the error that stopped its reading (a truncated or corrupt tar), if any."""
+    written, the error that stopped its reading (a truncated or corrupt tar), if any, and how many of its
+    samples the cache holds embedded (``present``: embedded from it, or already embedded from elsewhere)."""
 
     parts: set[int] = field(default_factory=set)
     last: int | None = None
     error: str = ""
     part_size: int = 0  # samples per piece (a resumed shard keeps the piece size it was started with)
+    present: int = 0
 
     @property
     def complete(self) -> bool:
@@ -272,24 +232,28 @@ class SourceProgress:
 
 
 class ChunkWriter:
-    """The one writer of an embedding cache: the local runner, the shard runner and the Ray driver all
-    write their chunks, manifest and report through it, so every backend makes the same cache.
+    """The one writer of an embedding cache: every run (a folder or tar shards, in this process or on
+    Ray) writes its chunks, manifest and report through it, so every run makes the same cache.
 
-    Used as a context manager: entering checks the cache's settings (:func:`check_settings`), takes the
-    lock, removes leftovers of interrupted writes and reads what the existing chunks hold (ids and their
-    status in :attr:`done`, the progress of each tar shard in :attr:`sources`; the features themselves are
-    not read). Leaving writes the manifest and ``report.csv`` and releases the lock, also after an error.
+    Used as a context manager: entering compares this run's settings record
+    (:class:`~geoclip_utils.engine.settings.EmbedSettings`) with the manifest's and with every chunk's,
+    takes the lock, removes leftovers of interrupted writes and reads what the existing chunks hold (ids and
+    their status in :attr:`done`, the progress of each tar shard in :attr:`sources`; the features themselves
+    are not read). Every chunk it writes records the settings. Leaving writes the manifest and
+    ``report.csv`` and releases the lock, also after an error.
 
     Parameters
     ----------
     cache_dir : the cache folder; the model's files go to ``model_cache_dir(cache_dir, info.model_id)``.
     info : the model's :class:`~geoclip_utils.engine.models.ModelInfo`.
-    fast_decode, max_pixels : the decoding settings (see :func:`cache_settings`).
+    fast_decode, max_pixels, id_field : the other settings (see
+        :class:`~geoclip_utils.engine.settings.EmbedSettings`).
 
     Raises
     ------
     ConfigError
-        The cache was made with other settings, or another process is writing it.
+        The cache (its manifest, or one of its chunks) was made with other settings, its chunks do not
+        record their settings and the manifest that did is gone, or another process is writing it.
 
     Example
     -------
@@ -297,16 +261,27 @@ class ChunkWriter:
     ...     w.write(["a", "b"], features, ["c"], ["missing file"])
     """
 
-    def __init__(self, cache_dir: str | os.PathLike, info, *, fast_decode: bool, max_pixels: int) -> None:
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike,
+        info,
+        *,
+        fast_decode: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        id_field: str | None = None,
+    ) -> None:
         self.info = info
         self.folder = model_cache_dir(cache_dir, info.model_id)
-        self.settings = cache_settings(info, fast_decode=fast_decode, max_pixels=max_pixels)
+        self.settings = EmbedSettings.of(
+            info, fast_decode=fast_decode, max_pixels=max_pixels, id_field=id_field
+        )
+        self._record_json = self.settings.to_json()
         self.extra = {
             "model_source": info.source,
             "input_resolution": info.input_resolution,
-            "preprocess": self.settings["preprocess"],
+            "preprocess": self.settings.preprocess,
             "max_pixels": max_pixels,
-            "settings": self.settings,
+            "settings": self.settings.to_dict(),
         }
         self.done: dict[str, tuple[str, str]] = {}
         self.sources: dict[str, SourceProgress] = {}
@@ -316,25 +291,53 @@ class ChunkWriter:
         self.duplicates: list[tuple[str, str]] = []  # (id, where) dropped by this writer
         self._next = 0
         self._lock: Lock | None = None
+        self._manifest: dict | None = None
+        self._checked: set[str] = set()
 
     def __enter__(self) -> ChunkWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
-        manifest = read_manifest(self.folder)
-        if manifest:
-            check_settings(self.folder, manifest, self.settings)
-            self.dim = manifest.get("dim")
+        self._manifest = read_manifest(self.folder)
+        if self._manifest:
+            self.settings.check(recorded_settings(self._manifest), f"embedding cache {self.folder}")
+            self.dim = self._manifest.get("dim")
         self._lock = Lock(self.folder).__enter__()
         try:
             for p in self.folder.glob(".*.tmp"):  # leftovers of an interrupted write
                 p.unlink(missing_ok=True)
             chunks = chunk_paths(self.folder)
             for p in chunks:  # in order: a later chunk's status of an id (a retry) wins
-                self._record(read_chunk(p, features=False))
+                c = read_chunk(p, features=False)
+                self._check_chunk(p, c)
+                self._record(c)
             self._next = int(CHUNK_RE.match(chunks[-1].name).group(1)) + 1 if chunks else 0
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
         return self
+
+    def _check_chunk(self, path: Path, c: dict[str, np.ndarray]) -> None:
+        """Compare a chunk's own settings record (or, for a chunk of an older version, the manifest's)."""
+        if "settings" not in c:
+            if self._manifest is None:
+                raise ConfigError(
+                    f"embedding cache {self.folder} has no manifest, and its chunk {path.name} (written by an "
+                    "older version) does not record its settings, so this run cannot check that it matches "
+                    f"them; restore {self.folder / 'manifest.json'}, or delete {self.folder} to start the "
+                    "cache over"
+                )
+            return  # checked against the manifest on entering
+        text = str(c["settings"][0])
+        if text in self._checked:
+            return
+        try:
+            recorded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"embedding cache chunk {path} has an unreadable settings record ({exc}); delete that file "
+                "and rerun the same `geoclip embed` command: it embeds the chunk's images again"
+            ) from exc
+        self.settings.check(recorded, f"embedding cache chunk {path}")
+        self._checked.add(text)
 
     def _record(self, c: dict[str, np.ndarray]) -> None:
         for i in c["ids"].tolist():
@@ -347,6 +350,7 @@ class ChunkWriter:
         if "source" in c:
             prog = self.sources.setdefault(str(c["source"][0]), SourceProgress())
             part, error = int(c["part"][0]), str(c["source_error"][0])
+            prog.present += len(c["ids"]) + len(c.get("duplicate_ids", ()))
             if "part_size" in c:
                 prog.part_size = int(c["part_size"][0])
             if error:
@@ -409,6 +413,7 @@ class ChunkWriter:
             "features": feats,
             "skipped_ids": str_array([i for i, _ in skip]),
             "skipped_reasons": str_array([r for _, r in skip]),
+            "settings": str_array([self._record_json]),
         }
         if source is not None:
             arrays.update(
@@ -428,6 +433,7 @@ class ChunkWriter:
         self.written += 1
         self.n_new += len(kept) + len(skip)
         self._record({**arrays, "features_shape": np.array(feats.shape)})
+        self._checked.add(self._record_json)
         self._write_manifest()
         return path
 

@@ -1,16 +1,18 @@
-"""The Ray backend: the embedding pass on Ray Data, on a laptop or on a cluster, into the same cache.
+"""The Ray distributor: the embedding pass on Ray Data, on a laptop or on a cluster, into the same cache.
 
-``geoclip embed --backend ray`` runs the pass as a Ray Data pipeline:
+``geoclip embed --backend ray`` runs the one driver (:func:`~geoclip_utils.engine.runner.embed`) with
+:class:`RayDistributor`, which decodes and encodes the same tasks as the local distributor as a Ray Data
+pipeline:
 
-1. *read*: one row per unit of work (:mod:`~geoclip_utils.engine.units`): a tar shard, or a slice of a
-   folder's id list;
-2. *decode*: CPU tasks (one CPU each) decode and preprocess the unit's images with the model's own
-   transform (the same :func:`~geoclip_utils.engine.units.decode_unit` as the local backend);
+1. *read*: one row per decoding task (:meth:`~geoclip_utils.engine.units.Unit.tasks`): a tar shard, or a
+   batch of a folder's id list;
+2. *decode*: CPU tasks (one CPU each) decode and preprocess the task's images with the model's own
+   transform (the same :func:`~geoclip_utils.engine.units.decode_unit` as the local distributor);
 3. *encode*: an actor pool, one model per actor: one actor per GPU (``num_gpus=1``) when the cluster has
    GPUs, else one CPU actor per node, each using its node's cores for torch;
 4. *write*: the driver collects the features piece by piece and writes each complete piece as one chunk
-   through the cache's one :class:`~geoclip_utils.engine.cache.ChunkWriter` — the cache format of the
-   local backend, so ``geoclip classify`` and every chapter read a Ray-made cache unchanged.
+   through the cache's one :class:`~geoclip_utils.engine.cache.ChunkWriter` — the cache format of a
+   local run, so ``geoclip classify`` and every chapter read a Ray-made cache unchanged.
 
 Without an address a local Ray is started (loopback only, no dashboard, no usage statistics) and stopped
 at the end; with ``address`` (``HOST:PORT`` of a running cluster's head, or ``auto``) the driver joins it.
@@ -29,25 +31,21 @@ when a Ray run starts.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
-from tqdm import tqdm
 
-from ..errors import ConfigError, InputError
-from .cache import ChunkWriter
-from .images import DEFAULT_MAX_PIXELS, read_ids
-from .models import ModelInfo, load_model, model_info
-from .units import PieceAssembler, Unit, blank_pixels, decode_unit, encode_rows, feature_dim, id_units
+from ..errors import ConfigError
+from .models import ModelInfo, model_info, model_loader
+from .units import Unit, blank_pixels, decode_unit, encode_rows, feature_dim
 
-__all__ = ["EXTRA", "import_ray", "ray_session", "model_loader", "embed_with_ray"]
+__all__ = ["EXTRA", "import_ray", "ray_session", "model_loader", "RayDistributor"]
 
 #: The optional dependency group that brings Ray Data.
 EXTRA = "scale"
@@ -132,12 +130,6 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         ray.shutdown()
 
 
-def model_loader(name: str, precision: str | None = None) -> Callable:
-    """The loader that every Ray actor calls, ``loader(device=...)`` -> ``(model, preprocess, model_id)``
-    (:func:`~geoclip_utils.engine.models.load_model` of ``name``)."""
-    return functools.partial(load_model, name, precision=precision)
-
-
 def _probe(loader: Callable, device: str) -> tuple[ModelInfo, Callable, int, np.ndarray]:
     """Load the model where an actor would and report what the driver needs (a Ray task)."""
     model, preprocess, _ = loader(device=device)
@@ -179,152 +171,123 @@ class _Encoder:
         return encode_rows(self.model, batch, self.dim)
 
 
-def embed_with_ray(
-    loader: Callable,
-    cache_dir: str | os.PathLike,
-    *,
-    images: str | os.PathLike | None = None,
-    ids: list[str] | str | os.PathLike | None = None,
-    shards: str | list[Path] | None = None,
-    address: str | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    part_size: int = 1024,
-    actors: int | None = None,
-    id_field: str | None = None,
-    coords: pd.DataFrame | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    fast_decode: bool = True,
-    retry_skipped: bool = True,
-    progress: bool = True,
-    max_chunks: int | None = None,
-    num_cpus: int | None = None,
-) -> dict:
-    """Embed a folder (``images`` + ``ids``) or tar shards (``shards``) on Ray into the cache.
+@dataclass
+class _RayEncoding:
+    ray: Any
+    loader: Callable
+    info: ModelInfo
+    preprocess: Callable
+    dim: int
+    blank: np.ndarray
+    device: str
+    n_actors: int
+    use_gpu: bool
+    backend: str = "ray"
 
-    Parameters
+    @property
+    def actors(self) -> str:
+        return f"{self.n_actors} x {'GPU' if self.use_gpu else 'CPU'}"
+
+    def encoded(self, tasks: list[Unit], decode: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
+        """read → decode tasks → encoder actors → batches back to the driver (in any order)."""
+        ray = self.ray
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.print_on_execution_start = False
+        ctx.verbose_stats_logs = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        ds = ray.data.from_items([{"unit": t.to_json()} for t in tasks], override_num_blocks=len(tasks))
+        ds = ds.map_batches(
+            _decode_batch,
+            batch_size=1,
+            batch_format="numpy",
+            fn_kwargs={"preprocess": self.preprocess, "blank": self.blank, **decode},
+            num_cpus=1,
+        )
+        ds = ds.map_batches(
+            _Encoder,
+            batch_size=decode["batch_size"],
+            batch_format="numpy",
+            fn_constructor_kwargs={
+                "loader": self.loader,
+                "device": self.device,
+                "expected": self.info,
+                "dim": self.dim,
+                "gpu": self.use_gpu,
+            },
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.n_actors),
+            num_cpus=1,
+            **({"num_gpus": 1} if self.use_gpu else {}),
+        )
+        yield from ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1)
+
+
+@dataclass(frozen=True)
+class RayDistributor:
+    """Decode in Ray tasks and encode in an actor pool, on a local Ray or a cluster (see the module docstring).
+
+    Attributes
     ----------
-    loader : ``loader(device=...)`` -> ``(model, preprocess, model_id)``, e.g. :func:`model_loader`
-        ``("ViT-L/14")``; every actor calls it once (it must give the same model everywhere).
-    cache_dir : cache folder (written by the driver only).
-    images, ids : image folder and id list (or the id CSV); or
-    shards : a brace pattern or list of tar shards (see :mod:`~geoclip_utils.engine.shards`).
-    address : Ray cluster to join (``HOST:PORT``); ``None`` starts a local Ray.
-    device : ``auto`` (GPUs when the cluster has them), ``cuda`` (require GPUs) or ``cpu``.
-    batch_size : images per forward pass of an actor.
-    part_size : images per piece (one chunk each; the resume granularity).
+    address : Ray cluster to join (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``); ``None`` starts a local
+        Ray (loopback only, no dashboard), stopped at the end.
     actors : encoder actors (default: one per GPU, or one per node without GPUs).
-    id_field, coords : as in :func:`~geoclip_utils.engine.shards.embed_shards`.
-    max_pixels, fast_decode, retry_skipped, progress, max_chunks : as in
-        :func:`~geoclip_utils.engine.embed_images` (``retry_skipped`` applies to folder input).
+    device : ``auto`` (GPUs when the cluster has them), ``cuda`` (require GPUs) or ``cpu``.
     num_cpus : CPUs of a local Ray (default all; ignored with ``address``).
-
-    Returns
-    -------
-    dict, as :func:`~geoclip_utils.engine.shards.embed_shards` returns, plus ``backend`` and
-    ``actors`` (how many, and on what: ``"2 x GPU"``, ``"1 x CPU"``).
-
-    Raises
-    ------
-    ConfigError
-        Ray missing, no cluster at ``address``, ``device=cuda`` without GPUs, bad sizes, a cache made
-        with other settings or in use.
-    InputError
-        Missing image folder or shards, empty or bad id list.
-    DataError
-        Pieces lost on the way (the complete ones are kept; rerun to finish).
 
     Example
     -------
-    >>> embed_with_ray(model_loader("tiny"), "cache/", shards="data/{00000..00009}.tar")  # doctest: +SKIP
+    >>> embed(ShardInput("data/{00000..00009}.tar"), "cache/", loader=model_loader("tiny"),
+    ...       distributor=RayDistributor())  # doctest: +SKIP
     """
-    from .shards import expand_shards, run_summary, shard_units
 
-    if (images is None) == (shards is None):
-        raise ConfigError("give either an image folder with ids, or tar shards")
-    if batch_size < 1 or part_size < 1:
-        raise ConfigError(f"batch size and part size must be >= 1, got {batch_size} and {part_size}")
-    if actors is not None and actors < 1:
-        raise ConfigError(f"actors must be >= 1, got {actors}")
-    if device not in ("auto", "cuda", "cpu"):
-        raise ConfigError(f"device {device!r} is not available with --backend ray; use auto, cuda or cpu")
-    if images is not None:
-        if not Path(images).is_dir():
-            raise InputError(f"image folder {images} does not exist or is not a folder")
-        id_list = [str(i) for i in (read_ids(ids) if isinstance(ids, (str, os.PathLike)) else ids or [])]
-        if not id_list:
-            raise InputError("the id list is empty; nothing to embed")
-        paths = []
-    else:
-        paths = expand_shards(shards) if isinstance(shards, str) else [Path(p) for p in shards]
+    address: str | None = None
+    actors: int | None = None
+    device: str = "auto"
+    num_cpus: int | None = None
+    name: ClassVar[str] = "ray"
 
-    with ray_session(address, num_cpus=num_cpus) as ray:
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        if device == "cuda" and not gpus:
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for a bad number of actors or device (before Ray starts)."""
+        if self.actors is not None and self.actors < 1:
+            raise ConfigError(f"actors must be >= 1, got {self.actors}")
+        if self.device not in ("auto", "cuda", "cpu"):
             raise ConfigError(
-                "device cuda asked for, but the Ray cluster has no GPU; use --device cpu or auto"
+                f"device {self.device!r} is not available with --backend ray; use auto, cuda or cpu"
             )
-        use_gpu = gpus > 0 and device != "cpu"
-        nodes = sum(1 for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
-        n_actors = actors or (gpus if use_gpu else max(1, nodes))
-        gpu_args = {"num_gpus": 1} if use_gpu else {}
-        dev = "cuda" if use_gpu else "cpu"
-        info, preprocess, dim, blank = ray.get(ray.remote(num_cpus=1, **gpu_args)(_probe).remote(loader, dev))
-        with ChunkWriter(cache_dir, info, fast_decode=fast_decode, max_pixels=max_pixels) as writer:
-            if paths:
-                units, done_before = shard_units(paths, writer, part_size, id_field)
-            else:
-                done = writer.done
-                todo = [i for i in id_list if i not in done or (retry_skipped and done[i][0] == "skipped")]
-                units, done_before = id_units(str(images), todo, part_size), 0
-            if units:  # read → decode tasks → encoder actors → the driver writes the chunks
-                ctx = ray.data.DataContext.get_current()
-                ctx.enable_progress_bars = False
-                ctx.print_on_execution_start = False
-                ctx.verbose_stats_logs = False
-                logging.getLogger("ray.data").setLevel(logging.WARNING)
-                decode_kwargs = {
-                    "preprocess": preprocess,
-                    "batch_size": batch_size,
-                    "max_pixels": max_pixels,
-                    "draft_size": 2 * info.input_resolution if fast_decode else None,
-                    "blank": blank,
-                }
-                ds = ray.data.from_items(
-                    [{"unit": u.to_json()} for u in units], override_num_blocks=len(units)
+
+    @contextlib.contextmanager
+    def open(
+        self,
+        *,
+        model: torch.nn.Module | None = None,
+        preprocess: Callable | None = None,
+        loader: Callable | None = None,
+    ) -> Iterator[_RayEncoding]:
+        """Join or start Ray, choose the actors, and probe the model where an actor would load it.
+
+        Raises
+        ------
+        ConfigError
+            A loaded model instead of a loader (each actor loads its own), Ray missing, no cluster at the
+            address, ``device="cuda"`` without GPUs.
+        """
+        if loader is None:
+            raise ConfigError(
+                "the Ray distributor loads the model in every actor: give loader=model_loader(NAME) "
+                "instead of a loaded model"
+            )
+        with ray_session(self.address, num_cpus=self.num_cpus) as ray:
+            gpus = int(ray.cluster_resources().get("GPU", 0))
+            if self.device == "cuda" and not gpus:
+                raise ConfigError(
+                    "device cuda asked for, but the Ray cluster has no GPU; use --device cpu or auto"
                 )
-                ds = ds.map_batches(
-                    _decode_batch, batch_size=1, batch_format="numpy", fn_kwargs=decode_kwargs, num_cpus=1
-                )
-                ds = ds.map_batches(
-                    _Encoder,
-                    batch_size=batch_size,
-                    batch_format="numpy",
-                    fn_constructor_kwargs={
-                        "loader": loader,
-                        "device": dev,
-                        "expected": info,
-                        "dim": dim,
-                        "gpu": use_gpu,
-                    },
-                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_actors),
-                    num_cpus=1,
-                    **({"num_gpus": 1} if use_gpu else {}),
-                )
-                assembler = PieceAssembler(writer, units)
-                bar = tqdm(unit="img", disable=not progress, desc=f"embed (ray, {n_actors} actors)")
-                stopped = False
-                try:
-                    for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-                        bar.update(assembler.add(batch))
-                        if max_chunks is not None and writer.written >= max_chunks:
-                            stopped = True
-                            break
-                finally:
-                    bar.close()
-                if not stopped:
-                    assembler.check_complete()
-            out = run_summary(writer, len(paths) or len(units), done_before, coords)
-    out.update(backend="ray", actors=f"{n_actors} x {'GPU' if use_gpu else 'CPU'}")
-    return out
+            use_gpu = gpus > 0 and self.device != "cpu"
+            nodes = sum(1 for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
+            n_actors = self.actors or (gpus if use_gpu else max(1, nodes))
+            dev = "cuda" if use_gpu else "cpu"
+            gpu_args = {"num_gpus": 1} if use_gpu else {}
+            info, preprocess, dim, blank = ray.get(
+                ray.remote(num_cpus=1, **gpu_args)(_probe).remote(loader, dev)
+            )
+            yield _RayEncoding(ray, loader, info, preprocess, dim, blank, dev, n_actors, use_gpu)

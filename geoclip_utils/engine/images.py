@@ -1,4 +1,4 @@
-"""Reading images for the encoder: id lists, files, robust decoding to RGB, the torch Dataset.
+"""Reading images for the encoder: id lists, files, robust decoding to RGB, a dataset of images by id.
 
 Images that cannot be embedded are *skipped with a reason*, never dropped silently and never a
 crash: missing file, not an image / corrupt, truncated, zero-sized, or larger than ``max_pixels``
@@ -30,7 +30,6 @@ __all__ = [
     "open_rgb",
     "decode_image",
     "ImageSet",
-    "collate_images",
 ]
 
 
@@ -196,8 +195,8 @@ def open_rgb(
 class ImageSet(Dataset):
     """A map-style dataset of images by id; items are ``(index, tensor or None, reason)``.
 
-    Failures never raise: the item carries ``None`` and the reason, and the collate function
-    :func:`collate_images` keeps them apart from the stacked tensors.
+    Failures never raise: the item carries ``None`` and the reason
+    (:func:`~geoclip_utils.engine.units.decode_unit` turns them into rows that are not ``ok``).
 
     Parameters
     ----------
@@ -270,11 +269,3 @@ def decode_image(
         return None, str(exc)
     except Exception as exc:  # never crash on one image; keep the reason
         return None, f"could not read image ({type(exc).__name__}: {exc})"
-
-
-def collate_images(items: list) -> tuple[list[int], torch.Tensor | None, list[int], list[str]]:
-    """Collate ImageSet items into (ok indices, stacked tensor or None, skipped indices, reasons)."""
-    ok = [(i, x) for i, x, _ in items if x is not None]
-    bad = [(i, r) for i, x, r in items if x is None]
-    tensor = torch.stack([x for _, x in ok]) if ok else None
-    return [i for i, _ in ok], tensor, [i for i, _ in bad], [r for _, r in bad]

@@ -20,6 +20,7 @@ Precision: float32 on CPU and MPS; on CUDA ``auto`` means fp16 under ``torch.aut
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 
@@ -41,6 +42,7 @@ __all__ = [
     "ModelInfo",
     "pick_device",
     "load_model",
+    "model_loader",
     "tiny_clip",
     "save_tiny_clip",
     "architecture_clip",
@@ -102,6 +104,17 @@ def load_model(
     prec = _resolve_precision(dev, precision)
     backend, rest = split_backend(str(name_or_path))
     return backend_module(backend).load(rest, dev, prec)
+
+
+def model_loader(name: str, precision: str | None = None) -> Callable:
+    """A loader of the model ``name``: ``loader(device=...)`` -> ``(model, preprocess, model_id)``
+    (:func:`load_model`). The embedding driver calls it where the model runs (every Ray actor loads its own).
+
+    Example
+    -------
+    >>> model, preprocess, model_id = model_loader("tiny")(device="cpu")  # doctest: +SKIP
+    """
+    return functools.partial(load_model, name, precision=precision)
 
 
 def model_info(model: torch.nn.Module) -> ModelInfo:

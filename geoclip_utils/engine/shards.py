@@ -1,4 +1,4 @@
-"""WebDataset / img2dataset tar shards: patterns, streamed reading, coordinates, the local shard runner.
+"""WebDataset / img2dataset tar shards: patterns, format check, streamed reading, coordinates.
 
 A dataset of millions of photos comes as tar shards (``data/{00000..00099}.tar``), not as a folder of
 JPEGs. Here a shard is read as a stream (``tarfile`` mode ``r|*``: plain, gzip, bz2 or xz), member after
@@ -6,90 +6,148 @@ member, and never unpacked to disk. The WebDataset conventions apply: a member's
 the first dot of its file name and its extension the rest (``000123.jpg`` and ``000123.json`` are one
 sample, key ``000123``); the members of a sample are consecutive.
 
+* A pattern is expanded by the ``braceexpand`` package (bash rules: ``{00000..00099}``, ``{a,b}``, nested
+  braces), after its expansions are counted: a pattern of more than :data:`MAX_SHARDS` files is refused
+  before anything is expanded.
+* Each shard is recognised from its first bytes (:func:`shard_format`): a file that is not a tar (or a
+  gzip/bz2/xz-compressed tar) is refused before any work, naming what it is.
 * The image of a sample is its ``.jpg``/``.jpeg``/``.png``/``.webp`` member; its id is the sample's key,
   or a field of its ``.json`` member (``id_field``; img2dataset writes the key there as ``"key"``).
 * A sample without an image, with an image that cannot be decoded, or without the id field is *skipped
   with a reason* naming its shard and key, as folder input is. A shard that cannot be read to its end
   (truncated, corrupt) keeps what was read before the damage; the damage is reported with the shard and
   the member, and a rerun tries the shard again.
-* A shard is embedded in pieces of ``part_size`` samples, one cache chunk each; a rerun skips the shards
-  the cache holds completely and, in a partly done shard, the pieces already written.
+* :func:`shard_pieces` reads a shard in pieces of ``part_size`` samples (one cache chunk each); the units
+  of work built from them are in :mod:`~geoclip_utils.engine.units` and :mod:`~geoclip_utils.engine.readers`.
 * Coordinates: :func:`read_coords` reads a Parquet or CSV table of ``id, lat, lon``; :func:`join_coords`
   writes those of the embedded images next to the cache (``coords.parquet``).
+
+This module reads files only; it imports nothing of the engine.
 """
 
 from __future__ import annotations
 
-import functools
+import bz2
+import gzip
 import json
+import lzma
 import os
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from tqdm import tqdm
+from braceexpand import UnbalancedBracesError, braceexpand
 
 from .._io import atomic_write
 from ..errors import ConfigError, InputError
-from .cache import ChunkWriter
-from .images import DEFAULT_MAX_PIXELS
-from .models import model_info
-from .units import Unit
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_SHARDS",
+    "count_shards",
     "expand_shards",
+    "shard_format",
     "iter_samples",
     "shard_pieces",
-    "shard_units",
     "read_coords",
     "join_coords",
-    "embed_shards",
-    "run_summary",
 ]
 
 #: Extensions of the member that holds a sample's image, in order of preference.
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 
-_BRACE = re.compile(r"\{([^{}]*)\}")
+#: The most shard files one pattern may name (counted before the pattern is expanded).
+MAX_SHARDS = 100_000
+
 _KEY = re.compile(r"^((?:.*/|)[^./][^./]*)\.([^/]*)$")
+_INT_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?:\.\.-?(\d+))?$")  # braceexpand's own forms
+_CHAR_RANGE = re.compile(r"^([A-Za-z])\.\.([A-Za-z])(?:\.\.-?(\d+))?$")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def _expand(pattern: str) -> list[str]:
-    m = _BRACE.search(pattern)
-    if m is None:
-        if "{" in pattern or "}" in pattern:
-            raise ConfigError(f"shard pattern {pattern!r} has an unmatched brace")
-        return [pattern]
-    body = m.group(1)
-    if ".." in body:
-        lo, _, hi = body.partition("..")
-        if not (lo.isdigit() and hi.isdigit()):
-            raise ConfigError(
-                f"shard pattern {pattern!r}: {{{body}}} is not a range of numbers like {{00000..00099}}"
+def _groups(text: str, sep: str) -> list[str] | None:
+    """Split ``text`` at top-level ``sep`` (``"{"`` splits into literal and brace parts); ``None`` when the
+    braces do not balance. Backslash escapes a character, as in braceexpand."""
+    parts, depth, start, pos = [], 0, 0, 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch == "\\":
+            pos += 2
+            continue
+        if ch == "{":
+            if sep == "{" and depth == 0:
+                parts.append(text[start:pos])
+                start = pos
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return None
+            if sep == "{" and depth == 0:
+                parts.append(text[start : pos + 1])
+                start = pos + 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:pos])
+            start = pos + 1
+        pos += 1
+    if depth:
+        return None
+    parts.append(text[start:])
+    return parts
+
+
+def _range_size(lo: int, hi: int, step: str | None) -> int:
+    step_n = int(step) if step else 1
+    return abs(hi - lo) // (step_n or 1) + 1
+
+
+def count_shards(pattern: str) -> int:
+    """How many names ``braceexpand(pattern)`` yields, counted without expanding it.
+
+    Example
+    -------
+    >>> count_shards("x{0..999}{0..999}{0..999}.tar")
+    1000000000
+    >>> count_shards("{a,b{1..3}}/s-{00..09}.tar")
+    40
+
+    Raises
+    ------
+    ConfigError
+        Unbalanced braces.
+    """
+    parts = _groups(pattern, "{")
+    if parts is None:
+        raise ConfigError(f"shard pattern {pattern!r} has an unmatched brace")
+    total = 1
+    for part in parts:
+        if not part.startswith("{"):
+            continue
+        body = part[1:-1]
+        if m := _INT_RANGE.match(body):
+            total *= _range_size(int(m.group(1)), int(m.group(2)), m.group(3))
+        elif m := _CHAR_RANGE.match(body):
+            lo, hi = _ALPHABET.index(m.group(1)), _ALPHABET.index(m.group(2))
+            total *= _range_size(lo, hi, m.group(3))
+        else:
+            options = _groups(body, ",")
+            total *= (
+                sum(count_shards(o) for o in options) if options and len(options) > 1 else count_shards(body)
             )
-        width = len(lo) if lo.startswith("0") or len(lo) == len(hi) else 0
-        if int(hi) < int(lo):
-            raise ConfigError(f"shard pattern {pattern!r}: the range {{{body}}} runs backwards")
-        options = [str(n).zfill(width) for n in range(int(lo), int(hi) + 1)]
-    else:
-        options = body.split(",")
-        if len(options) < 2 or not all(options):
-            raise ConfigError(f"shard pattern {pattern!r}: {{{body}}} is neither a range a..b nor a list a,b")
-    head, tail = pattern[: m.start()], pattern[m.end() :]
-    return [p for o in options for p in _expand(head + o + tail)]
+    return total
 
 
 def expand_shards(pattern: str) -> list[Path]:
     """The shard files of a brace pattern (``data/{00000..00099}.tar``, ``{a,b}/shard-{0..9}.tar``).
 
-    A numeric range keeps the zero padding of its first number; several braces multiply. Every file must
-    exist.
+    The expansion is the ``braceexpand`` package's (bash's rules: a range keeps the zero padding of its
+    numbers, runs either way and may have a step, ``{00..10..2}``; several braces multiply; braces nest).
+    The names are counted first: more than :data:`MAX_SHARDS` is refused before anything is expanded. Every
+    file must exist.
 
     Parameters
     ----------
@@ -102,7 +160,8 @@ def expand_shards(pattern: str) -> list[Path]:
     Raises
     ------
     ConfigError
-        A malformed pattern (unmatched brace, backward range).
+        A malformed pattern (unmatched brace, a brace that is neither a range nor a list), or one naming
+        more than :data:`MAX_SHARDS` files.
     InputError
         A shard that does not exist or is not a file (the first one is named, with the count).
 
@@ -111,7 +170,24 @@ def expand_shards(pattern: str) -> list[Path]:
     >>> [p.name for p in expand_shards("data/{00000..00001}.tar")]  # doctest: +SKIP
     ['00000.tar', '00001.tar']
     """
-    paths = list(dict.fromkeys(Path(p) for p in _expand(str(pattern))))
+    pattern = str(pattern)
+    n = count_shards(pattern)
+    if n > MAX_SHARDS:
+        raise ConfigError(
+            f"shard pattern {pattern!r} names {n:,} files, more than the {MAX_SHARDS:,} one run takes; "
+            "check the pattern, or split the shards over several runs into the same --out cache"
+        )
+    try:
+        names = list(dict.fromkeys(braceexpand(pattern)))
+    except UnbalancedBracesError:
+        raise ConfigError(f"shard pattern {pattern!r} has an unmatched brace") from None
+    odd = next((name for name in names if "{" in name or "}" in name), None)
+    if odd is not None:
+        raise ConfigError(
+            f"shard pattern {pattern!r}: a brace in {odd!r} is neither a range like {{00000..00099}} nor a "
+            "list like {a,b}"
+        )
+    paths = [Path(p) for p in names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise InputError(
@@ -119,6 +195,88 @@ def expand_shards(pattern: str) -> list[Path]:
             "check the pattern (a range like {00000..00099} keeps its zero padding)"
         )
     return paths
+
+
+#: Compressions a shard may have (``tarfile`` mode ``r|*`` reads them), by their first bytes.
+_COMPRESSIONS = {
+    b"\x1f\x8b": ("gzip", gzip.open),
+    b"BZh": ("bz2", bz2.open),
+    b"\xfd7zXZ\x00": ("xz", lzma.open),
+}
+#: Other formats a file given as a shard may be, by their first bytes (to say what it is instead).
+_OTHER_FORMATS = {
+    b"PK\x03\x04": "a ZIP archive",
+    b"\x28\xb5\x2f\xfd": "a zstd-compressed file",
+    b"PAR1": "a Parquet file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"%PDF": "a PDF document",
+    b"\x93NUMPY": "a NumPy array",
+}
+
+
+def _header_kind(block: bytes) -> str:
+    """ "tar" for a valid tar header (or the zero block of an empty tar), else what the bytes look like."""
+    if len(block) == 512 and not block.strip(b"\0"):
+        return "tar"  # an empty archive
+    try:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        return "tar"
+    except tarfile.HeaderError:
+        pass
+    found = next((what for magic, what in _OTHER_FORMATS.items() if block.startswith(magic)), None)
+    if found:
+        return found
+    if not block:
+        return "empty (0 bytes)"
+    try:
+        block.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "not a format recognised by its first bytes"
+
+
+def shard_format(path: str | os.PathLike) -> str:
+    """The format of a shard, recognised from its first bytes: ``"tar"``, ``"tar.gz"``, ``"tar.bz2"`` or
+    ``"tar.xz"``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or it is not a tar (naming what it is: empty, text, a ZIP archive, a gzip
+        file that holds no tar, ...).
+
+    Example
+    -------
+    >>> shard_format("data/00000.tar")  # doctest: +SKIP
+    'tar'
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(512)
+        compression = next(((n, o) for m, (n, o) in _COMPRESSIONS.items() if head.startswith(m)), None)
+        suffix = ""
+        if compression is not None:
+            suffix = "." + {"gzip": "gz"}.get(compression[0], compression[0])
+            try:
+                with compression[1](p, "rb") as fh:
+                    head = fh.read(512)
+            except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+                raise InputError(
+                    f"shard {p} is not a tar file: it is {compression[0]}-compressed but cannot be decompressed "
+                    f"({type(exc).__name__}: {exc}); give tar shards (.tar, .tar.gz, .tar.bz2, .tar.xz)"
+                ) from exc
+    except OSError as exc:
+        raise InputError(f"shard {p} cannot be read ({exc.strerror or exc})") from exc
+    kind = _header_kind(head)
+    if kind != "tar":
+        inside = f"{compression[0]}-compressed, and inside it is " if compression is not None else ""
+        raise InputError(
+            f"shard {p} is not a tar file: it is {inside}{kind}; give tar shards (.tar, .tar.gz, .tar.bz2, "
+            ".tar.xz)"
+        )
+    return "tar" + suffix
 
 
 def iter_samples(shard: str | os.PathLike) -> Iterator[tuple[str, dict[str, bytes]]]:
@@ -217,36 +375,6 @@ def shard_pieces(
             return
         piece = []  # the samples of a piece already written are not sent again
     yield part, piece, True, error
-
-
-def shard_units(
-    shards: list[Path], writer: ChunkWriter, part_size: int, id_field: str | None = None
-) -> tuple[list[Unit], int]:
-    """The units still to do: every shard the cache does not hold completely, with the pieces it holds.
-
-    Returns
-    -------
-    (units, number of shards already complete)
-    """
-    units, complete = [], 0
-    for path in shards:
-        prog = writer.sources.get(str(path))
-        if prog is not None and prog.complete:
-            complete += 1
-            continue
-        done = tuple(sorted(prog.parts)) if prog is not None else ()
-        size = prog.part_size if prog is not None and prog.part_size else part_size  # keep a started shard's
-        units.append(
-            Unit(
-                index=len(units),
-                kind="shard",
-                source=str(path),
-                skip_parts=done,
-                part_size=size,
-                id_field=id_field,
-            )
-        )
-    return units, complete
 
 
 _ID_COLUMNS = ("id", "image_id", "key")
@@ -353,141 +481,4 @@ def join_coords(folder: str | os.PathLike, embedded: list[str], coords: pd.DataF
         "with_coords": len(joined),
         "without_coords": len(embedded) - len(joined),
         "unused": len(table) - len(joined),
-    }
-
-
-def _identity(batch: dict) -> dict:
-    return batch
-
-
-class _UnitBatches(torch.utils.data.IterableDataset):
-    """Decoded row batches of units; each DataLoader worker decodes every n-th unit."""
-
-    def __init__(self, units: list[Unit], decode: Callable[[Unit], Iterator[dict]]) -> None:
-        self.units, self.decode = units, decode
-
-    def __iter__(self) -> Iterator[dict]:
-        info = torch.utils.data.get_worker_info()
-        mine = self.units if info is None else self.units[info.id :: info.num_workers]
-        for unit in mine:
-            yield from self.decode(unit)
-
-
-def embed_shards(
-    model: torch.nn.Module,
-    preprocess: Callable,
-    shards: str | list[Path],
-    cache_dir: str | os.PathLike,
-    *,
-    batch_size: int = 64,
-    workers: int | None = None,
-    part_size: int = 1024,
-    id_field: str | None = None,
-    coords: pd.DataFrame | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    fast_decode: bool = True,
-    progress: bool = True,
-    max_chunks: int | None = None,
-) -> dict:
-    """Embed the images of tar shards into the cache (the local backend), resuming where a run stopped.
-
-    Parameters
-    ----------
-    model, preprocess : from :func:`geoclip_utils.engine.models.load_model`.
-    shards : a brace pattern (:func:`expand_shards`) or the list of shard files.
-    cache_dir : cache folder (the same format as :func:`geoclip_utils.engine.embed_images` writes).
-    batch_size : images per forward pass.
-    workers : DataLoader processes decoding shards (each reads whole shards); default
-        :func:`geoclip_utils.engine.runner.default_workers`; 0 decodes in a thread of this process.
-    part_size : samples per piece of a shard (one chunk each: the resume granularity).
-    id_field : take ids from this field of each sample's ``.json`` member (default: the sample key).
-    coords : a table of :func:`read_coords` to join (written as ``coords.parquet``).
-    max_pixels, fast_decode, progress, max_chunks : as in :func:`geoclip_utils.engine.embed_images`.
-
-    Returns
-    -------
-    dict: ``cache`` (the model's folder), ``model_id``, ``shards``, ``shards_done_before`` (complete at
-    the start), ``embedded``, ``skipped`` (in the whole cache), ``new`` (images written by this run),
-    ``duplicates`` (samples dropped because an earlier one had their id: ``[(id, where), ...]``),
-    ``shard_errors`` (shard -> why it could not be read to its end), ``coords`` (see
-    :func:`join_coords`, or None), ``skipped_examples`` (``[(id, reason), ...]``, at most 10).
-
-    Raises
-    ------
-    ConfigError, InputError
-        Bad pattern or missing shards, bad sizes, a cache made with other settings or in use.
-
-    Example
-    -------
-    >>> embed_shards(model, preprocess, "data/{00000..00009}.tar", "cache/")["embedded"]  # doctest: +SKIP
-    100000
-    """
-    from .runner import _prefetched, default_workers
-    from .units import PieceAssembler, blank_pixels, decode_unit, encode_rows, feature_dim
-
-    paths = expand_shards(shards) if isinstance(shards, str) else [Path(p) for p in shards]
-    if batch_size < 1 or part_size < 1:
-        raise ConfigError(f"batch size and part size must be >= 1, got {batch_size} and {part_size}")
-    workers = default_workers() if workers is None else workers
-    if workers < 0:
-        raise ConfigError(f"workers must be >= 0, got {workers}")
-    info = model_info(model)
-    blank = blank_pixels(preprocess)
-    dim = feature_dim(model, blank)
-    decode = functools.partial(
-        decode_unit,
-        preprocess=preprocess,
-        batch_size=batch_size,
-        max_pixels=max_pixels,
-        draft_size=2 * info.input_resolution if fast_decode else None,
-        blank=blank,
-    )
-    with ChunkWriter(cache_dir, info, fast_decode=fast_decode, max_pixels=max_pixels) as writer:
-        units, complete = shard_units(paths, writer, part_size, id_field)
-        assembler = PieceAssembler(writer, units)
-        if units:
-            loader = torch.utils.data.DataLoader(
-                _UnitBatches(units, decode),
-                batch_size=None,
-                num_workers=min(workers, len(units)),
-                collate_fn=_identity,
-            )
-            batches = _prefetched(loader) if workers == 0 else iter(loader)
-            bar = tqdm(unit="img", disable=not progress, desc="embed shards")
-            try:
-                for batch in batches:
-                    bar.update(assembler.add(encode_rows(model, batch, dim)))
-                    if max_chunks is not None and writer.written >= max_chunks:
-                        break
-                else:
-                    assembler.check_complete()
-            finally:
-                if hasattr(batches, "close"):
-                    batches.close()
-                bar.close()
-        return run_summary(writer, len(paths), complete, coords)
-
-
-def run_summary(writer: ChunkWriter, n_inputs: int, done_before: int, coords: pd.DataFrame | None) -> dict:
-    """What an embedding run of shards (or a Ray run) reports; joins ``coords`` when given.
-
-    Returns
-    -------
-    dict (see :func:`embed_shards`); ``units``: shards (or id slices) of the run, ``units_done_before``:
-    those complete before it started.
-    """
-    skipped = [(i, r) for i, (s, r) in writer.done.items() if s == "skipped"]
-    embedded = [i for i, (s, _) in writer.done.items() if s == "ok"]
-    return {
-        "cache": str(writer.folder),
-        "model_id": writer.info.model_id,
-        "units": n_inputs,
-        "units_done_before": done_before,
-        "embedded": len(embedded),
-        "skipped": len(skipped),
-        "new": writer.n_new,
-        "duplicates": writer.duplicates,
-        "shard_errors": {s: p.error for s, p in writer.sources.items() if p.error},
-        "coords": join_coords(writer.folder, embedded, coords) if coords is not None else None,
-        "skipped_examples": skipped[:10],
     }

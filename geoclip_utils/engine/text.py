@@ -28,7 +28,7 @@ def encode_texts(
 
     Parameters
     ----------
-    model : a CLIP model (see :mod:`geoclip_utils.models`).
+    model : a CLIP model (see :mod:`geoclip_utils.engine.models`).
     texts : the prompts; repeats are encoded once.
     cache_dir : optional; texts already cached for this model are not re-encoded, new ones are added
         as a new ``texts/texts_<hash>.npz`` file.

@@ -1,8 +1,11 @@
-"""Units of work of an embedding pass, shared by the local shard runner and the Ray backend.
+"""Units of work of an embedding pass, the decode and encode steps, and the assembly of pieces into chunks.
 
-A *unit* is what one decoding task reads: a tar shard (in pieces of ``part_size`` samples) or a slice of a
-folder's id list (one piece). Decoding a unit (:func:`decode_unit`) yields batches of rows, one row per
-image, as dicts of numpy arrays:
+A *unit* is a piece of the input that becomes cache chunks: a tar shard (in pieces of ``part_size``
+samples, one chunk each) or a slice of a folder's id list (one piece, one chunk). The readers
+(:mod:`~geoclip_utils.engine.readers`) make the units; a distributor (this process, or Ray) decodes them
+in *tasks* (:meth:`Unit.tasks`: a shard is one task, a slice of ids is split into tasks of one batch each,
+so every decoder has work however few slices there are). Decoding a task (:func:`decode_unit`) yields
+batches of rows, one row per image, as dicts of numpy arrays:
 
 ==========  ====================================================================================
 ``id``      the image id
@@ -18,8 +21,7 @@ A piece without any image (an empty shard, or a shard unreadable from the start 
 :class:`PieceAssembler` collects the rows by piece — in whatever order and however often they arrive (a
 task retried after a worker died sends its rows again) — and writes each piece as one chunk through the
 cache's :class:`~geoclip_utils.engine.cache.ChunkWriter` once all its rows are in, rows in piece order.
-So the local runner and the Ray backend make the same chunks, and a piece is in the cache completely or
-not at all.
+So every distributor makes the same chunks, and a piece is in the cache completely or not at all.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -37,8 +39,9 @@ from ..errors import DataError
 from .cache import ChunkWriter, str_array
 from .images import DEFAULT_MAX_PIXELS, ImageSet, decode_image
 from .models import encode_image_batch
+from .shards import shard_pieces
 
-__all__ = ["Unit", "id_units", "blank_pixels", "decode_unit", "feature_dim", "encode_rows", "PieceAssembler"]
+__all__ = ["Unit", "blank_pixels", "decode_unit", "feature_dim", "encode_rows", "PieceAssembler"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class Unit:
 
     ``skip_parts``: pieces of a shard that the cache already holds (a resumed run reads past them without
     decoding); ``part_size``: images per piece; ``id_field``: take a shard sample's id from this field of
-    its ``.json`` member instead of the sample's key.
+    its ``.json`` member instead of the sample's key. A task of a slice (:meth:`tasks`) holds part of the
+    slice's ids: ``start`` is the place of its first id in the slice and ``piece_n`` the slice's length.
     """
 
     index: int
@@ -58,6 +62,24 @@ class Unit:
     skip_parts: tuple[int, ...] = ()
     part_size: int = 1024
     id_field: str | None = None
+    start: int = 0
+    piece_n: int | None = None
+
+    def tasks(self, rows: int) -> list[Unit]:
+        """The decoding tasks of this unit: a shard is one task (it is read as a stream); a slice of ids is
+        split into tasks of ``rows`` ids (one batch each), which any decoder can take.
+
+        Example
+        -------
+        >>> [(t.start, t.ids) for t in Unit(0, "ids", "images", ("a", "b", "c")).tasks(2)]
+        [(0, ('a', 'b')), (2, ('c',))]
+        """
+        if self.kind != "ids":
+            return [self]
+        n = len(self.ids)
+        return [
+            replace(self, ids=self.ids[s : s + rows], start=s, piece_n=n) for s in range(0, n, max(1, rows))
+        ]
 
     def to_json(self) -> str:
         """The unit as a JSON string (what travels to a Ray task)."""
@@ -68,20 +90,6 @@ class Unit:
         """The unit of :meth:`to_json`."""
         d = json.loads(text)
         return cls(**{**d, "ids": tuple(d["ids"]), "skip_parts": tuple(d["skip_parts"])})
-
-
-def id_units(image_dir: str, ids: Sequence[str], part_size: int, start: int = 0) -> list[Unit]:
-    """Slices of ``part_size`` ids of a folder's id list, one unit (and so one chunk) each.
-
-    Example
-    -------
-    >>> [len(u.ids) for u in id_units("images", ["a", "b", "c"], 2)]
-    [2, 1]
-    """
-    return [
-        Unit(index=start + n, kind="ids", source=str(image_dir), ids=tuple(ids[s : s + part_size]))
-        for n, s in enumerate(range(0, len(ids), part_size))
-    ]
 
 
 def blank_pixels(preprocess: Callable) -> np.ndarray:
@@ -95,9 +103,9 @@ def _decoded_pieces(
     """(part, n images, last, error, lazily decoded (id, tensor or None, reason)) of each piece of a unit."""
     if unit.kind == "ids":
         images = ImageSet(unit.source, unit.ids, preprocess, max_pixels=max_pixels, draft_size=draft_size)
-        yield 0, len(images), True, "", ((unit.ids[i], *images[i][1:]) for i in range(len(images)))
+        n = len(images) if unit.piece_n is None else unit.piece_n
+        yield 0, n, True, "", ((unit.ids[i], *images[i][1:]) for i in range(len(images)))
         return
-    from .shards import shard_pieces
 
     def decoded(
         samples: list[tuple[str, bytes | None, str]],
@@ -142,7 +150,7 @@ def decode_unit(
 
     Example
     -------
-    >>> next(decode_unit(id_units("images", ["a"], 64)[0], preprocess))["ok"]  # doctest: +SKIP
+    >>> next(decode_unit(Unit(0, "ids", "images", ("a",)), preprocess))["ok"]  # doctest: +SKIP
     array([ True])
     """
     blank = blank_pixels(preprocess) if blank is None else blank
@@ -167,7 +175,7 @@ def decode_unit(
     for part, n, last, error, items in _decoded_pieces(unit, preprocess, max_pixels, draft_size):
         if not n:
             rows.append(("", False, "", unit.index, part, -1, 0, last, error, blank))
-        for pos, (image_id, x, reason) in enumerate(items):
+        for pos, (image_id, x, reason) in enumerate(items, start=unit.start):
             pixels = blank if x is None else np.asarray(x, dtype=np.float32)
             rows.append((image_id, x is not None, reason, unit.index, part, pos, n, last, error, pixels))
             if len(rows) >= batch_size:
@@ -181,9 +189,14 @@ def feature_dim(model: torch.nn.Module, blank: np.ndarray) -> int:
     return int(encode_image_batch(model, torch.from_numpy(blank[None])).shape[1])
 
 
-def encode_rows(model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int) -> dict[str, np.ndarray]:
+def encode_rows(
+    model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int | None = None
+) -> dict[str, np.ndarray]:
     """Encode the ``ok`` rows of a decoded batch: the batch without ``pixels``, with ``features``
     (float32, ``(n, dim)``, L2-normalised; zeros for rows that are not ``ok``).
+
+    ``dim`` fixes the width of a batch without any ``ok`` row (Ray Data needs every batch alike); without
+    it such a batch gets ``(n, 0)`` features, which :class:`PieceAssembler` never reads.
 
     Example
     -------
@@ -191,10 +204,15 @@ def encode_rows(model: torch.nn.Module, rows: dict[str, np.ndarray], dim: int) -
     """
     out = {k: v for k, v in rows.items() if k != "pixels"}
     ok = np.asarray(rows["ok"], dtype=bool)
-    feats = np.zeros((len(ok), dim), np.float32)
+    encoded = None
     if ok.any():
-        x = torch.from_numpy(np.ascontiguousarray(np.asarray(rows["pixels"])[ok]))
-        feats[ok] = encode_image_batch(model, x).cpu().numpy()
+        pixels = np.asarray(rows["pixels"])
+        x = torch.from_numpy(np.ascontiguousarray(pixels if ok.all() else pixels[ok]))
+        encoded = encode_image_batch(model, x).cpu().numpy()
+    width = dim if dim is not None else (0 if encoded is None else encoded.shape[1])
+    feats = np.zeros((len(ok), width), np.float32)
+    if encoded is not None:
+        feats[ok] = encoded
     out["features"] = feats
     return out
 

@@ -1,6 +1,6 @@
 """Zero-shot classification from cached embeddings: prompts, ensembles, flat, region, two-stage, mixed.
 
-Everything here works on L2-normalised feature matrices (from :mod:`geoclip_utils.embed`), so one
+Everything here works on L2-normalised feature matrices (from :mod:`geoclip_utils.engine.cache`), so one
 experiment over 11,500 images is a few matrix products, with no per-image model call.
 
 Scores
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,11 @@ __all__ = [
     "classify_mixed",
     "predictions_table",
     "write_predictions",
+    "DEFAULT_K",
+    "check_gold_in_labels",
+    "check_region_map",
+    "ExperimentPlan",
+    "plan_experiment",
     "run_experiment",
 ]
 
@@ -102,11 +109,11 @@ def class_embeddings(
 
     Parameters
     ----------
-    model : a CLIP model (see :mod:`geoclip_utils.models`).
+    model : a CLIP model (see :mod:`geoclip_utils.engine.models`).
     labels : the label set.
     templates : template(s) with ``{label}`` (and optionally ``{kind}``).
     kind : fills ``{kind}``.
-    cache_dir : text cache (see :func:`geoclip_utils.embed.encode_texts`).
+    cache_dir : text cache (see :func:`geoclip_utils.engine.text.encode_texts`).
     label_text : label -> the words of the prompt (default: the label itself).
 
     Returns
@@ -289,15 +296,119 @@ def write_predictions(df: pd.DataFrame, results_dir: str | os.PathLike) -> Path:
     return save_predictions(df, Path(results_dir) / f"{check_name(df.attrs['experiment'])}.parquet")
 
 
-#: Modes the engine runs (see :mod:`geoclip_utils.experiments`).
-MODES = ("flat", "region", "two_stage", "mixed", "climate")
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
-def run_experiment(
+def _examples(counts: Mapping[str, int], n: int = 3) -> str:
+    """``'Germany' (12 images), 'Narnia' (1 image)``: the most frequent first."""
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    more = ", ..." if len(counts) > n else ""
+    return ", ".join(f"{k!r} ({_plural(v, 'image', 'images')})" for k, v in top) + more
+
+
+def check_gold_in_labels(gold: pd.DataFrame, labels: Sequence[str], experiment: str) -> None:
+    """Refuse gold labels that are not among the candidate labels: no answer could be right for them.
+
+    Raises
+    ------
+    InputError
+        With the number of images and labels concerned, and the most frequent examples.
+
+    Example
+    -------
+    >>> check_gold_in_labels(pd.DataFrame({"image_id": ["a"], "label": ["X"]}), ["Y"], "mine")
+    Traceback (most recent call last):
+    ...
+    geoclip_utils.errors.InputError: 1 of the 1 images of 'mine' have a gold label outside its 1 candidate label ...
+    """
+    outside = gold.loc[~gold["label"].isin(set(labels)), "label"]
+    if len(outside):
+        counts = outside.value_counts().to_dict()
+        raise InputError(
+            f"{len(outside)} of the {len(gold)} images of {experiment!r} have a gold label outside its "
+            f"{_plural(len(labels), 'candidate label', 'candidate labels')} "
+            f"({_plural(len(counts), 'label', 'labels')}: {_examples(counts)}); the model could never answer "
+            "them right: add those labels to --labels, or drop those images from --gold"
+        )
+
+
+def check_region_map(region_map: Mapping[str, Sequence[str]], gold: pd.DataFrame, experiment: str) -> None:
+    """Check a region map given for an experiment against its gold labels.
+
+    Every gold country must be listed by some region (else its images can never be answered right), and
+    every country the map names must be a gold label or a country name (:func:`geoclip_utils.names.to_iso3`):
+    other names are misspellings or places the experiment cannot have. The authors' own maps are not checked
+    here: the paper ran them as they are (``country_to_region`` leaves Germany out; the Regions chapter
+    measures what that costs).
+
+    Raises
+    ------
+    InputError
+        With the count and examples of the gold countries left out, or of the unknown names.
+    """
+    from ..names import to_iso3
+
+    listed = {c for countries in region_map.values() for c in countries}
+    left_out = gold.loc[~gold["label"].isin(listed), "label"]
+    if len(left_out):
+        counts = left_out.value_counts().to_dict()
+        raise InputError(
+            f"the region map leaves out {_plural(len(counts), 'gold country', 'gold countries')} of "
+            f"{experiment!r} ({len(left_out)} of its {len(gold)} images, e.g. {_examples(counts)}): no region "
+            "lists them, so those images could never be answered right; add them to a region of --region-map"
+        )
+    gold_labels = set(gold["label"])
+    others = sorted(listed - gold_labels)
+    unknown = [c for c, code in zip(others, to_iso3(others, strict=False), strict=True) if not code]
+    if unknown:
+        regions = {c: next(r for r, cs in region_map.items() if c in cs) for c in unknown}
+        shown = ", ".join(f"{c!r} (in {regions[c]!r})" for c in unknown[:3])
+        raise InputError(
+            f"the region map names {_plural(len(unknown), 'country that is', 'countries that are')} neither a "
+            f"gold label of {experiment!r} nor a known country name, e.g. {shown}; correct the spelling to the "
+            "gold labels, or remove them"
+        )
+
+
+def _check_k(k: int | None, n: int, what: str, experiment: str) -> int:
+    """``k`` itself when given (refused above ``n``), else the default 5 capped at ``n``."""
+    if k is None:
+        return min(DEFAULT_K, n)
+    if k > n:
+        raise ConfigError(
+            f"k={k} (--k) is more than the {n} {what} of {experiment!r}: a top-{k} cannot be filled; "
+            f"give --k {n} or less"
+        )
+    return k
+
+
+#: Labels stored per image when ``k`` is not given (fewer when there are fewer candidates).
+DEFAULT_K = 5
+
+
+@dataclass
+class ExperimentPlan:
+    """An experiment resolved and checked before any model or cache is touched (:func:`plan_experiment`).
+
+    ``labels`` is ``None`` for a flat experiment that takes its candidates from the gold labels of the
+    images in the cache (known only when the cache is read).
+    """
+
+    experiment: str
+    spec: Any
+    mode: str
+    gold: pd.DataFrame
+    kind: str
+    labels: list[str] | None = None
+    templates: list[str] | str | None = None
+    region_map: Mapping[str, Sequence[str]] | None = None
+    k: int | None = None
+    label_text: Mapping[str, str] | None = None
+
+
+def plan_experiment(
     experiment: str,
-    model,
-    cache_dir: str | os.PathLike,
-    results_dir: str | os.PathLike | None = None,
     *,
     mode: str | None = None,
     gold=None,
@@ -305,58 +416,58 @@ def run_experiment(
     templates: Sequence[str] | str | None = None,
     kind: str | None = None,
     region_map: Mapping[str, Sequence[str]] | None = None,
-    k: int = 5,
+    k: int | None = None,
     label_text: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
+) -> ExperimentPlan:
+    """Resolve an experiment (registry, gold, candidates, region map) and refuse what the model cannot answer.
+
+    Refused: a gold label outside the candidate labels, a region map given for the run that leaves out gold
+    countries or names unknown ones (:func:`check_region_map`), and ``k`` above the number of candidates.
+    Nothing here reads the model or the cache, so a command checks every experiment before its work starts.
 
     Parameters
     ----------
     experiment : a registered experiment (its mode, label set, prompt kind and region map come from the
         registry, :mod:`geoclip_utils.experiments`), or any name with ``gold`` and ``labels`` (flat).
-    model : the CLIP model the cache was made with (encodes the prompts; text cache in ``cache_dir``).
-    cache_dir : image embedding cache (:func:`geoclip_utils.embed.embed_images`).
-    results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
     mode : ``flat``, ``region``, ``two_stage``, ``mixed`` or ``climate`` (default from the registry, else
-        flat).
+        flat; :data:`geoclip_utils.experiments.RUNNABLE_MODES`).
     gold : DataFrame ``image_id``, ``label`` or dict id -> label (default ``data.load_labels``).
-    labels : the candidate labels of a flat experiment (default: the distinct gold labels, sorted).
+    labels : the candidate labels of a flat experiment (default: the distinct gold labels of the images in
+        the cache, sorted); every gold label must be among them.
     templates : prompt template(s) (default the paper's, with ``kind``); several = ensemble.
     kind : fills ``{kind}`` (default the label set's ``prompt_kind``, else "country").
     region_map : region -> countries (default the registry's region map of the experiment: the authors'
         ``country_to_region`` for region and two-stage runs, ``region_to_country`` for the mixed prompts).
-    k : top-k stored (capped by the label count; two-stage: by the smallest region).
+        A map given here is checked against the gold (:func:`check_region_map`).
+    k : top-k stored; default 5, or the number of candidates when fewer; more than the candidates is
+        refused. Two-stage tables are capped by the smallest region (every row then has as many real
+        candidates).
     label_text : label -> words in the prompt (flat mode). The ``climate`` mode defaults to the corrected
         Köppen prompt phrases of ``resources/koppen.csv`` with :data:`CLIMATE_TEMPLATE`; its labels are the
         Köppen codes, so predictions and gold stay codes.
 
     Returns
     -------
-    The predictions table (``source="local"``); attrs carry ``model_id``, ``mode``, ``templates``,
-    ``n_images``, ``n_not_embedded`` (gold images absent from the cache or skipped). Region tables
-    have ``gold`` = the country and ``gold_set`` = the regions listing it (correct = prediction in
-    ``gold_set``, as :mod:`geoclip_utils.metrics` reads it); two-stage tables have ``gold`` = the
-    country and ``stage1_region`` = the region chosen in stage 1.
+    ExperimentPlan
 
     Raises
     ------
     ConfigError
-        Unknown experiment / mode without gold or labels; bad templates.
+        Unknown experiment / mode without gold or labels; ``k`` too large; bad templates.
     InputError
-        Bad labels; no image of the gold table in the cache.
+        Bad labels, gold labels outside the candidates, a region map that does not fit the gold.
     """
     from .. import data
     from .. import experiments as registry
-    from .cache import load_embeddings
-    from .models import model_info
-    from .text import encode_texts
 
     spec = registry.experiments().get(experiment)
-    if spec is not None and spec.mode not in MODES:
+    if spec is not None and spec.mode not in registry.RUNNABLE_MODES:
         raise ConfigError(f"experiment {experiment!r} ({spec.mode}) cannot be run from an embedding cache")
     mode = mode or (spec.mode if spec else "flat")
-    if mode not in MODES:
-        raise ConfigError(f"mode {mode!r} unknown; choose one of {MODES}")
+    if mode not in registry.RUNNABLE_MODES:
+        raise ConfigError(f"mode {mode!r} unknown; choose one of {registry.RUNNABLE_MODES}")
+    if k is not None and k < 1:
+        raise ConfigError(f"k={k} (--k) must be at least 1")
     if gold is None:
         if spec is None:
             raise ConfigError(
@@ -365,6 +476,97 @@ def run_experiment(
             )
         gold = registry.load_labels(spec.label_set)[["image_id", "label"]]
     gold = gold_frame(gold)
+    kind = kind if kind is not None else (spec.labels.prompt_kind if spec else "country")
+    if mode in ("region", "two_stage", "mixed"):
+        if region_map is None:
+            which = spec.region_map if spec and spec.region_map else None
+            region_map = data.load_region_map(
+                which or ("region_to_country" if mode == "mixed" else "country_to_region")
+            )
+        else:
+            check_region_map(region_map, gold, experiment)
+    if mode == "climate":
+        from ..geo import koppen_table
+
+        table = koppen_table()
+        table = table[table["code"] != "Ocean"]
+        label_text = label_text or dict(zip(table["code"], table["prompt"], strict=True))
+        labels = labels if labels is not None else table["code"].tolist()
+        templates = templates or CLIMATE_TEMPLATE
+    if mode in ("flat", "climate") and labels is not None:
+        labels = validate_labels(labels)
+        check_gold_in_labels(gold, labels, experiment)
+        _check_k(k, len(labels), "candidate labels", experiment)
+    elif mode == "flat":  # the candidates will be the gold labels of the cached images: at most these
+        _check_k(k, gold["label"].nunique(), "candidate labels", experiment)
+    elif mode == "region":
+        _check_k(k, len(region_map), "regions", experiment)
+    elif mode in ("two_stage", "mixed"):
+        countries = list(dict.fromkeys(c for v in region_map.values() for c in v))
+        _check_k(k, len(countries), "countries of the region map", experiment)
+    if templates is not None and mode != "mixed":
+        validate_templates(templates)
+    return ExperimentPlan(
+        experiment,
+        spec,
+        mode,
+        gold,
+        kind,
+        None if labels is None else list(labels),
+        templates,
+        region_map,
+        k,
+        label_text,
+    )
+
+
+def run_experiment(
+    experiment: str,
+    model,
+    cache_dir: str | os.PathLike,
+    results_dir: str | os.PathLike | None = None,
+    *,
+    plan: ExperimentPlan | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
+
+    Parameters
+    ----------
+    experiment : the experiment's name (see :func:`plan_experiment`).
+    model : the CLIP model the cache was made with (encodes the prompts; text cache in ``cache_dir``).
+    cache_dir : image embedding cache (:func:`geoclip_utils.engine.runner.embed`).
+    results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
+    plan : an :func:`plan_experiment` of this experiment made earlier; else
+    **options : ``mode``, ``gold``, ``labels``, ``templates``, ``kind``, ``region_map``, ``k``,
+        ``label_text``: see :func:`plan_experiment`, which checks them first.
+
+    Returns
+    -------
+    The predictions table (``source="local"``); attrs carry ``model_id``, ``mode``, ``templates``,
+    ``n_images``, ``n_not_embedded`` (gold images absent from the cache or skipped). Region tables
+    have ``gold`` = the country and ``gold_set`` = the regions listing it (correct = prediction in
+    ``gold_set``, as :mod:`geoclip_utils.stats.metrics` reads it); two-stage tables have ``gold`` = the
+    country and ``stage1_region`` = the region chosen in stage 1.
+
+    Raises
+    ------
+    ConfigError
+        Unknown experiment / mode without gold or labels; bad templates; ``k`` above the candidates.
+    InputError
+        Bad labels, gold labels outside them, a region map that does not fit the gold; no image of the
+        gold table in the cache.
+    """
+    from .cache import load_embeddings
+    from .models import model_info
+    from .text import encode_texts
+
+    if plan is None:
+        plan = plan_experiment(experiment, **options)
+    elif options:
+        raise TypeError(f"run_experiment: give a plan or the options {sorted(options)}, not both")
+    experiment, spec, mode, gold, kind = plan.experiment, plan.spec, plan.mode, plan.gold, plan.kind
+    labels, templates, region_map, label_text = plan.labels, plan.templates, plan.region_map, plan.label_text
     info = model_info(model)
     ids, feats = load_embeddings(cache_dir, model_id=info.model_id)
     pos = {i: n for n, i in enumerate(ids)}
@@ -376,23 +578,10 @@ def run_experiment(
         )
     g = gold[keep]
     x = feats[[pos[i] for i in g["image_id"]]]
-    kind = kind if kind is not None else (spec.labels.prompt_kind if spec else "country")
-    if mode in ("region", "two_stage", "mixed") and region_map is None:
-        which = spec.region_map if spec and spec.region_map else None
-        region_map = data.load_region_map(
-            which or ("region_to_country" if mode == "mixed" else "country_to_region")
-        )
 
     if mode in ("flat", "climate"):
-        if mode == "climate":
-            from ..geo import koppen_table
-
-            table = koppen_table()
-            table = table[table["code"] != "Ocean"]
-            label_text = label_text or dict(zip(table["code"], table["prompt"], strict=True))
-            labels = labels if labels is not None else table["code"].tolist()
-            templates = templates or CLIMATE_TEMPLATE
         labels = validate_labels(labels if labels is not None else sorted(g["label"].unique()))
+        k = _check_k(plan.k, len(labels), "candidate labels", experiment)
         templates = validate_templates(templates or paper_template(kind))
         cls = class_embeddings(
             model, labels, templates, kind=kind, cache_dir=cache_dir, label_text=label_text
@@ -400,12 +589,14 @@ def run_experiment(
         top_labels, top_probs = classify_flat(x, cls, labels, k)
     elif mode == "region":
         regions = validate_labels(list(region_map), "regions")
+        k = _check_k(plan.k, len(regions), "regions", experiment)
         templates = validate_templates(templates or REGION_TEMPLATE)
         cls = class_embeddings(model, regions, templates, kind="region", cache_dir=cache_dir)
         top_labels, top_probs = classify_flat(x, cls, regions, k)
     elif mode == "two_stage":
         regions = validate_labels(list(region_map), "regions")
         countries = list(dict.fromkeys(c for v in region_map.values() for c in v))
+        k = _check_k(plan.k, len(countries), "countries of the region map", experiment)
         region_templates = validate_templates(templates or REGION_TEMPLATE)
         templates = validate_templates(templates or paper_template("country"))
         r_emb = class_embeddings(model, regions, region_templates, kind="region", cache_dir=cache_dir)
@@ -413,6 +604,7 @@ def run_experiment(
         stage1, top_labels, top_probs = classify_two_stage(x, r_emb, regions, c_emb, countries, region_map, k)
     else:  # mixed
         prompts, prompt_labels = mixed_prompts(region_map)
+        k = _check_k(plan.k, len(set(prompt_labels)), "countries of the region map", experiment)
         templates = ["This is a photo of {label}, {region phrase}."]
         p_emb = encode_texts(model, prompts, cache_dir=cache_dir)
         top_labels, top_probs = classify_mixed(x, p_emb, prompt_labels, k)

@@ -10,6 +10,7 @@
 * :mod:`.climate` — accuracy by Köppen-Geiger climate;
 * :mod:`.kilometre` — CLIP on the kilometre scale: city runs as distances, zero-shot coordinates;
 * :mod:`.your_model` — any CLIP-family model on a benchmark, beside published anchors;
+* :mod:`.running_clip` — the inference pipeline run step by step (the Running CLIP and Climate chapters);
 * :mod:`.label_frequency` — caption counts in LAION-400M against per-class F1.
 
 Import the module you need (``from geoclip_utils.studies import regions``).
@@ -26,5 +27,6 @@ __all__ = [
     "places",
     "prompts",
     "regions",
+    "running_clip",
     "your_model",
 ]

@@ -26,7 +26,7 @@ class ModelInfo:
     """What the engine needs to know about a loaded model (stored as ``model.geoclip``).
 
     ``backend`` and ``preprocess`` name the code that computes the features; both are recorded in the
-    embedding cache's settings (:func:`geoclip_utils.engine.cache.cache_settings`), so two backends never
+    embedding cache's settings record (:class:`geoclip_utils.engine.settings.EmbedSettings`), so two backends never
     share a cache even if their model ids were made equal by hand.
     """
 
