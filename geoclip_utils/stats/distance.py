@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..geo.distance import geoscore
 from .bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED, bootstrap_ci, bootstrap_weights, weighted_means
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "threshold_shares",
     "weighted_median",
     "distance_metrics",
+    "score_coordinates",
     "paired_scores",
 ]
 
@@ -206,6 +208,35 @@ def distance_metrics(
                 res[key + "_ci95"] = [float(lo), float(hi)]
         out[p] = res
     return out
+
+
+def score_coordinates(
+    frame: pd.DataFrame,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """% within 1/25/200/750/2500 km, median km, GeoScore and country accuracy, each with a bootstrap CI.
+
+    Parameters
+    ----------
+    frame : one row per image and method: ``image_id``, ``method``, ``error_km``, ``country_correct``
+        (every method on the same images; the bootstrap resamples images, jointly for all methods).
+    n_boot, seed : bootstrap resamples and seed (:func:`geoclip_utils.stats.bootstrap_weights`).
+
+    Returns
+    -------
+    ``{method: {"n", "acc_1km", "acc_1km_ci95", …, "median_km", "geoscore", "country_top1", …}}`` — the
+    output of :func:`distance_metrics`.
+
+    Example
+    -------
+    >>> f = pd.DataFrame({"image_id": ["a", "b"], "method": "m", "error_km": [0.5, 30.0], "country_correct": True})
+    >>> score_coordinates(f, n_boot=0)["m"]["acc_25km"]
+    0.5
+    """
+    f = frame.rename(columns={"method": "partitioning"}).assign(geoscore=lambda x: geoscore(x["error_km"]))
+    return distance_metrics(f, n_boot=n_boot, seed=seed)
 
 
 def paired_scores(a, b, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
