@@ -1,23 +1,24 @@
 """geoclip_utils — the package behind the geoclip book: how well does CLIP geolocate street photos?
 
-Layers, each importing only the ones above it:
+Layers, bottom first: each imports only the layers below it (``make lint`` checks, with the contract in
+``pyproject.toml``; ``docs/developing.md`` draws it):
 
-=====================  ==================================================================================
-``errors``, ``_io``    the exception hierarchy (every user error exits the CLI with status 2); atomic writes
-``names``, ``labels``  country names → ISO-3, the label normaliser; label files and gold tables
-``data``               the authors' files: registry, hash-checked fetch (mirror or cache), file loaders
-``schema``             the one predictions table shared by the authors' files and our runs
-``experiments``        the experiment registry (``resources/experiments.toml``) and the results loader
-``stats``              metrics, the bootstrap, paired comparisons, calibration
-``geo``                offline geocoding, regions, Köppen climate, distances, de-duplication
-``engine``             CLIP inference: models, images, the embedding cache, prompts, zero-shot scoring
-``captions``           counting label mentions in caption files (LAION-style)
-``studies``            the analyses behind the chapters, one module per question
-``reference``          the authors' original loops, kept as reference implementations
-``plots``, ``notebook``  offline plotly figures; glue and tables for the chapters
-``parameters``         every chapter's parameters: declarations and the one check of a chapter's check cell
-``bench``, ``cli``     benchmarks; the ``geoclip`` command line
-=====================  ==================================================================================
+======================================  =============================================================================
+``errors``                              the exception hierarchy (every user error exits the CLI with status 2)
+``_io``, ``csvfiles``, ``provenance``   atomic writes; the strict CSV reader; the files a book build used
+``schema``, ``names``                   the one predictions table; country names → ISO-3, the label normaliser
+``data``, ``labels``                    the authors' files (registry, hash-checked fetch, loaders); label files
+``experiments``                         the experiment registry (``resources/experiments.toml``: TOML as data)
+``geo``                                 geocoding, regions, Köppen, distances, gazetteer, place matching, pins
+``stats``, ``captions``, ``notebook``,  metrics, bootstrap, comparisons, calibration, distance scoring; caption
+``plots``                               counts; glue, tables and words for the chapters; offline figures
+``engine``                              CLIP inference: readers, units, the cache, prompts, zero-shot scoring
+``evaluate``, ``pipeline``,             a run's metrics and comparisons (``geoclip metrics/compare``); the
+``geobench``, ``reference``             pipeline in three steps; benchmark sets; the authors' original loops
+``studies``                             one module per chapter, named after it; no study imports another
+``bench``, ``parameters``               timings (``geoclip bench``); every chapter's parameters and checks
+``cli``                                 the ``geoclip`` command line
+======================================  =============================================================================
 
 Nothing heavy is imported by ``import geoclip_utils``: each name below is loaded on first use.
 
@@ -41,12 +42,15 @@ _MODULES = (
     "data",
     "engine",
     "errors",
+    "evaluate",
     "experiments",
     "geo",
+    "geobench",
     "labels",
     "names",
     "notebook",
     "parameters",
+    "pipeline",
     "plots",
     "reference",
     "schema",
@@ -62,8 +66,8 @@ _NAMES = {
     "fetch": "data",
     "load_results": "experiments",
     "load_labels": "experiments",
-    "experiment_metrics": "experiments",
-    "compare_experiments": "experiments",
+    "experiment_metrics": "evaluate",
+    "compare_experiments": "evaluate",
     "make_predictions": "schema",
     "read_predictions": "schema",
     "save_predictions": "schema",

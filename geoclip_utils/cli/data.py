@@ -44,11 +44,9 @@ def metrics(
     seed: Annotated[int, typer.Option(min=0, help="bootstrap seed")] = 0,
 ) -> None:
     """Headline metrics of one experiment (top-1, top-5, macro-F1, each with a bootstrap 95% CI)."""
-    from .. import experiments
+    from ..evaluate import experiment_metrics
 
-    out = experiments.experiment_metrics(
-        experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
-    )
+    out = experiment_metrics(experiment, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed)
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -69,11 +67,9 @@ def compare(
     """Paired comparison of two experiments on the images both share (accuracy difference b − a,
     paired bootstrap 95% CI, exact McNemar p), raw and with both restricted to the labels both could answer
     (bounds where a stored top-k runs out of common labels)."""
-    from .. import experiments
+    from ..evaluate import compare_experiments
 
-    out = experiments.compare_experiments(
-        a, b, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed
-    )
+    out = compare_experiments(a, b, source=source, results_dir=results_dir, n_boot=n_boot, seed=seed)
     if as_json:
         typer.echo(json.dumps(out))
         return
