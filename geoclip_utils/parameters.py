@@ -42,13 +42,15 @@ from pathlib import Path
 from typing import Any
 
 from . import experiments as registry
-from .benchmarks import BENCHMARKS
 from .errors import ConfigError
-from .studies import geoguessr, places
+from .evaluate import map_guess
+from .evaluate.geoestimation import PARTITIONINGS
+from .geo.gazetteer import MIN_POPULATION
+from .geobench import BENCHMARKS
+from .studies import below_country
 from .studies.climate import COUNTRY_MODES
 from .studies.countries import MODES as COUNTRY_RUN_MODES
-from .studies.geoestimation import PARTITIONINGS, clip_experiments
-from .studies.kilometre import MIN_POPULATION
+from .studies.geoestimation import clip_experiments
 
 __all__ = [
     "Param",
@@ -508,7 +510,7 @@ def _geoestimation(v: dict[str, Any]) -> None:
 
 
 def _geoguessr(v: dict[str, Any]) -> None:
-    fits = geoguessr.clip_experiments()
+    fits = map_guess.clip_experiments()
     name = v["experiment"]
     if name not in fits:
         exp = registry.experiments().get(name)
@@ -580,7 +582,7 @@ _RUN = (_SOURCE, _RESULTS_DIR, _N_BOOT, _SEED)
 CHAPTERS: dict[str, Chapter] = {
     c.name: c
     for c in (
-        Chapter("below_country", _RUN, _results("below_country", *places.RUNS)),
+        Chapter("below_country", _RUN, _results("below_country", *below_country.RUNS)),
         Chapter(
             "calibration",
             (
@@ -642,7 +644,7 @@ CHAPTERS: dict[str, Chapter] = {
                 _choice(
                     "rule",
                     "the rule shown on the map and in the curves",
-                    geoguessr.RULES,
+                    map_guess.RULES,
                     "the rules that turn a country answer into a pin",
                 ),
                 _choice(
@@ -709,9 +711,7 @@ CHAPTERS: dict[str, Chapter] = {
             (
                 _str("model_name", "'tiny', an openai name, 'open_clip:ARCH:WEIGHTS' or 'hf:FOLDER'"),
                 _str("device", "'cpu', 'cuda' or 'auto'"),
-                _choice(
-                    "benchmark", "geotagged photos", ("demo", *BENCHMARKS), "see geoclip_utils.benchmarks"
-                ),
+                _choice("benchmark", "geotagged photos", ("demo", *BENCHMARKS), "see geoclip_utils.geobench"),
                 _str("metadata", "the benchmark's metadata CSV (empty for 'demo')"),
                 _str("images", "the benchmark's image folder (empty for 'demo')"),
                 _int(

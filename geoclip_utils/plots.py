@@ -2,7 +2,7 @@
 
 Owns: the notebook/book renderer setup, the world GeoJSON built from the paper's polygons (no CDN
 topojson), choropleths, point maps, confusion heatmaps, reliability diagrams, bar charts.
-Does not compute metrics (:mod:`geoclip_utils.metrics`) or read files (:mod:`geoclip_utils.data`).
+Does not compute metrics (:mod:`geoclip_utils.stats`) or read files (:mod:`geoclip_utils.data`).
 
 Offline rendering, in short (details in docs/toolchain-notes.md of the team):
     * renderer ``notebook`` (plotly 7's default mimetype output is dropped by myst-nb);
@@ -510,7 +510,7 @@ def confusion_heatmap(
 
 
 def reliability_diagram(table: pd.DataFrame, *, title: str = "", name: str = "model"):
-    """Reliability diagram from :func:`geoclip_utils.metrics.reliability_table` (bar = accuracy per bin)."""
+    """Reliability diagram from :func:`geoclip_utils.stats.reliability_table` (bar = accuracy per bin)."""
     import plotly.graph_objects as go
 
     t = table[table["n"] > 0]

@@ -155,7 +155,7 @@ def per_group_paired(
     ----------
     a_correct, b_correct : per-image correctness of A and B, on the same images in the same order.
     groups : the group of each image.
-    n_boot, seed : bootstrap settings of :func:`geoclip_utils.paired_accuracy_diff`.
+    n_boot, seed : bootstrap settings of :func:`paired`.
 
     Returns
     -------

@@ -5,7 +5,7 @@ accuracy per climate with bootstrap CIs and a test of independence (and the chap
 :func:`association_words`), the chapter's parameter checks, and the climate run of the chapter's last
 section (a local result file, else the pipeline demonstration, whose demo images take their country's
 typical climate as gold). Does not own the Köppen lookup or its prompt table (:mod:`geoclip_utils.geo`),
-nor the pipeline itself (:mod:`geoclip_utils.studies.running_clip`, :mod:`geoclip_utils.engine.zeroshot`,
+nor the pipeline itself (:mod:`geoclip_utils.pipeline`, :mod:`geoclip_utils.engine.zeroshot`,
 experiment ``climates30k``).
 """
 
@@ -301,7 +301,7 @@ def climate_run(
     results_dir, model_name: str, photos: pd.DataFrame, *, demo_dir: str = "_build/demo_climate"
 ) -> tuple[pd.DataFrame, str]:
     """The climate experiment's predictions: ``<results_dir>/climates30k.parquet`` when it exists, else a
-    pipeline demonstration on the synthetic demo set (:func:`geoclip_utils.studies.running_clip.run_demo`), each demo
+    pipeline demonstration on the synthetic demo set (:func:`geoclip_utils.pipeline.run_demo`), each demo
     image taking its country's typical climate (:func:`typical_climate`) as gold.
 
     Returns
@@ -313,7 +313,7 @@ def climate_run(
     local = Path(results_dir) / "climates30k.parquet" if results_dir else None
     if local is not None and local.is_file():
         return experiments.load_results("climates30k", source="local", results_dir=results_dir), "your run"
-    from .running_clip import run_demo
+    from ..pipeline import run_demo
 
     run = run_demo(model_name, demo_dir, ["climates30k"], relabel=typical_climate(photos), workers=0)
     weights = "random weights" if model_name == "tiny" else "synthetic pictures"

@@ -362,7 +362,7 @@ def restricted_comparison(
     ----------
     result : :func:`compare_prompts`.
     a_labels, b_labels : the countries each run could answer
-        (:func:`geoclip_utils.experiments.candidate_labels`).
+        (:func:`geoclip_utils.evaluate.candidate_labels`).
     n_boot, seed : bootstrap settings.
     """
     return stats.restricted_paired(result.a, result.b, a_labels, b_labels, n_boot=n_boot, seed=seed)

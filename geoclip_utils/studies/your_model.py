@@ -1,34 +1,48 @@
-"""Your model on the same footing: a zero-shot coordinate run on a benchmark, beside published anchors.
+"""The *Your model* chapter: your model on the same footing, a zero-shot coordinate run on a benchmark,
+beside published anchors and CLIP's city runs in km.
+
+The pieces it shares with the rest of the book sit below it: the city runs in km
+(:mod:`geoclip_utils.evaluate.cities`), zero-shot coordinates (:mod:`geoclip_utils.geo.coordinates`), the
+benchmark sets (:mod:`geoclip_utils.geobench`) and the scoring (:mod:`geoclip_utils.stats.distance`).
 
 * :func:`demo_benchmark` — the offline default: the synthetic demo pictures
   (:func:`geoclip_utils.engine.make_demo_images`) written as a ``custom`` benchmark, each picture placed at
   the most populous gazetteer city of its demo country (a pipeline check, not a measurement);
 * :func:`zero_shot_run` — embed a benchmark's images with any backend, predict coordinates from a
   gazetteer label set (top city, probability-weighted refinement, country → city under both descent
-  rules), score everything with :func:`geoclip_utils.benchmarks.score_benchmark`, and pair the two rules;
+  rules), score everything with :func:`geoclip_utils.geobench.score_benchmark`, and pair the two rules;
 * :func:`anchors` — the published numbers of ``resources/anchors.csv`` (each row with its source and the
   distance definition its paper states); :func:`definitions` groups them by that definition;
   :func:`footing_table` puts anchors, your run and CLIP's city runs in one table;
 * for the chapter: :func:`city_glue`, :func:`run_glue`
-  and :func:`anchor_glue` (the values its prose quotes), :data:`KM_FORMATS` (how its tables show them).
+  and :func:`anchor_glue` (the values its prose quotes), :data:`KM_FORMATS` (how its tables show them),
+  :data:`CITY_RUNS` (the city runs it shows), :func:`km_table` and :func:`km_report` (km metrics as a table
+  and as text), :func:`compare_rules` (the two descent rules paired).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import benchmarks
+from .. import geo, geobench, stats
 from ..errors import ConfigError, DataError
+from ..evaluate.cities import CITY_DISTANCE
+from ..geo.coordinates import city_labels, hierarchical_coordinates, predict_coordinates
+from ..geo.distance import DISTANCE_DEFINITION
+from ..geo.gazetteer import gazetteer
 from ..notebook import count_words, format_ci, format_points
+from ..stats import distance as stats_distance
 from ..stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
-from . import geoestimation, kilometre
+from ..stats.distance import THRESHOLDS_KM
 
 __all__ = [
+    "CITY_RUNS",
     "METHODS",
     "KM_FORMATS",
     "city_glue",
@@ -40,7 +54,14 @@ __all__ = [
     "definitions",
     "footing_table",
     "gpu_command",
+    "km_table",
+    "km_report",
+    "compare_rules",
 ]
+
+#: The authors' city runs the chapter shows in km, in its order (each a city run of the registry:
+#: ``cities = true``; a test checks).
+CITY_RUNS: tuple[str, ...] = ("city100", "city300", "UScity100")
 
 #: The coordinate predictions of a zero-shot run, in display order.
 METHODS: dict[str, str] = {
@@ -51,7 +72,7 @@ METHODS: dict[str, str] = {
 }
 
 #: How the chapter's tables show kilometre metrics (format specs for ``notebook.sortable_html``).
-KM_FORMATS: dict[str, str] = {f"acc_{t}km": ".1%" for t in geoestimation.THRESHOLDS_KM} | {
+KM_FORMATS: dict[str, str] = {f"acc_{t}km": ".1%" for t in THRESHOLDS_KM} | {
     "median_km": ",.0f",
     "geoscore": ",.0f",
 }
@@ -86,7 +107,7 @@ ANCHOR_COLUMNS = (
 
 def demo_benchmark(folder: str | os.PathLike, n_per_label: int = 4) -> pd.DataFrame:
     """The offline demo as a benchmark: synthetic pictures with the coordinates of their country's
-    most populous city (GeoNames cities15000), loaded through :func:`geoclip_utils.benchmarks.load_benchmark`.
+    most populous city (GeoNames cities15000), loaded through :func:`geoclip_utils.geobench.load_benchmark`.
 
     Example
     -------
@@ -100,14 +121,14 @@ def demo_benchmark(folder: str | os.PathLike, n_per_label: int = 4) -> pd.DataFr
     from ..names import country_converter
 
     iso2 = country_converter().convert(list(to_iso3(ids["label"])), src="ISO3", to="ISO2")
-    g = kilometre.gazetteer()
+    g = gazetteer()
     capital = g.drop_duplicates("cc").set_index("cc")  # most populous first
     lat = capital["lat"].reindex(iso2).to_numpy(float)
     lon = capital["lon"].reindex(iso2).to_numpy(float)
-    meta = benchmarks.write_custom_metadata(
+    meta = geobench.write_custom_metadata(
         Path(folder) / "demo_metadata.csv", [f"{i}.jpg" for i in ids["image_id"]], lat, lon
     )
-    return benchmarks.load_benchmark("custom", meta, demo.image_dir)
+    return geobench.load_benchmark("custom", meta, demo.image_dir)
 
 
 def zero_shot_run(
@@ -129,9 +150,9 @@ def zero_shot_run(
     Parameters
     ----------
     model, preprocess : from :func:`geoclip_utils.engine.load_model` (any backend).
-    bench : :func:`geoclip_utils.benchmarks.load_benchmark` or :func:`demo_benchmark`.
+    bench : :func:`geoclip_utils.geobench.load_benchmark` or :func:`demo_benchmark`.
     cache_dir : embedding and prompt cache (resumable; one sub-folder per model).
-    min_population, max_cities : the gazetteer label set (:func:`geoclip_utils.studies.kilometre.city_labels`).
+    min_population, max_cities : the gazetteer label set (:func:`geoclip_utils.geo.coordinates.city_labels`).
     top_k : cities averaged by the refinement.
     threshold_km : the distance at which the two descent rules are paired (``d < t``).
     n_boot, seed : bootstrap.
@@ -139,7 +160,7 @@ def zero_shot_run(
     Returns
     -------
     dict with ``model_id``, ``n_images``, ``n_cities``, ``n_countries``, ``metrics`` (method →
-    :func:`geoclip_utils.benchmarks.score_benchmark` entry), ``predictions`` (a frame: image, truth and
+    :func:`geoclip_utils.geobench.score_benchmark` entry), ``predictions`` (a frame: image, truth and
     every method's coordinates), ``rules`` (:class:`geoclip_utils.stats.PairedComparison` of ``always``
     vs ``if_better``), ``descended`` (share of images where the city prompt beat the country prompt).
 
@@ -168,29 +189,29 @@ def zero_shot_run(
     if not ids:
         raise DataError(f"none of the {len(bench)} benchmark images could be embedded (see the cache report)")
     b = bench.set_index("image_id").loc[ids].reset_index()
-    cities = kilometre.city_labels(min_population, max_cities)
+    cities = city_labels(min_population, max_cities)
     text = dict(zip(cities["label"], cities["text"], strict=True))
     city_f = class_embeddings(
         model, cities["label"].tolist(), paper_template("city"), cache_dir=cache_dir, label_text=text
     )
     probs = probabilities(feats, city_f)
-    coords = kilometre.predict_coordinates(probs, cities, top_k=top_k)
+    coords = predict_coordinates(probs, cities, top_k=top_k)
     countries = sorted(cities["cc"].unique())
     cname = dict(zip(cities["cc"], cities["country"], strict=False))
     country_f = class_embeddings(
         model, countries, paper_template("country"), cache_dir=cache_dir, label_text=cname
     )
-    hier = kilometre.hierarchical_coordinates(feats, country_f, countries, city_f, cities)
+    hier = hierarchical_coordinates(feats, country_f, countries, city_f, cities)
     preds = {
         "top_city": (coords["top_lat"], coords["top_lon"]),
         "refined": (coords["refined_lat"], coords["refined_lon"]),
         "always": (hier["always_lat"], hier["always_lon"]),
         "if_better": (hier["if_better_lat"], hier["if_better_lon"]),
     }
-    metrics = benchmarks.score_benchmark(
+    metrics = geobench.score_benchmark(
         b, {k: tuple(np.asarray(x, float) for x in v) for k, v in preds.items()}, n_boot=n_boot, seed=seed
     )
-    rules = kilometre.compare_rules(b["lat"], b["lon"], hier, threshold_km, n_boot=n_boot, seed=seed)
+    rules = compare_rules(b["lat"], b["lon"], hier, threshold_km, n_boot=n_boot, seed=seed)
     table = pd.concat([b[["image_id", "lat", "lon"]], coords, hier], axis=1)
     return {
         "model_id": info.model_id,
@@ -222,7 +243,7 @@ def anchors() -> pd.DataFrame:
     missing = [c for c in ANCHOR_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"resources/anchors.csv lacks columns {missing}")
-    shares = df[[f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM]]
+    shares = df[[f"acc_{t}km" for t in THRESHOLDS_KM]]
     if ((shares < 0) | (shares > 1)).any().any():
         raise DataError("resources/anchors.csv: a share is outside [0, 1] (write 0.224, not 22.4)")
     if (df["source"].str.strip() == "").any():
@@ -245,15 +266,15 @@ def definitions(table: pd.DataFrame | None = None) -> pd.DataFrame:
 
     Example
     -------
-    >>> definitions().loc[kilometre.DISTANCE_DEFINITION, "models"]
+    >>> definitions().loc[DISTANCE_DEFINITION, "models"]
     'this book'
     """
     if table is None:
-        own = pd.DataFrame([{"model": "this book", "distance_definition": kilometre.DISTANCE_DEFINITION}])
+        own = pd.DataFrame([{"model": "this book", "distance_definition": DISTANCE_DEFINITION}])
         table = pd.concat([own, anchors()], ignore_index=True)
     g = table.groupby("distance_definition", sort=False)["model"]
     out = pd.DataFrame({"models": g.agg(lambda m: ", ".join(dict.fromkeys(m))), "rows": g.size()})
-    first = out.index == kilometre.DISTANCE_DEFINITION
+    first = out.index == DISTANCE_DEFINITION
     return pd.concat([out[first], out[~first].sort_values("rows", ascending=False, kind="stable")])
 
 
@@ -264,7 +285,7 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
     ----------
     run : :func:`zero_shot_run` (its methods become rows named ``your run: <method>``), or ``None``.
     benchmark : the benchmark your run used (named in its rows).
-    city_runs : experiment → :func:`geoclip_utils.studies.kilometre.km_metrics`.
+    city_runs : experiment → :func:`geoclip_utils.evaluate.cities.km_metrics`.
 
     Returns
     -------
@@ -274,7 +295,7 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
     ``geoscore``, ``setting``, ``distance_definition``, ``source``.
     """
     rows = [anchors().drop(columns=["note"]).assign(measures=PHOTO_TO_PREDICTION)]
-    keys = [f"acc_{t}km" for t in geoestimation.THRESHOLDS_KM] + ["median_km", "geoscore"]
+    keys = [f"acc_{t}km" for t in THRESHOLDS_KM] + ["median_km", "geoscore"]
     mine = []
     if run is not None:
         for method in sorted(run["metrics"], key=lambda k: list(METHODS).index(k) if k in METHODS else 99):
@@ -286,7 +307,7 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
                     "measures": PHOTO_TO_PREDICTION,
                     **{k: m[k] for k in keys},
                     "setting": "zero-shot, gazetteer label set",
-                    "distance_definition": kilometre.DISTANCE_DEFINITION,
+                    "distance_definition": DISTANCE_DEFINITION,
                     "source": "this book",
                 }
             )
@@ -298,7 +319,7 @@ def footing_table(run: dict | None, benchmark: str, city_runs: dict[str, dict] |
                 "measures": CITY_TO_CITY,
                 **{k: m[k] for k in keys},
                 "setting": "zero-shot, the authors' city labels",
-                "distance_definition": kilometre.DISTANCE_DEFINITION + "; " + kilometre.CITY_DISTANCE,
+                "distance_definition": DISTANCE_DEFINITION + "; " + CITY_DISTANCE,
                 "source": "this book, from the authors' result files",
             }
         )
@@ -334,7 +355,7 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
 
     Parameters
     ----------
-    city : experiment → :func:`geoclip_utils.studies.kilometre.km_metrics`.
+    city : experiment → :func:`geoclip_utils.evaluate.cities.km_metrics`.
 
     Returns
     -------
@@ -344,7 +365,7 @@ def city_glue(city: dict[str, dict]) -> dict[str, object]:
     left-out photos (``top1_all_<e>``, ``top1_scored_<e>``, ``top1_left_<e>``), ``left_share_<e>`` and
     ``selection_<experiment>`` (:func:`selection_sentence`).
     """
-    out: dict[str, object] = {"city_distance": kilometre.CITY_DISTANCE}
+    out: dict[str, object] = {"city_distance": CITY_DISTANCE}
     for e, m in city.items():
         out |= {
             f"top1_all_{e}": m["top1_all"],
@@ -378,7 +399,7 @@ def selection_sentence(experiment: str, m: dict) -> str:
     Parameters
     ----------
     experiment : the run's name.
-    m : its :func:`geoclip_utils.studies.kilometre.km_metrics`.
+    m : its :func:`geoclip_utils.evaluate.cities.km_metrics`.
 
     Example
     -------
@@ -512,5 +533,73 @@ def anchor_glue(table: pd.DataFrame | None = None, defs: pd.DataFrame | None = N
     return {
         "n_anchors": len(table),
         "n_anchor_models": table["model"].nunique(),
-        "n_other_definitions": int((defs.index != kilometre.DISTANCE_DEFINITION).sum()),
+        "n_other_definitions": int((defs.index != DISTANCE_DEFINITION).sum()),
     }
+
+
+# --------------------------------------------------------------------------- kilometre tables
+def km_table(results: Mapping[str, dict]) -> pd.DataFrame:
+    """Several :func:`geoclip_utils.evaluate.cities.km_metrics` (or ``score_coordinates`` entries) as one table, one row per run.
+
+    Columns: ``n``, ``acc_<t>km`` with ``_lo`` / ``_hi``, ``median_km`` (+ CI), ``geoscore`` (+ CI).
+
+    Example
+    -------
+    >>> km_table({"city100": km_metrics("city100", n_boot=100)})  # doctest: +SKIP
+    """
+    rows = {}
+    keys = [f"acc_{t}km" for t in THRESHOLDS_KM] + ["median_km", "geoscore"]
+    for name, m in results.items():
+        row = {"n": m.get("n_scored", m.get("n"))}
+        for k in keys:
+            row[k] = m[k]
+            if k + "_ci95" in m:
+                row[k + "_lo"], row[k + "_hi"] = m[k + "_ci95"]
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def km_report(results: Mapping[str, dict]) -> str:
+    """Text lines of :func:`geoclip_utils.evaluate.cities.km_metrics` results: shares within each threshold, median and GeoScore, with CIs.
+
+    Example
+    -------
+    >>> print(km_report({"city100": km_metrics("city100", n_boot=100)}))  # doctest: +SKIP
+    """
+    lines = []
+    for name, m in results.items():
+        lines.append(
+            f"{name}: {m['n_scored']} of {m['n_images']} images scored; "
+            f"{m['labels_unmatched']} of {m['labels']} labels unmatched"
+        )
+        for t in m["thresholds_km"]:
+            lo, hi = m[f"acc_{t}km_ci95"]
+            lines.append(f"  within {t:>4} km  {m[f'acc_{t}km']:.1%}  [{lo:.1%}, {hi:.1%}]")
+        lo, hi = m["median_km_ci95"]
+        lines.append(f"  median      {m['median_km']:.0f} km  [{lo:.0f}, {hi:.0f}]")
+        lo, hi = m["geoscore_ci95"]
+        lines.append(f"  GeoScore    {m['geoscore']:.0f}  [{lo:.0f}, {hi:.0f}]")
+    return "\n".join(lines)
+
+
+def compare_rules(
+    gold_lat,
+    gold_lon,
+    hier: pd.DataFrame,
+    threshold_km: float = 25,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> stats.PairedComparison:
+    """Paired comparison of the two descent rules: within ``threshold_km`` (``d < t``), image by image.
+
+    ``a`` is ``always``, ``b`` is ``if_better`` (:func:`geoclip_utils.stats.paired`).
+
+    Example
+    -------
+    >>> compare_rules(gold_lat, gold_lon, hier, 25).diff  # doctest: +SKIP
+    """
+    d_a = geo.haversine_km(gold_lat, gold_lon, hier["always_lat"], hier["always_lon"])
+    d_b = geo.haversine_km(gold_lat, gold_lon, hier["if_better_lat"], hier["if_better_lon"])
+    within = stats_distance.within
+    return stats.paired(within(d_a, threshold_km), within(d_b, threshold_km), n_boot=n_boot, seed=seed)

@@ -1,4 +1,8 @@
-"""Does CLIP know the places it read about? LAION-400M caption counts against per-class F1.
+"""The *Training data* chapter: does CLIP know the places it read about? LAION-400M caption counts against
+per-class F1.
+
+Named after its chapter (``book/training_data.md``; it was ``label_frequency``); the caption counting itself
+is :mod:`geoclip_utils.captions`.
 
 The authors counted, for every label of a label set, how many LAION-400M captions mention it, in two
 ways (:func:`geoclip_utils.experiments.label_counts`): ``substring`` (captions containing

@@ -1,4 +1,7 @@
-"""Where were the photos taken? The analyses of the Data chapter.
+"""The *Data* chapter: where were the photos taken? Its analyses.
+
+Named after its chapter (``book/data.md``; it was ``data_quality``). Not :mod:`geoclip_utils.data`, which
+fetches and reads the authors' files; this study only calls it (through the registry).
 
 Owns, for a label set with coordinates (:func:`geoclip_utils.experiments.load_coordinates`):
 

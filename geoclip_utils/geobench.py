@@ -1,5 +1,7 @@
 """The field's geolocation benchmarks: Im2GPS3k, YFCC4k and the OSV-5M test split, read from your copy.
 
+(Benchmark *data sets* of coordinates; the *timings* of the package are :mod:`geoclip_utils.bench`.)
+
 The images and metadata are not redistributed here: download them yourself (each benchmark's own terms
 apply) and point :func:`load_benchmark` at them. The loader checks the layout strictly and stops at the
 first problem with one line naming the file, the line and the value (:class:`~geoclip_utils.errors.InputError`).
@@ -21,7 +23,7 @@ Checks: the header has the columns; no row is ragged (:func:`geoclip_utils.csvfi
 non-empty and unique; latitudes are numbers in [-90, 90] and longitudes in [-180, 180]; the row count is
 the benchmark's (``allow_subset=True`` accepts fewer, e.g. to score a part); every image file exists.
 
-Scoring (:func:`score_benchmark`) is :func:`geoclip_utils.studies.kilometre.score_coordinates`: the same
+Scoring (:func:`score_benchmark`) is :func:`geoclip_utils.stats.distance.score_coordinates`: the same
 code that scores GeoEstimation and the city runs (haversine, ``d < t``, GeoScore, bootstrap CIs).
 """
 
@@ -142,7 +144,7 @@ def load_benchmark(
     path, folder = Path(metadata), Path(images)
     if not path.is_file():
         raise InputError(
-            f"{name} metadata {path} does not exist (expected layout: see geoclip_utils.benchmarks)"
+            f"{name} metadata {path} does not exist (expected layout: see geoclip_utils.geobench)"
         )
     if not folder.is_dir():
         raise InputError(f"{name} image folder {folder} does not exist or is not a folder")
@@ -188,7 +190,7 @@ def load_benchmark(
     if absent:
         raise InputError(
             f"{folder}: {len(absent)} of the {len(files)} images of {path.name} are missing, "
-            f"first {absent[0]!r} ({name}: see the expected layout in geoclip_utils.benchmarks)"
+            f"first {absent[0]!r} ({name}: see the expected layout in geoclip_utils.geobench)"
         )
     df = pd.DataFrame(
         {"image_id": [Path(f).stem for f in files], "file": files, "lat": lats, "lon": lons, **extra}
@@ -243,7 +245,7 @@ def score_benchmark(
         Predictions whose length differs from the benchmark's.
     """
     from . import geo
-    from .studies.kilometre import score_coordinates
+    from .stats.distance import score_coordinates
 
     n = len(bench)
     truth = geo.reverse_geocode(bench["lat"].to_numpy(float), bench["lon"].to_numpy(float))["sovereign_iso3"]
