@@ -60,9 +60,10 @@ book: execute html ## execute all chapters, then build the HTML book (prints whe
 headline: ## copy the headline (nbval-checked) outputs of _build/executed into book/*.ipynb
 	$(PY) tools/nbtools.py headline $(EXECUTED) $(addprefix book/,$(addsuffix .ipynb,$(CHAPTERS)))
 
-lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the CI workflows against GitHub's schema
+lint: $(VENV)/.stamp ## ruff on the package, tests, tools and notebooks; the layers contract (lint-imports); the CI workflows against GitHub's schema
 	$(BIN)/ruff check geoclip_utils tests tools book
 	$(BIN)/ruff format --check geoclip_utils tests tools
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
