@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -16,14 +15,13 @@ from geoclip_utils.cli import app
 from geoclip_utils.cli.geo import GEOCODE_COLUMNS
 
 runner = CliRunner()
-needs_data = pytest.mark.skipif(not os.environ.get("GEOCLIP_DATA_MIRROR"), reason="needs GEOCLIP_DATA_MIRROR")
 
 
 def _run(*args: str):
     return runner.invoke(app, list(args))
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_geocode_csv(tmp_path):
     src = tmp_path / "pts.csv"
     src.write_text("ID,Lat,Lon\nparis,48.8566,2.3522\nsea,0,-150\nmanaus,-3.119,-60.022\n", encoding="utf-8")
@@ -38,7 +36,7 @@ def test_geocode_csv(tmp_path):
     assert "1 without a country" in res.output
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_geocode_mapillary_json(tmp_path):
     src = tmp_path / "train.json"
     src.write_text(json.dumps({"a": {"lat": 35.6762, "lon": 139.6503, "ca": 0}}), encoding="utf-8")
@@ -94,7 +92,7 @@ def test_dedupe_command(tmp_path):
     assert res.exit_code == 2 and "no column 'nosuch'" in res.output
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_bench_geocode_json():
     res = _run("bench", "geocode", "--json", "--n-random", "2000", "--repeat", "1")
     assert res.exit_code == 0, res.output
@@ -273,7 +271,7 @@ def test_chunked_output_equals_one_pass(tmp_path):
     assert len(df) == n and df["id"].tolist()[:2] == ["p0", "p1"]
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_geocode_chunked_equals_library(tmp_path):
     n = 300
     src, lat, lon = _random_points(tmp_path, n, 6)
@@ -288,7 +286,7 @@ def test_geocode_chunked_equals_library(tmp_path):
     pd.testing.assert_frame_equal(got, expected)
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_geocode_nominatim_offline_is_one_line_and_exit_2(tmp_path, monkeypatch):
     """Without a network `--nominatim` stops at the first point with one line, no traceback, no output."""
     import time

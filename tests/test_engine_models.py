@@ -1,4 +1,4 @@
-"""Tests of geoclip_utils.models: loaders, random-weight models, devices, encoders."""
+"""Tests of geoclip_utils.engine.models: loaders, random-weight models, devices, encoders."""
 
 from __future__ import annotations
 

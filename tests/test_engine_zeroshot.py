@@ -1,4 +1,4 @@
-"""Tests of geoclip_utils.zeroshot: prompts, ensembles, flat / two-stage / mixed, tables, end to end."""
+"""Tests of geoclip_utils.engine.zeroshot: prompts, ensembles, flat / two-stage / mixed, tables, end to end."""
 
 from __future__ import annotations
 

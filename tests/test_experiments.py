@@ -85,7 +85,6 @@ def test_load_results_every_published_experiment():
 
 
 def test_region_and_two_stage_shapes():
-    from geoclip_utils import data
 
     region = experiments.load_results("country100_region")
     assert "gold_set" in region.columns
@@ -257,30 +256,23 @@ def test_local_gold_file_must_exist(extra_registry):
         experiments.load_labels("ghost")
 
 
-def test_candidate_labels_follow_the_mode():
-    assert experiments.candidate_labels("country100") == frozenset(
-        experiments.load_labels("country100")["label"]
-    )
-    mixed = experiments.candidate_labels("country100_mixedprompt")
-    assert len(mixed) == 167 and "Moldova" in mixed and "Germany" not in mixed  # no region lists Germany
-    two = experiments.candidate_labels("country100_country_from_region")
-    assert "other" in two and len(two) == 168  # the placeholder of the one-country regions
-    assert experiments.candidate_labels("country100_region") == frozenset(
-        data.load_region_map("country_to_region")
-    )
-    # answers are candidates; an unregistered run knows its gold labels and answers only
-    from geoclip_utils.schema import make_predictions
-
-    t = make_predictions(["1"], ["A"], [("B", "C")], experiment="mine", source="local")
-    assert experiments.candidate_labels("mine", t) == {"A", "B", "C"}
-    assert "B" in experiments.candidate_labels("country100", t)
+def test_a_city_run_is_a_field_of_its_label_set():
+    sets = experiments.label_sets()
+    assert [n for n, s in sets.items() if s.cities] == ["UScity100", "city100", "city300"]
+    assert {n: s.in_country for n, s in sets.items() if s.in_country} == {"UScity100": "US"}
+    assert not sets["country100"].cities and sets["country100"].in_country == ""
 
 
-def test_gold_candidates_only_for_the_two_stage_run():
-    s2 = experiments.load_results("country100_country_from_region")
-    ok = experiments.gold_candidates("country100_country_from_region", s2)
-    region_map = data.load_region_map("country_to_region")
-    row = s2.iloc[0]
-    assert ok.loc[row["image_id"]] == (row["gold"] in region_map[row["stage1_region"]])
-    assert not ok[s2["gold"].eq("Germany").to_numpy()].any()  # Germany is in no region
-    assert experiments.gold_candidates("country100", experiments.load_results("country100")) is None
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("cities=true\nin_country='us'\n", r"in_country 'us' must be an ISO-2 country code such as \"US\""),
+        ("in_country='US'\n", "in_country is for city label sets; add cities = true or drop it"),
+        ("cities='yes'\n", r"cities must be true or false \(TOML booleans, without quotes\), got 'yes'"),
+    ],
+)
+def test_bad_city_fields_are_refused(extra_registry, fields, message):
+    path = extra_registry("[label_sets.towns]\nplace='town'\nprompt_kind='town'\ngold='g.csv'\n" + fields)
+    with pytest.raises(ConfigError, match=message) as err:
+        experiments.label_sets()
+    assert str(err.value).startswith(f"{path}: label set 'towns': ") and "\n" not in str(err.value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,6 @@ from geoclip_utils import experiments, geo
 from geoclip_utils.errors import ConfigError, InputError
 from geoclip_utils.geo import koppen
 from geoclip_utils.reference import authors_dedupe
-
-MIRROR = os.environ.get("GEOCLIP_DATA_MIRROR", "")
-needs_data = pytest.mark.skipif(not MIRROR, reason="needs GEOCLIP_DATA_MIRROR (the authors' files)")
 
 
 # --------------------------------------------------------------------------- distances
@@ -80,9 +76,8 @@ def test_koppen_table_fixes_authors_errors():
     assert set(koppen._koppen_map().codes[1:]) <= set(t.index)
 
 
+@pytest.mark.needs_data
 def test_climate_against_authors_dict_when_available():
-    if not MIRROR:
-        pytest.skip("needs GEOCLIP_DATA_MIRROR")
     from geoclip_utils import data
 
     raw = pd.read_csv(data.fetch("inputdata/climatetruedict.csv"), encoding="utf-8-sig")
@@ -100,7 +95,7 @@ def test_un_regions():
     assert r.loc[7, "subregion"] == "Northern America"
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_compare_region_maps_real():
     cmp = geo.compare_region_maps()
     c = cmp.countries
@@ -147,7 +142,7 @@ def known():
     return df
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_reverse_geocode_known_points(known):
     r = geo.reverse_geocode(known["lat"], known["lon"])
     got = dict(zip(known["name"], r["iso3"], strict=True))
@@ -156,7 +151,7 @@ def test_reverse_geocode_known_points(known):
     assert r.loc[known.name == "Paris", "method"].item() == "within"
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_no_country_at_sea_and_poles():
     r = geo.reverse_geocode([0.0, 90.0, -90.0, 30.0], [-150.0, 0.0, 0.0, -40.0])
     # mid-Pacific, North Pole, South Pole (the paper's polygon file has no Antarctica), mid-Atlantic
@@ -165,7 +160,7 @@ def test_no_country_at_sea_and_poles():
     assert r["admin1"].tolist() == ["", "", "", ""]
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_tolerance_and_border_rule_switch():
     # 10 km off the coast of Lisbon: nearest fallback within 25 km, none within 5 km
     lat, lon = [38.70], [-9.30 - 0.115]
@@ -178,14 +173,14 @@ def test_tolerance_and_border_rule_switch():
     assert on["method"].item() == "border" and off["iso3"].item() != "EST"
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_sovereign_and_de_facto():
     r = geo.reverse_geocode([22.3193, 32.65, 44.0], [114.1694, -16.91, 146.0])  # Hong Kong, Madeira, Kurils
     assert r["iso3"].tolist() == ["HKG", "PRT", "RUS"]
     assert r["sovereign_iso3"].tolist() == ["CHN", "PRT", "RUS"]
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_geocode_columns_and_empty():
     r = geo.geocode([48.8566], [2.3522])
     for col in ("iso3", "country", "region", "subregion", "admin1", "climate", "place"):
@@ -474,7 +469,7 @@ def test_nominatim_config_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- the real data
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_agreement_with_authors_labels():
     coords = experiments.load_coordinates("country100")

@@ -103,12 +103,9 @@ def _assert_same(fast: pd.DataFrame, ref: pd.DataFrame, lat: np.ndarray, lon: np
 
 
 # --------------------------------------------------------------------------- the paper's polygons
-needs_data = pytest.mark.skipif(
-    not __import__("os").environ.get("GEOCLIP_DATA_MIRROR"), reason="needs GEOCLIP_DATA_MIRROR"
-)
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_fast_path_identical_on_paper_polygons():
     idx = geo.country_index()
@@ -121,7 +118,7 @@ def test_fast_path_identical_on_paper_polygons():
     assert (fast["method"] == "border").sum() >= 20 and (lon > 179).sum() and (lon < -179).sum()
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kwargs", [dict(tolerance_km=5.0, border_km=0.0), dict(tolerance_km=100.0, border_km=8.0, place_km=30.0)]
@@ -134,7 +131,7 @@ def test_fast_path_identical_with_other_distances(kwargs):
     )
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_fast_path_identical_on_country100():
     from geoclip_utils import experiments
 
@@ -338,7 +335,7 @@ def _sea_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.slow
 @pytest.mark.parametrize("coast_km", [10.0, 0.0, 30.0])
 def test_sea_path_identical_to_the_plain_queries(coast_km):
@@ -357,7 +354,7 @@ def test_sea_path_identical_to_the_plain_queries(coast_km):
         assert (window != grid_only).sum() > 100  # the coast window labelled some
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_sea_path_skips_the_open_sea(monkeypatch):
     """Points of the open sea ask neither the FAO polygons' tree nor the coast window; every point still
     gets the oracle's answer."""

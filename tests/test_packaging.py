@@ -52,7 +52,7 @@ def test_wheel_ships_package_data_and_every_subpackage(wheel):
     for f in ("registry.tsv", "experiments.toml", "country_aliases.csv", "koppen.csv", "__init__.py"):
         assert f"geoclip_utils/resources/{f}" in names, f
     assert "geoclip_utils/py.typed" in names
-    for sub in ("engine", "geo", "stats", "studies", "captions", "cli", "bench"):
+    for sub in ("engine", "evaluate", "geo", "stats", "studies", "captions", "cli", "bench"):
         assert f"geoclip_utils/{sub}/__init__.py" in names, sub
     meta = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()

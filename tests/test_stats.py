@@ -1,4 +1,4 @@
-"""geoclip_utils.metrics against hand-computed cases."""
+"""geoclip_utils.stats against hand-computed cases."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geoclip_utils import stats
 from geoclip_utils import stats as metrics
 from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.schema import make_predictions
@@ -323,3 +324,36 @@ def test_restricted_disjoint_labels_refused():
 def test_restricted_answers_lengths_checked():
     with pytest.raises(ConfigError, match="lengths differ"):
         metrics.restricted_answers([("A",)], ["A", "B"], {"A"})
+
+
+def test_per_group_paired():
+    a = [1, 1, 1, 0, 0, 0]
+    b = [1, 0, 0, 1, 1, 0]
+    g = ["x", "x", "x", "y", "y", "y"]
+    t = stats.per_group_paired(a, b, g, n_boot=100)
+    assert list(t.index) == ["x", "y"]  # sorted by diff: x loses, y gains
+    assert t.loc["x", "diff"] == pytest.approx(-2 / 3) and t.loc["y", "diff"] == pytest.approx(2 / 3)
+    assert t.loc["x", ["n", "b01", "b10"]].tolist() == [3, 2, 0]
+    with pytest.raises(ConfigError):
+        stats.per_group_paired(a, b, g[:3])
+
+
+def test_paired_predictions_pairs_by_image_id():
+    a = make_predictions(
+        list("1234"),
+        list("XYXY"),
+        [("X", "Y"), ("X", "Y"), ("Y", "X"), ("Y", "X")],
+        experiment="a",
+        source="local",
+    )
+    # b lists the same images in another order, plus one image a lacks
+    b = make_predictions(
+        list("54321"), list("XYXYX"), [("X",), ("Y",), ("X",), ("Y",), ("Y",)], experiment="b", source="local"
+    )
+    r = stats.paired_predictions(a, b, n_boot=50)
+    # shared images 1-4: a right on 1 and 4 (top-1), b right on 2, 3 and 4
+    assert (r.n, r.accuracy_a, r.accuracy_b, r.only_a, r.only_b) == (4, 0.5, 0.75, 1, 2)
+    r5 = stats.paired_predictions(a, a, k=2, n_boot=50)
+    assert r5.accuracy_a == 1.0 and r5.diff == 0.0
+    with pytest.raises(ConfigError):
+        stats.paired_predictions(a, b, k=2)  # b stores top-1 only

@@ -1,4 +1,4 @@
-"""geoclip_utils.laion: label matching, Spearman correlation and its bootstrap CI, rank residuals."""
+"""geoclip_utils.studies.training_data (the Training data chapter): label matching, Spearman correlation and its bootstrap CI, rank residuals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from geoclip_utils.captions import MODES
 from geoclip_utils.errors import ConfigError
 from geoclip_utils.schema import make_predictions
-from geoclip_utils.studies import label_frequency as laion
+from geoclip_utils.studies import training_data as laion
 
 
 def test_normalize_label():

@@ -1,4 +1,4 @@
-"""geoclip_utils.studies.data_quality: balance, distinct places, label agreement and its reasons, climates,
+"""geoclip_utils.studies.data (the Data chapter): balance, distinct places, label agreement and its reasons, climates,
 region taxonomies and the Data chapter's worded conclusions."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from geoclip_utils import geo
 from geoclip_utils.errors import ConfigError
-from geoclip_utils.studies import data_quality as dq
+from geoclip_utils.studies import data as dq
 
 
 def _points():

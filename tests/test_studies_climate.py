@@ -1,4 +1,4 @@
-"""geoclip_utils.climate: photos joined to climates, accuracy by group, the independence test."""
+"""geoclip_utils.studies.climate (the Climate chapter): photos joined to climates, accuracy by group, the independence test."""
 
 from __future__ import annotations
 
