@@ -496,7 +496,7 @@ def load_embeddings(
 
     Parameters
     ----------
-    cache_dir : the folder given to :func:`embed_images` (or a model's own sub-folder).
+    cache_dir : the folder given to :func:`~geoclip_utils.engine.runner.embed_images` (or a model's own sub-folder).
     model_id : which model, when the cache holds several.
     ids : optional; return only these ids, in this order (ids not in the cache are left out).
 

@@ -145,7 +145,7 @@ def open_rgb(
         Larger images are refused (checked from the header, before decoding).
     draft_size : int, optional
         For JPEGs, let the decoder downscale by 2, 4 or 8 while both sides stay >= ``draft_size``
-        (much faster for big photos; :func:`embed_images` passes twice the model resolution, so the
+        (much faster for big photos; :func:`~geoclip_utils.engine.runner.embed_images` passes twice the model resolution, so the
         final bicubic resize still starts from at least 2x the target). ``None``: full decode.
 
     Returns

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-#: The paper's prompt; ``{kind}`` is filled from :data:`PROMPT_KINDS`.
+#: The paper's prompt; ``{kind}`` is filled from the label set's ``prompt_kind`` (:class:`geoclip_utils.experiments.LabelSet`).
 PAPER_TEMPLATE = "This is a photo of {label}, a {kind}"
 
 

@@ -92,7 +92,7 @@ def places_table() -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``lat``, ``lon``, ``name``, ``admin1``, ``admin2``, ``cc`` (ISO-2), plus ``key``
-        (:func:`normalize_place` of ``name``).
+        (:func:`geoclip_utils.geo.gazetteer.place_key` of ``name``).
 
     Raises
     ------

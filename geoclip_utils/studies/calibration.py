@@ -1,4 +1,8 @@
-"""Is CLIP's confidence meaningful? Calibration of the stored top-1 probabilities, and temperature rescaling."""
+"""Is CLIP's confidence meaningful? Calibration of the stored top-1 probabilities, and temperature rescaling.
+
+The study of the *Calibration* chapter (``book/calibration.md``): its tables, numbers and words; the statistics
+(ECE, reliability tables, temperature fitting) are :mod:`geoclip_utils.stats.calibration`.
+"""
 
 from __future__ import annotations
 

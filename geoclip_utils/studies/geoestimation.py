@@ -22,7 +22,7 @@ from ..stats.distance import METRIC_KEYS, THRESHOLDS_KM
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
-    """The ``partitionings`` of :func:`geoestimation_metrics` as a table (one row per partitioning,
+    """The ``partitionings`` of :func:`~geoclip_utils.evaluate.geoestimation.geoestimation_metrics` as a table (one row per partitioning,
     columns :data:`METRIC_KEYS` plus ``<key>_lo`` / ``<key>_hi`` when intervals are present)."""
     rows = {}
     for p, m in result["partitionings"].items():
@@ -123,7 +123,7 @@ def clip_experiments() -> list[str]:
 
 
 def metrics_text(result: dict) -> str:
-    """The chapter's checked summary of :func:`geoestimation_metrics`: per partitioning, the share within
+    """The chapter's checked summary of :func:`~geoclip_utils.evaluate.geoestimation.geoestimation_metrics`: per partitioning, the share within
     each threshold, then median error, GeoScore and country accuracy with their 95 % CIs in brackets."""
     from ..notebook import format_ci
 
@@ -159,7 +159,7 @@ def metrics_view(mt: pd.DataFrame):
 
 
 def metrics_glue(result: dict, partitioning: str) -> dict:
-    """The numbers the chapter quotes from :func:`geoestimation_metrics` for the chosen partitioning, the
+    """The numbers the chapter quotes from :func:`~geoclip_utils.evaluate.geoestimation.geoestimation_metrics` for the chosen partitioning, the
     partitioning with the best country accuracy, and the wording of :func:`partitionings_sentence`."""
     mt = metrics_table(result)
     m = result["partitionings"][partitioning]

@@ -1,6 +1,10 @@
 """Does the wording of the prompt matter? Two runs on the same images (standard and mixed prompts):
 summaries, paired comparisons, per-group and per-class changes, and the wordings of the *Prompts*
-chapter's conclusions (chosen by the numbers)."""
+chapter's conclusions (chosen by the numbers).
+
+The study of the *Prompts* chapter (``book/prompts.md``); the prompts themselves (the paper's template, the
+region and mixed phrases) are written by :mod:`geoclip_utils.engine.prompts`.
+"""
 
 from __future__ import annotations
 

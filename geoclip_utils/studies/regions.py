@@ -2,6 +2,9 @@
 
 Every function takes plain tables (predictions tables of :mod:`geoclip_utils.schema`, dicts, arrays), so
 the tests can check it on hand-made cases; the *Regions* chapter feeds them the authors' files.
+
+The study of the *Regions* chapter (``book/regions.md``); the region lists themselves (UN M49, the authors' two
+hand lists compared) are :mod:`geoclip_utils.geo.regions`.
 """
 
 from __future__ import annotations

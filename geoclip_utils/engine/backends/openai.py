@@ -159,7 +159,7 @@ def tiny_clip(seed: int = 0) -> CLIP:
 
 
 def save_tiny_clip(path: str | os.PathLike, seed: int = 0) -> Path:
-    """Save :func:`tiny_clip` ``(seed)`` as a plain state dict (loadable with :func:`load_model`).
+    """Save :func:`tiny_clip` ``(seed)`` as a plain state dict (loadable with :func:`~geoclip_utils.engine.models.load_model`).
 
     The file is written atomically (temp file + rename).
 
@@ -193,11 +193,11 @@ def architecture_clip(
     ----------
     name : {"ViT-B/32", "ViT-B/16", "ViT-L/14", "tiny"}
     seed : int
-    device, precision : as in :func:`load_model` (default CPU).
+    device, precision : as in :func:`~geoclip_utils.engine.models.load_model` (default CPU).
 
     Returns
     -------
-    (model, preprocess, model_id) as :func:`load_model`.
+    (model, preprocess, model_id) as :func:`~geoclip_utils.engine.models.load_model`.
 
     Raises
     ------
