@@ -54,8 +54,9 @@ def test_read_labels_plain_and_csv(tmp_path):
     [
         ("blank.txt", b"France\n\nNiger\n", "line(s) [2]"),
         ("dup.txt", b"France\nNiger\nFrance\n", "'France' (lines 1 and 3)"),
-        ("nocol.csv", b"id,name\n1,France\n", "no 'label' column"),
-        ("blank.csv", b"label\nFrance\n  \nNiger\n", "line(s) [3]"),
+        ("nocol.csv", b"id,name\n1,France\n", "line 1: missing column 'label'"),
+        ("blank.csv", b"id,label\n1,France\n2,  \n3,Niger\n", "line 3 has a blank label"),
+        ("dup.csv", b"label\nFrance\n\nFrance\n", "'France' appears 2 times (lines 2, 4)"),
         ("empty.txt", b"\n\n", "no labels"),
         ("latin1.txt", "Curaçao\n".encode("latin-1"), "not UTF-8"),
     ],
@@ -67,7 +68,7 @@ def test_read_labels_errors(tmp_path, name, data, needle):
 
 
 def test_read_labels_missing(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="nope.txt does not exist"):
         C.read_labels(tmp_path / "nope.txt")
 
 
@@ -129,7 +130,12 @@ def test_phrase_matches_decomposed_accents():
 
 
 def test_newlines_empty_lines_and_bad_utf8(tmp_path):
-    data = b"France\r\nNiger\rNigeria\n\n  \t\nFrance \xff\xfe bytes\nlast line France"
+    bad = write(
+        tmp_path, "bad.txt", b"France\r\nNiger\rNigeria\n\n  \t\nFrance \xff\xfe bytes\nlast line France"
+    )
+    with pytest.raises(InputError, match=r"bad.txt: line 6 is not UTF-8 text \(byte 0xff\)"):
+        phrase([bad], labels=["France"])  # lines: CRLF, lone CR and LF each end one
+    data = b"France\r\nNiger\rNigeria\n\n  \t\nFrance bytes\nlast line France"
     p = write(tmp_path, "c.txt", data)
     rep = phrase([p], labels=["France", "Niger", "Nigeria"])
     # lines: France | Niger | Nigeria | '' | blank | France <bad> | last line (no final newline)
@@ -163,7 +169,7 @@ def test_input_errors(tmp_path):
     pq.write_table(pa.table({"text": ["France"]}), pqf)
     with pytest.raises(InputError, match="no caption column 'caption'"):
         C.count_captions([pqf], ["France"], progress=False)
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="missing.txt does not exist"):
         C.count_captions([tmp_path / "missing.txt"], ["France"], progress=False)
     bad = write(tmp_path, "bad.parquet", b"not parquet at all")
     with pytest.raises(InputError, match="not a readable Parquet"):
@@ -313,11 +319,11 @@ def test_cli_errors(tmp_path):
     runner = CliRunner()
     out = str(tmp_path / "o.json")
     cases = [
-        (["--captions", str(tmp_path / "nope.txt"), "--labels", str(labels), "--out", out], "not found"),
+        (["--captions", str(tmp_path / "nope.txt"), "--labels", str(labels), "--out", out], "does not exist"),
         (["--captions", str(pqf), "--labels", str(labels), "--out", out], "no caption column"),
         (
             ["--captions", str(pqf), "--labels", str(tmp_path / "x.txt"), "--out", out],
-            "labels file not found",
+            "x.txt does not exist",
         ),
         (["--captions", str(pqf), "--labels", str(labels), "--out", out, "--mode", "bogus"], "unknown mode"),
         (["--labels", str(labels), "--out", out], "no caption files"),
