@@ -608,3 +608,133 @@ def test_multifind_with_colliding_slots_and_long_needles():
             got = set(zip(pos.tolist(), ids.tolist(), strict=True))
             want = {(i, j) for j, k in enumerate(needles) for i in range(len(hay)) if hay.startswith(k, i)}
             assert got == want, (bits, hay)
+
+
+# ------------------------------------------------------------------------------- formats recognised, not guessed
+@pytest.mark.parametrize("codec", ["xz", "bz2", "gz"])
+def test_compressed_caption_files_are_decoded(tmp_path, codec):
+    """``.xz`` and ``.bz2`` caption files were read as text: zero counts or noise, exit 0."""
+    import bz2
+    import lzma
+
+    text = b"France and Niger\nNigeria\n\nPapua New Guinea\r\n"
+    plain = write(tmp_path, "c.txt", text)
+    packed = write(tmp_path, f"c.txt.{codec}", {"xz": lzma, "bz2": bz2, "gz": gzip}[codec].compress(text))
+    got, want = phrase([packed]), phrase([plain])
+    assert got.counts == want.counts and (got.n_lines, got.n_empty) == (want.n_lines, want.n_empty) == (4, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (random.Random(0).randbytes(5000), "is binary data"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "is a PNG image"),
+        (b"PK\x03\x04" + bytes(100), "is a ZIP archive"),
+        (b"", "is empty"),
+        (gzip.compress(b""), "is empty once decompressed"),
+    ],
+)
+def test_binary_containers_and_empty_caption_files_exit_2(tmp_path, data, message):
+    """A binary file gave "156 captions" of noise; an empty one all-zero counts, exit 0."""
+    caps = write(tmp_path, "caps.txt", data)
+    labels = write(tmp_path, "l.txt", b"France\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "count-captions",
+            "--captions",
+            str(caps),
+            "--labels",
+            str(labels),
+            "--out",
+            str(tmp_path / "o.json"),
+        ],
+    )
+    assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, (
+        res.stderr
+    )
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_a_tar_of_captions_is_refused(tmp_path):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("c.txt")
+        info.size = 7
+        tf.addfile(info, io.BytesIO(b"France\n"))
+    caps = write(tmp_path, "c.tar.gz", buf.getvalue())
+    with pytest.raises(InputError, match="is gzip-compressed data holding a tar archive.*unpack it"):
+        phrase([caps])
+
+
+def test_only_empty_lines_exit_2(tmp_path):
+    caps = write(tmp_path, "caps.txt", b"\n\n  \n")
+    labels = write(tmp_path, "l.txt", b"France\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "count-captions",
+            "--captions",
+            str(caps),
+            "--labels",
+            str(labels),
+            "--out",
+            str(tmp_path / "o.json"),
+        ],
+    )
+    assert res.exit_code == 2 and "no captions in" in res.stderr and "3 lines, all empty" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["c.txt", "c.txt.gz"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_line_over_the_limit_is_refused_naming_it(tmp_path, name, workers):
+    """A 200 MB caption line inside a 204 kB ``.gz`` took 1.5 GB: a line is read up to 1 MiB, then refused."""
+    from geoclip_utils.io.sources import MAX_LINE_BYTES
+
+    body = b"France\n" * 3 + b"x" * (3 * MAX_LINE_BYTES) + b"\nNiger\n"
+    data = gzip.compress(body) if name.endswith(".gz") else body
+    caps = write(tmp_path, name, data)
+    with pytest.raises(InputError, match=rf"{name}: line 4 is longer than 1,048,576 bytes"):
+        C.count_captions_report([caps], ["France"], workers=workers, progress=False, chunk_bytes=1 << 16)
+    ok = write(tmp_path, "ok.txt", b"France\n" * 3 + b"x" * MAX_LINE_BYTES + b"\nNiger\n")
+    assert C.count_captions_report(
+        [ok], ["France"], workers=workers, progress=False, chunk_bytes=1 << 16
+    ).counts == {"France": 3}
+
+
+def test_bad_utf8_deep_in_a_file_names_its_line_from_any_worker(tmp_path):
+    caps = write(tmp_path, "c.txt", b"France\n" * 50_000 + b"Fran\xe7e\n" + b"Niger\n" * 10)
+    for workers in (1, 2):
+        with pytest.raises(InputError, match=r"c.txt: line 50001 is not UTF-8 text \(byte 0xe7\)"):
+            C.count_captions_report([caps], ["France"], workers=workers, progress=False, chunk_bytes=1 << 15)
+
+
+def test_ranges_split_where_lines_end_whatever_the_line_ends(tmp_path):
+    """Cutting a file into ranges at every size gives the counts of one pass (CRLF and lone CR too)."""
+    rng = random.Random(4)
+    lines = [rng.choice(["France", "Niger", "Nigeria", "", "x" * rng.randint(1, 30)]) for _ in range(400)]
+    data = b"".join(s.encode() + rng.choice([b"\n", b"\r\n", b"\r"]) for s in lines)
+    caps = write(tmp_path, "c.txt", data)
+    one = C.count_captions_report([caps], LABELS, workers=1, progress=False, chunk_bytes=1 << 20)
+    for size in (1, 2, 3, 7, 64, 333):
+        rep = C.count_captions_report([caps], LABELS, workers=1, progress=False, chunk_bytes=size)
+        assert (rep.counts, rep.n_lines, rep.n_empty) == (one.counts, one.n_lines, one.n_empty), size
+
+
+def test_labels_differing_in_unicode_normal_form_say_so():
+    """Labels differing in Unicode normal form were reported as "differ only in case"."""
+    caps = ["x"]
+    with pytest.raises(
+        InputError, match=r"differ only in Unicode normal form \('Cura\\xe7ao' and 'Curac\\u0327ao'"
+    ):
+        C.count_captions_report(caps, ["Curaçao", "Curac\u0327ao"], mode="phrase", workers=1, progress=False)
+    with pytest.raises(InputError, match="differ only in case and Unicode normal form"):
+        C.count_captions_report(caps, ["Curaçao", "CURAC\u0327AO"], mode="tokens", workers=1, progress=False)
+    # the authors' substring rule does not normalise: the two forms count differently, both are kept
+    with pytest.raises(InputError, match="does not exist"):
+        C.count_captions_report(
+            caps, ["Curaçao", "Curac\u0327ao"], mode="substring", workers=1, progress=False
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -274,3 +275,180 @@ def test_geocode_chunked_equals_library(tmp_path):
         io.StringIO(ref[GEOCODE_COLUMNS].to_csv(index=False)), keep_default_na=False, dtype=str
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+# --------------------------------------------------------------------------- reliability: outputs
+def _points(tmp_path, n: int = 3, name: str = "p.csv"):
+    src = tmp_path / name
+    src.write_text("id,lat,lon\n" + "".join(f"p{i},{i % 80},{i % 170}\n" for i in range(n)), encoding="utf-8")
+    return src
+
+
+def _cli(*args: str, **kw):
+    """``geoclip`` in a fresh process (what a shell runs)."""
+    import subprocess
+    import sys
+
+    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, **kw)
+
+
+@pytest.mark.parametrize("command", ["climate", "dedupe"])
+def test_an_output_link_is_written_through_and_stays(tmp_path, command):
+    """A symlink --out was replaced by a regular file (mode 0600)."""
+    src = _points(tmp_path)
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    args = ["--group-by", "none"] if command == "dedupe" else []
+    res = _run(command, "--in", str(src), "--out", str(link), *args)
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith("id,") and oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_an_output_pipe_is_streamed(tmp_path):
+    """A named pipe --out was renamed over by a regular file."""
+    import threading
+
+    src = _points(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    res = _run("climate", "--in", str(src), "--out", str(fifo))
+    reader.join(10)
+    assert res.exit_code == 0, res.output
+    assert got and got[0].decode().splitlines()[0] == "id,lat,lon,climate,description,prompt"
+    assert len(got[0].decode().splitlines()) == 4 and stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
+    """``--out /dev/stdout | head`` gave no output and replaced /dev/stdout; ``-`` is standard output too."""
+    import subprocess
+    import sys
+
+    src = _points(tmp_path, 3)
+    res = _cli("climate", "--in", str(src), "--out", "-")
+    assert res.returncode == 0, res.stderr
+    assert (
+        res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt"
+        and len(res.stdout.splitlines()) == 4
+    )
+    assert "3 points -> standard output" in res.stderr  # the summary on stderr, not in the table
+    big = _points(tmp_path, 200_000, "big.csv")
+    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
+    shell = f'{sys.executable} -c "{code}" climate --in {big} --out /dev/stdout --no-progress | head -n 2'
+    res = subprocess.run(
+        ["bash", "-c", shell + "; echo status=${PIPESTATUS[0]}"], capture_output=True, text=True
+    )
+    assert res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt"
+    assert res.stdout.splitlines()[1].startswith("p0,0.0,0.0,")
+    assert res.stdout.strip().endswith("status=1") and res.stderr == "", res.stderr  # quiet, no traceback
+    assert os.path.islink("/dev/stdout")  # the device link is still a link, not a file written over it
+
+
+def test_a_killed_run_leaves_a_temporary_file_the_next_run_removes(tmp_path):
+    """A killed ``geocode`` left a hidden ``.out.csv.*.tmp`` that no later run removed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = _points(tmp_path, 400_000, "big.csv")
+    out = tmp_path / "out.csv"
+    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "climate", "--in", str(src), "--out", str(out),
+                             "--chunk-rows", "1000", "--no-progress"])  # fmt: skip
+    deadline = time.time() + 120
+    temps: list = []
+    while time.time() < deadline and not temps and proc.poll() is None:
+        temps = list(tmp_path.glob(".out.csv.*.geoclip-tmp"))
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert temps and temps[0].exists() and not out.exists()
+    res = _run("climate", "--in", str(_points(tmp_path)), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert not list(tmp_path.glob(".out.csv.*")) and out.exists()
+
+
+def test_a_full_disk_names_the_file(tmp_path):
+    """``No space left on device`` did not name the path."""
+    src = _points(tmp_path, 50_000)
+    res = _run("climate", "--in", str(src), "--out", "/dev/full")
+    assert res.exit_code == 2
+    assert _err_line(res) == "error: No space left on device: /dev/full"
+
+
+# --------------------------------------------------------------------------- reliability: readers guess nothing
+@pytest.mark.parametrize(
+    ("header", "both"),
+    [
+        ("id,lat,LAT,lon", "'lat' and 'LAT' both name the latitude"),
+        ("id,latitude,lat,lon", "'latitude' and 'lat' both name the latitude"),
+        ("id,image_id,lat,lon", "'id' and 'image_id' both name the id"),
+    ],
+)
+def test_two_columns_of_one_meaning_are_refused(tmp_path, header, both):
+    """A header with two latitude columns, or ``id`` and ``image_id``, took one of them."""
+    src = tmp_path / "p.csv"
+    src.write_text(f"{header}\na,1,2,3\n", encoding="utf-8")
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and f"p.csv: line 1: the columns {both}" in _err_line(res)
+    js = tmp_path / "p.json"
+    js.write_text('{"a": {"lat": 1, "latitude": 1, "lon": 2}}', encoding="utf-8")
+    res = _run("climate", "--in", str(js), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "the keys 'lat' and 'latitude' both name the latitude" in _err_line(res)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "u.csv",
+            b"id,lat,lon\na,4_8.85,2\n",
+            "line 2: lat '4_8.85' is not a number (no '_' inside a number)",
+        ),
+        ("n.csv", b"id,lat,lon\na,1,2\nb,48.8\x00,2\n", "line 3 holds a NUL byte (column 7)"),
+        ("x.csv", b"id,lat,lon\na,0x10,2\n", "line 2: lat '0x10' is not a number"),
+        ("t.csv", b"id,lat,lon\na,1,2 junk\n", "line 2: lon '2 junk' is not a number"),
+        ("b.json", b'{"a": {"lat": true, "lon": 2}}', "entry 'a': lat 'true' is not a number (a boolean)"),
+        ("s.json", b'{"a": {"lat": "4_8", "lon": 2}}', "entry 'a': lat '4_8' is not a number"),
+        ("d.json", b'{"a": {"lat": 1, "lon": 2}, "a": {"lat": 3, "lon": 4}}', "the key 'a' appears twice"),
+    ],
+)
+def test_numbers_are_read_strictly(tmp_path, name, data, message):
+    """``4_8.85`` was read as 48.85, JSON ``true`` as 1.0, a NUL after a number accepted."""
+    src = tmp_path / name
+    src.write_bytes(data)
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and message in _err_line(res), res.output
+
+
+def test_a_binary_file_is_named_for_what_it_is(tmp_path):
+    """A binary CSV said "not UTF-8 text after line 0"."""
+    src = tmp_path / "p.csv"
+    src.write_bytes(np.random.default_rng(0).bytes(5000))
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "p.csv is binary data" in _err_line(res)
+    src.write_bytes(b"id,lat,lon\na,1,2\nb,3\xe9,4\n")
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert "p.csv: line 3 is not UTF-8 text (byte 0xe9 at column 4)" in _err_line(res)
+
+
+@pytest.mark.parametrize("codec", ["gz", "bz2", "xz"])
+def test_compressed_points_are_read(tmp_path, codec):
+    import bz2
+    import gzip
+    import lzma
+
+    text = b"id,lat,lon\nvostok,-78.46,106.84\nlyb,78.22,15.65\n"
+    src = tmp_path / f"p.csv.{codec}"
+    src.write_bytes({"gz": gzip, "bz2": bz2, "xz": lzma}[codec].compress(text))
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "o.csv")["climate"].tolist() == ["EF", "ET"]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from geoclip_utils.errors import ConfigError, InputError
@@ -173,7 +173,9 @@ def test_lines_of_random_bytes_are_the_bytes_or_a_named_refusal(tmp_path, data, 
         got = list(src.lines(limit=cut))
     except InputError as exc:
         assert str(exc).startswith(str(p)), exc
+        event("refused")
         return
+    event("read")
     text = data.decode("utf-8")
     assert "".join(t for _, t in got) == text.removeprefix("\ufeff")
     assert [n for n, _ in got] == list(range(1, len(got) + 1))
@@ -342,7 +344,9 @@ def test_random_dialects_read_exactly_or_refuse_on_the_right_line(tmp_path, data
     except InputError as exc:
         line = re.search(r"lines? (\d+)", str(exc))
         assert bad and line and int(line.group(1)) in bad, (str(exc), bad)
+        event("refused")
         return
+    event("read")
     assert not bad, f"read although lines {bad} are malformed"
     got = [(i, a, b) for c in fast for i, a, b in zip(c.values["id"].to_pylist(), c.values["lat"].tolist(),
                                                       c.values["lon"].tolist(), strict=True)]  # fmt: skip

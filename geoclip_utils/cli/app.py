@@ -7,13 +7,12 @@ The contract (for every command, enforced once, here): a user error prints **one
 stderr and exits with status 2 — a :class:`~geoclip_utils.errors.GeoclipError` (bad input, data, parameter),
 an environment error (a folder that cannot be created or written, a read-only or misplaced cache:
 ``OSError``, naming the file), or a usage error (unknown option, a value the option itself refuses). Nothing
-else is printed. A reader that closes our output pipe (``geoclip geocode … --out - | head``) stops the command
-quietly with status 141, as ``SIGPIPE`` stops a Unix tool.
+else is printed. A reader that closes the output pipe (``geoclip geocode … --out - | head``) stops the command
+quietly (click's own handling: status 1, no message).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -46,8 +45,6 @@ class GeoclipGroup(TyperGroup):
             return self._fail(exc.format_message(), standalone_mode, exc)
         except GeoclipError as exc:
             return self._fail(str(exc), standalone_mode, exc)
-        except BrokenPipeError as exc:  # the reader of our output left (`geoclip … --out - | head`)
-            return self._pipe_closed(standalone_mode, exc)
         except OSError as exc:
             return self._fail(_os_message(exc), standalone_mode, exc)
         except typer.Abort:
@@ -58,18 +55,6 @@ class GeoclipGroup(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
-
-    @staticmethod
-    def _pipe_closed(standalone_mode: bool, exc: BaseException):
-        """Stop quietly with the status a Unix tool killed by SIGPIPE has (128 + 13); nothing is printed
-        and Python's own flush of the closed stdout at exit is silenced."""
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        if not standalone_mode:
-            raise typer.Exit(141) from exc
-        sys.exit(141)
 
     @staticmethod
     def _fail(message: str, standalone_mode: bool, exc: BaseException):

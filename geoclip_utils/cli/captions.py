@@ -17,7 +17,7 @@ def count_captions_cmd(
         list[Path] | None,
         typer.Option(
             "--captions",
-            help="caption files: .txt (one per line), .gz, or .parquet; give several after one "
+            help="caption files: text (one per line; plain, gzip, bz2, xz or zstd) or Parquet; give several after one "
             "--captions or repeat the option",
         ),
     ] = None,

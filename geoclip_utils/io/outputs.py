@@ -13,7 +13,8 @@
   new file gets the permissions a plain ``open`` would give (``0o666`` minus the umask, or the replaced
   file's);
 * a full disk or any other write error names the file (``No space left on device: out.csv``); a reader
-  that closes the pipe (``geoclip geocode … --out - | head``) stops the command quietly.
+  that closes the pipe (``geoclip geocode … --out - | head``) stops the command quietly (the
+  ``BrokenPipeError`` goes up unchanged; click ends the command without a message, status 1).
 """
 
 from __future__ import annotations
