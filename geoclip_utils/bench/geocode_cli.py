@@ -70,7 +70,7 @@ def run(n_points: int = 1_000_000, seed: int = 0, repeat: int = 1) -> dict[str, 
         folder = Path(tmp)
         src, one, out = folder / "points.csv", folder / "one.csv", folder / "labels.csv"
         lat, lon = _points_csv(src, n_points, seed)
-        one.write_text(f"id,lat,lon\np0,{lat[0]!r},{lon[0]!r}\n", encoding="utf-8")
+        one.write_text(f"id,lat,lon\np0,{float(lat[0])!r},{float(lon[0])!r}\n", encoding="utf-8")
         geo.geocode(lat[:100], lon[:100])  # the library's setup, not timed (as in `geoclip bench geocode`)
         best = {"library": float("inf"), "cli": float("inf"), "cli_one": float("inf")}
         peak = 0.0

@@ -294,10 +294,9 @@ class CsvChunks:
         n = len(texts[0]) if texts else 0
         if not n:
             return 0
+        nl = pa.scalar("\n", pa.large_string())
+        texts[-1] = pc.binary_join_element_wise(texts[-1], nl, pa.scalar("", pa.large_string()))  # short: cheap
         rows = pc.binary_join_element_wise(*texts, pa.scalar(",", pa.large_string()))
-        rows = pc.binary_join_element_wise(
-            rows, pa.scalar("\n", pa.large_string()), pa.scalar("", pa.large_string())
-        )
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
         self.fh.write(memoryview(rows.buffers()[2])[start:end])
