@@ -3,28 +3,7 @@ lives in :mod:`geoclip_utils.io.outputs` (see its docstring for the rules)."""
 
 from __future__ import annotations
 
-from .io.outputs import (
-    TEMP_SUFFIX,
-    Output,
-    atomic_write,
-    check_output,
-    sha256_of,
-    write_bytes,
-    write_csv,
-    write_json,
-    write_npz,
-    write_text,
-)
+from .io import outputs as _outputs
+from .io.outputs import *  # noqa: F403 - the same names, one definition
 
-__all__ = [
-    "TEMP_SUFFIX",
-    "Output",
-    "atomic_write",
-    "check_output",
-    "sha256_of",
-    "write_bytes",
-    "write_csv",
-    "write_json",
-    "write_npz",
-    "write_text",
-]
+__all__ = _outputs.__all__

@@ -624,6 +624,13 @@ def test_compressed_caption_files_are_decoded(tmp_path, codec):
     assert got.counts == want.counts and (got.n_lines, got.n_empty) == (want.n_lines, want.n_empty) == (4, 1)
 
 
+def _count_cli(tmp_path, caps):
+    """``geoclip count-captions`` of ``caps`` for the label France, into ``o.json``."""
+    labels = write(tmp_path, "l.txt", b"France\n")
+    args = ["--captions", str(caps), "--labels", str(labels), "--out", str(tmp_path / "o.json")]
+    return CliRunner().invoke(app, ["count-captions", *args])
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -636,20 +643,7 @@ def test_compressed_caption_files_are_decoded(tmp_path, codec):
 )
 def test_binary_containers_and_empty_caption_files_exit_2(tmp_path, data, message):
     """A binary file gave "156 captions" of noise; an empty one all-zero counts, exit 0."""
-    caps = write(tmp_path, "caps.txt", data)
-    labels = write(tmp_path, "l.txt", b"France\n")
-    res = CliRunner().invoke(
-        app,
-        [
-            "count-captions",
-            "--captions",
-            str(caps),
-            "--labels",
-            str(labels),
-            "--out",
-            str(tmp_path / "o.json"),
-        ],
-    )
+    res = _count_cli(tmp_path, write(tmp_path, "caps.txt", data))
     assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, (
         res.stderr
     )
@@ -671,20 +665,7 @@ def test_a_tar_of_captions_is_refused(tmp_path):
 
 
 def test_only_empty_lines_exit_2(tmp_path):
-    caps = write(tmp_path, "caps.txt", b"\n\n  \n")
-    labels = write(tmp_path, "l.txt", b"France\n")
-    res = CliRunner().invoke(
-        app,
-        [
-            "count-captions",
-            "--captions",
-            str(caps),
-            "--labels",
-            str(labels),
-            "--out",
-            str(tmp_path / "o.json"),
-        ],
-    )
+    res = _count_cli(tmp_path, write(tmp_path, "caps.txt", b"\n\n  \n"))
     assert res.exit_code == 2 and "no captions in" in res.stderr and "3 lines, all empty" in res.stderr
 
 

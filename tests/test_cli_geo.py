@@ -452,3 +452,17 @@ def test_compressed_points_are_read(tmp_path, codec):
     res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
     assert res.exit_code == 0, res.output
     assert pd.read_csv(tmp_path / "o.csv")["climate"].tolist() == ["EF", "ET"]
+
+
+@needs_data
+@pytest.mark.slow
+def test_bench_geocode_cli_compares_the_command_with_its_library():
+    from geoclip_utils.bench import geocode_cli
+
+    out = geocode_cli.run(n_points=3000, repeat=1)
+    assert out["output_rows_match"] and out["points"] == 3000
+    assert out["cli_to_library"] == pytest.approx(
+        out["cli_points_per_s"] / out["library_points_per_s"], abs=1e-3
+    )
+    assert out["cli_marginal_points_per_s"] >= out["cli_points_per_s"]  # the fixed cost taken out
+    assert 0 < out["cli_peak_rss_mb"] < 4000

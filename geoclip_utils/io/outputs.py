@@ -35,9 +35,11 @@ from ..errors import ConfigError
 
 __all__ = [
     "TEMP_SUFFIX",
+    "CsvChunks",
     "Output",
     "atomic_write",
     "check_output",
+    "clean_stale_temps",
     "sha256_of",
     "write_bytes",
     "write_csv",
@@ -295,7 +297,9 @@ class CsvChunks:
         if not n:
             return 0
         nl = pa.scalar("\n", pa.large_string())
-        texts[-1] = pc.binary_join_element_wise(texts[-1], nl, pa.scalar("", pa.large_string()))  # short: cheap
+        texts[-1] = pc.binary_join_element_wise(
+            texts[-1], nl, pa.scalar("", pa.large_string())
+        )  # short: cheap
         rows = pc.binary_join_element_wise(*texts, pa.scalar(",", pa.large_string()))
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
