@@ -135,7 +135,7 @@ def parse_number(text: str) -> float | None:
     (48.85, None, None, 1000.0)
     """
     t = text.strip()
-    return float(t) if _NUMBER.match(t) else None
+    return float(t) if _NUMBER.fullmatch(t) else None
 
 
 def as_text(v: Any) -> str:
@@ -564,6 +564,8 @@ class Delimited:
                 done += len(raw)
                 if b"\r" in raw.rstrip(b"\r\n") or not raw.endswith(b"\n"):
                     raise _Fallback("lone carriage return")  # lines counted otherwise than by readline
+            if skip_lines and fh.peek(3)[:3] == b"\xef\xbb\xbf":
+                raise _Fallback("a byte-order mark after the first line")  # pyarrow would drop it
             guard = _Guard(fh, done)
             try:
                 reader = pcsv.open_csv(
