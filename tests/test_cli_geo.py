@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -284,13 +285,25 @@ def _points(tmp_path, n: int = 3, name: str = "p.csv"):
     return src
 
 
-def _cli(*args: str, **kw):
-    """``geoclip`` in a fresh process (what a shell runs)."""
+_CODE = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
+
+
+def _env() -> dict:
+    """The environment of a fresh ``geoclip`` process importing this very package (not one in its cwd)."""
+    import geoclip_utils
+
+    root = str(Path(geoclip_utils.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
+def _cli(*args: str, cwd):
+    """``geoclip`` in a fresh process (what a shell runs), started in ``cwd``."""
     import subprocess
     import sys
 
-    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", _CODE, *args], capture_output=True, text=True, cwd=cwd, env=_env()
+    )
 
 
 @pytest.mark.parametrize("command", ["climate", "dedupe"])
@@ -332,7 +345,7 @@ def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
     import sys
 
     src = _points(tmp_path, 3)
-    res = _cli("climate", "--in", str(src), "--out", "-")
+    res = _cli("climate", "--in", str(src), "--out", "-", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (
         res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt"
@@ -340,14 +353,21 @@ def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
     )
     assert "3 points -> standard output" in res.stderr  # the summary on stderr, not in the table
     big = _points(tmp_path, 200_000, "big.csv")
-    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
-    shell = f'{sys.executable} -c "{code}" climate --in {big} --out /dev/stdout --no-progress | head -n 2'
-    res = subprocess.run(
-        ["bash", "-c", shell + "; echo status=${PIPESTATUS[0]}"], capture_output=True, text=True
-    )
-    assert res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt"
-    assert res.stdout.splitlines()[1].startswith("p0,0.0,0.0,")
-    assert res.stdout.strip().endswith("status=1") and res.stderr == "", res.stderr  # quiet, no traceback
+    link = tmp_path / "to_stdout.csv"
+    link.symlink_to("/proc/self/fd/1")
+    for out in (link, "/dev/stdout"):
+        shell = f'{sys.executable} -c "{_CODE}" climate --in {big} --out {out} --no-progress | head -n 2'
+        res = subprocess.run(
+            ["bash", "-c", shell + "; echo status=${PIPESTATUS[0]}"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=_env(),
+        )
+        assert res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt", res.stdout
+        assert res.stdout.splitlines()[1].startswith("p0,0.0,0.0,")
+        assert res.stdout.strip().endswith("status=1") and res.stderr == "", res.stderr  # quiet, no traceback
+        assert link.is_symlink() and not (tmp_path / "-").exists()
     assert os.path.islink("/dev/stdout")  # the device link is still a link, not a file written over it
 
 
@@ -360,9 +380,8 @@ def test_a_killed_run_leaves_a_temporary_file_the_next_run_removes(tmp_path):
 
     src = _points(tmp_path, 400_000, "big.csv")
     out = tmp_path / "out.csv"
-    code = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
-    proc = subprocess.Popen([sys.executable, "-c", code, "climate", "--in", str(src), "--out", str(out),
-                             "--chunk-rows", "1000", "--no-progress"])  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", _CODE, "climate", "--in", str(src), "--out", str(out),
+                             "--chunk-rows", "1000", "--no-progress"], cwd=tmp_path, env=_env())  # fmt: skip
     deadline = time.time() + 120
     temps: list = []
     while time.time() < deadline and not temps and proc.poll() is None:

@@ -44,9 +44,13 @@ def _points_csv(path: Path, n: int, seed: int):
 
 def _cli(src: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak resident MB of one ``geoclip geocode`` process."""
+    import geoclip_utils
+
     cmd = [sys.executable, "-c", _CLI, "geocode", "--in", str(src), "--out", str(out), "--no-progress"]
+    root = str(Path(geoclip_utils.__file__).resolve().parents[1])  # this very package, whatever the cwd
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=src.parent, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
