@@ -353,9 +353,11 @@ def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
     )
     assert "3 points -> standard output" in res.stderr  # the summary on stderr, not in the table
     big = _points(tmp_path, 200_000, "big.csv")
-    link = tmp_path / "to_stdout.csv"
+    # through links in tmp_path (a writer that renamed over its output would damage only them, never /dev)
+    link, dev = tmp_path / "to_fd1.csv", tmp_path / "to_dev_stdout.csv"
     link.symlink_to("/proc/self/fd/1")
-    for out in (link, "/dev/stdout"):
+    dev.symlink_to("/dev/stdout")
+    for out in (link, dev):
         shell = f'{sys.executable} -c "{_CODE}" climate --in {big} --out {out} --no-progress | head -n 2'
         res = subprocess.run(
             ["bash", "-c", shell + "; echo status=${PIPESTATUS[0]}"],
@@ -367,7 +369,7 @@ def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
         assert res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt", res.stdout
         assert res.stdout.splitlines()[1].startswith("p0,0.0,0.0,")
         assert res.stdout.strip().endswith("status=1") and res.stderr == "", res.stderr  # quiet, no traceback
-        assert link.is_symlink() and not (tmp_path / "-").exists()
+        assert link.is_symlink() and dev.is_symlink() and not (tmp_path / "-").exists()
     assert os.path.islink("/dev/stdout")  # the device link is still a link, not a file written over it
 
 
@@ -398,9 +400,11 @@ def test_a_killed_run_leaves_a_temporary_file_the_next_run_removes(tmp_path):
 def test_a_full_disk_names_the_file(tmp_path):
     """``No space left on device`` did not name the path."""
     src = _points(tmp_path, 50_000)
-    res = _run("climate", "--in", str(src), "--out", "/dev/full")
+    full = tmp_path / "full.csv"
+    full.symlink_to("/dev/full")  # a writer renaming over its output would replace the link, not /dev/full
+    res = _run("climate", "--in", str(src), "--out", str(full))
     assert res.exit_code == 2
-    assert _err_line(res) == "error: No space left on device: /dev/full"
+    assert _err_line(res) == f"error: No space left on device: {full}"
 
 
 # --------------------------------------------------------------------------- reliability: readers guess nothing

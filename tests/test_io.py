@@ -441,12 +441,16 @@ def test_a_pipe_is_streamed_not_replaced(tmp_path):
 
 def test_standard_output_and_devices(tmp_path):
     assert O.check_output("-").stdout
-    null = O.check_output("/dev/null")
-    assert null.stream
-    null.write(lambda fh: fh.write(b"x"))
+    null, full = tmp_path / "null", tmp_path / "full"  # links: a broken writer would replace them, not /dev
+    null.symlink_to("/dev/null")
+    full.symlink_to("/dev/full")
+    out = O.check_output(null)
+    assert out.stream
+    out.write(lambda fh: fh.write(b"x"))
     with pytest.raises(OSError, match="No space left on device") as exc:
-        O.check_output("/dev/full").write(lambda fh: fh.write(b"x" * 100_000))
-    assert exc.value.filename == "/dev/full"
+        O.check_output(full).write(lambda fh: fh.write(b"x" * 100_000))
+    assert exc.value.filename == str(full)
+    assert null.is_symlink() and full.is_symlink()
 
 
 def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):

@@ -125,7 +125,7 @@ def test_id_list_property(tmp_path, ids, data):
         if len(rows) == 1:
             assert read_ids(p) == ids  # one row of two columns: a valid file
         else:
-            with pytest.raises(InputError, match=f"fields but line {j + 1} has"):
+            with pytest.raises(InputError, match=rf"fields but the first row \(line {j + 1}\) has"):
                 read_ids(p)
     elif kind == "extra":
         with pytest.raises(InputError, match=f"line {j + 1} has"):

@@ -17,8 +17,8 @@ whole or in chunks, checked the same way for every caller:
 * **Messages** name the file, the line as an editor counts it (blank lines and lines inside quoted fields
   included) and the value.
 
-Speed: a file without quotes, NUL bytes or over-long lines is parsed by pyarrow's CSV reader in blocks,
-with the values checked column by column (bounded memory: one chunk at a time). When pyarrow or a check
+Speed: a file without NUL bytes, over-long lines, quoted line breaks or quotes out of place is parsed by
+pyarrow's CSV reader in blocks (quoted fields included), with the values checked column by column (bounded memory: one chunk at a time). When pyarrow or a check
 finds a problem, the file is reread by the exact reader (Python's :mod:`csv`, line by line) from the start:
 it names the line of the problem, or, when pyarrow only disliked something legal (a quoted field), goes on
 from the row where the fast reader stopped. The two readers read every file to the same rows (a property
@@ -333,22 +333,49 @@ class _Fallback(Exception):
 
 class _Guard:
     """The byte stream handed to pyarrow: refuses (with :class:`_Fallback`) what the fast reader would read
-    differently from the exact one — quotes, NUL bytes, text that is not UTF-8 — and counts bytes."""
+    differently from the exact one — NUL bytes, text that is not UTF-8, quotes anywhere but at the edges of
+    a field (a literal quote inside an unquoted field, a space before an opening quote, text after a closing
+    one), a line break inside quotes — and counts bytes.
 
-    def __init__(self, fh, done: int) -> None:
+    Quotes are checked by their parity: the k-th quote of the data (0-based) opens a field when k is even,
+    so it must follow a delimiter, a line break or another quote (``""`` inside a field); when k is odd it
+    closes one, so a delimiter, a line break, the end or another quote must follow. Such files read the same
+    in pyarrow and in Python's :mod:`csv` (strict, ``skipinitialspace``)."""
+
+    def __init__(self, fh, done: int, delimiter: str) -> None:
         self.fh, self.done, self.closed = fh, done, False
         self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.quotes, self.last = 0, ord("\n")  # quotes so far; the byte before the next block
+        self.edges = np.array([ord(delimiter), 10, 13, 34], dtype=np.uint8)
 
     def read(self, n: int = -1) -> bytes:
         data = self.fh.read(n)
-        if b'"' in data or b"\x00" in data:
-            raise _Fallback("quote or NUL")
+        if b"\x00" in data:
+            raise _Fallback("NUL")
         try:
             self.utf8.decode(data, final=not data)
         except UnicodeDecodeError as exc:
             raise _Fallback("not UTF-8") from exc
+        if b'"' in data:
+            self._check_quotes(data)
+        if data:
+            self.last = data[-1]
         self.done += len(data)
         return data
+
+    def _check_quotes(self, data: bytes) -> None:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        at = np.flatnonzero(arr == 34)
+        odd = (self.quotes + np.arange(len(at))) % 2 == 1
+        nxt = self.fh.peek(1)[:1] if hasattr(self.fh, "peek") else b""
+        before = np.where(at > 0, arr[np.maximum(at - 1, 0)], self.last)
+        after = np.where(at < len(arr) - 1, arr[np.minimum(at + 1, len(arr) - 1)], nxt[0] if nxt else 10)
+        if not (np.isin(before[~odd], self.edges).all() and np.isin(after[odd], self.edges).all()):
+            raise _Fallback("a quote inside a field")
+        breaks = np.flatnonzero((arr == 10) | (arr == 13))
+        if len(breaks) and ((self.quotes + np.searchsorted(at, breaks)) % 2 == 1).any():
+            raise _Fallback("a line break inside quotes")
+        self.quotes += len(at)
 
     def readable(self) -> bool:
         return True
@@ -566,14 +593,15 @@ class Delimited:
                     raise _Fallback("lone carriage return")  # lines counted otherwise than by readline
             if skip_lines and fh.peek(3)[:3] == b"\xef\xbb\xbf":
                 raise _Fallback("a byte-order mark after the first line")  # pyarrow would drop it
-            guard = _Guard(fh, done)
+            guard = _Guard(fh, done, delim)
             try:
                 reader = pcsv.open_csv(
                     guard,
                     read_options=pcsv.ReadOptions(column_names=names, block_size=MAX_LINE_BYTES),
                     parse_options=pcsv.ParseOptions(
                         delimiter=delim,
-                        quote_char=False,
+                        quote_char='"',
+                        double_quote=True,
                         escape_char=False,
                         newlines_in_values=False,
                         ignore_empty_lines=True,
