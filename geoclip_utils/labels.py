@@ -15,6 +15,7 @@ an image file drops its extension, so the authors' ``IMG_ID`` files (``img0.jpg`
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -167,9 +168,7 @@ def read_labels(path: str | os.PathLike) -> list[str]:
     """
     src = open_input(path, "labels file")
     p = src.path
-    if p.name.lower().removesuffix(f".{src.compression}" if src.compression else "").endswith(".csv") or (
-        p.suffix.lower() == ".csv"
-    ):
+    if re.sub(r"\.(gz|gzip|bz2|xz|zst|zstd)$", "", p.name.lower()).endswith(".csv"):
         col = Column("label", ("label",), "text", "label", unique=True)
         reader = Delimited(src)
         layout = reader.layout(
