@@ -3,7 +3,8 @@
 Layers, each importing only the ones above it:
 
 =====================  ==================================================================================
-``errors``, ``_io``    the exception hierarchy (every user error exits the CLI with status 2); atomic writes
+``errors``, ``io``     the exception hierarchy (every user error exits the CLI with status 2); files in and out:
+                       what a file is, the strict delimited reader, the output policy (``_io``: its old name)
 ``names``, ``labels``  country names → ISO-3, the label normaliser; label files and gold tables
 ``data``               the authors' files: registry, hash-checked fetch (mirror or cache), file loaders
 ``schema``             the one predictions table shared by the authors' files and our runs
