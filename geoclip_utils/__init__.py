@@ -5,7 +5,8 @@ Layers, bottom first: each imports only the layers below it (``make lint`` check
 
 ======================================  =============================================================================
 ``errors``                              the exception hierarchy (every user error exits the CLI with status 2)
-``_io``, ``csvfiles``, ``provenance``   atomic writes; the strict CSV reader; the files a book build used
+``io``, ``_io``, ``provenance``         files in and out: what a file is, the strict delimited reader, the output
+                                        policy (``_io``: its old name); the files a book build used
 ``schema``, ``names``                   the one predictions table; country names → ISO-3, the label normaliser
 ``data``, ``labels``                    the authors' files (registry, hash-checked fetch, loaders); label files
 ``experiments``                         the experiment registry (``resources/experiments.toml``: TOML as data)

@@ -19,9 +19,10 @@ Expected layouts
 
     ``custom`` — the Im2GPS3k layout with any number of rows: your own images with coordinates.
 
-Checks: the header has the columns; no row is ragged (:func:`geoclip_utils.csvfiles.read_rows`); ids are
-non-empty and unique; latitudes are numbers in [-90, 90] and longitudes in [-180, 180]; the row count is
-the benchmark's (``allow_subset=True`` accepts fewer, e.g. to score a part); every image file exists.
+Checks (the one strict delimited reader, :mod:`geoclip_utils.io.delimited`): the header has the columns
+(any case, none twice); no row is ragged; ids are non-empty and unique; latitudes are numbers in decimal
+notation in [-90, 90] and longitudes in [-180, 180]; the row count is the benchmark's (``allow_subset=True``
+accepts fewer, e.g. to score a part); every image file exists.
 
 Scoring (:func:`score_benchmark`) is :func:`geoclip_utils.stats.distance.score_coordinates`: the same
 code that scores GeoEstimation and the city runs (haversine, ``d < t``, GeoScore, bootstrap CIs).
@@ -30,14 +31,15 @@ code that scores GeoEstimation and the city runs (haversine, ``d < t``, GeoScore
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .csvfiles import read_rows
 from .errors import ConfigError, InputError
+from .io.delimited import LAT, LON, Column, Delimited
+from .io.sources import open_input
 from .stats.bootstrap import DEFAULT_N_BOOT, DEFAULT_SEED
 
 __all__ = ["BENCHMARKS", "Benchmark", "load_benchmark", "score_benchmark", "write_custom_metadata"]
@@ -94,16 +96,6 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def _number(value: str, path: Path, line: int, column: str, low: float, high: float) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise InputError(f"{path}, line {line}: {column} {value!r} is not a number") from None
-    if not np.isfinite(x) or not low <= x <= high:
-        raise InputError(f"{path}, line {line}: {column} {value!r} is outside [{low:g}, {high:g}]")
-    return x
-
-
 def load_benchmark(
     name: str,
     metadata: str | os.PathLike,
@@ -141,6 +133,7 @@ def load_benchmark(
     if name not in BENCHMARKS:
         raise ConfigError(f"benchmark {name!r} unknown; choose one of {', '.join(BENCHMARKS)}")
     spec = BENCHMARKS[name]
+    need = [spec.id_column, spec.lat_column, spec.lon_column]
     path, folder = Path(metadata), Path(images)
     if not path.is_file():
         raise InputError(
@@ -148,29 +141,20 @@ def load_benchmark(
         )
     if not folder.is_dir():
         raise InputError(f"{name} image folder {folder} does not exist or is not a folder")
-    table = read_rows(path, what=f"{name} metadata").rows
-    (_, header), rows = table[0], table[1:]
-    need = [spec.id_column, spec.lat_column, spec.lon_column]
-    missing = [c for c in need if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}, line 1: the header lacks {missing} (it has {header[:8]}); {name} needs columns {need}"
-        )
-    pos = {c: header.index(c) for c in header}
-    ids, lats, lons, extra = [], [], [], {c: [] for c in spec.keep if c in pos}
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        i = row[pos[spec.id_column]].strip()
-        if not i:
-            raise InputError(f"{path}, line {line}: empty {spec.id_column}")
-        if i in seen:
-            raise InputError(f"{path}, line {line}: {spec.id_column} {i!r} repeats line {seen[i]}")
-        seen[i] = line
-        ids.append(i)
-        lats.append(_number(row[pos[spec.lat_column]], path, line, spec.lat_column, -90, 90))
-        lons.append(_number(row[pos[spec.lon_column]], path, line, spec.lon_column, -180, 180))
-        for c in extra:
-            extra[c].append(row[pos[c]])
+    cols = [
+        Column("id", (spec.id_column.lower(),), "text", spec.id_column, unique=True),
+        replace(LAT, names=(spec.lat_column.lower(),), label=spec.lat_column, hint=""),
+        replace(LON, names=(spec.lon_column.lower(),), label=spec.lon_column, hint=""),
+        *(Column(c, (c.lower(),), "text", c, blank_ok=True) for c in spec.keep),
+    ]
+    reader = Delimited(open_input(path, f"{name} metadata"))
+    layout = reader.layout(
+        cols, optional=spec.keep, hints=dict.fromkeys(("id", "lat", "lon"), f"{name} needs columns {need}")
+    )
+    values, _ = reader.read(layout)
+    ids = values["id"].to_pylist()
+    lats, lons = values["lat"].tolist(), values["lon"].tolist()
+    extra = {c: values[c].to_pylist() for c in spec.keep if c in values}
     if not ids:
         raise InputError(f"{path}: no rows after the header")
     if spec.n_rows is not None and len(ids) != spec.n_rows and not (allow_subset and len(ids) < spec.n_rows):

@@ -58,8 +58,9 @@ def test_read_labels_plain_and_csv(tmp_path):
     [
         ("blank.txt", b"France\n\nNiger\n", "line(s) [2]"),
         ("dup.txt", b"France\nNiger\nFrance\n", "'France' (lines 1 and 3)"),
-        ("nocol.csv", b"id,name\n1,France\n", "no 'label' column"),
-        ("blank.csv", b"label\nFrance\n  \nNiger\n", "line(s) [3]"),
+        ("nocol.csv", b"id,name\n1,France\n", "line 1: missing column 'label'"),
+        ("blank.csv", b"id,label\n1,France\n2,  \n3,Niger\n", "line 3 has a blank label"),
+        ("dup.csv", b"label\nFrance\n\nFrance\n", "'France' appears 2 times (lines 2, 4)"),
         ("empty.txt", b"\n\n", "no labels"),
         ("latin1.txt", "Curaçao\n".encode("latin-1"), "not UTF-8"),
     ],
@@ -71,7 +72,7 @@ def test_read_labels_errors(tmp_path, name, data, needle):
 
 
 def test_read_labels_missing(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="nope.txt does not exist"):
         C.read_labels(tmp_path / "nope.txt")
 
 
@@ -133,7 +134,12 @@ def test_phrase_matches_decomposed_accents():
 
 
 def test_newlines_empty_lines_and_bad_utf8(tmp_path):
-    data = b"France\r\nNiger\rNigeria\n\n  \t\nFrance \xff\xfe bytes\nlast line France"
+    bad = write(
+        tmp_path, "bad.txt", b"France\r\nNiger\rNigeria\n\n  \t\nFrance \xff\xfe bytes\nlast line France"
+    )
+    with pytest.raises(InputError, match=r"bad.txt: line 6 is not UTF-8 text \(byte 0xff\)"):
+        phrase([bad], labels=["France"])  # lines: CRLF, lone CR and LF each end one
+    data = b"France\r\nNiger\rNigeria\n\n  \t\nFrance bytes\nlast line France"
     p = write(tmp_path, "c.txt", data)
     rep = phrase([p], labels=["France", "Niger", "Nigeria"])
     # lines: France | Niger | Nigeria | '' | blank | France <bad> | last line (no final newline)
@@ -167,7 +173,7 @@ def test_input_errors(tmp_path):
     pq.write_table(pa.table({"text": ["France"]}), pqf)
     with pytest.raises(InputError, match="no caption column 'caption'"):
         C.count_captions([pqf], ["France"], progress=False)
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="missing.txt does not exist"):
         C.count_captions([tmp_path / "missing.txt"], ["France"], progress=False)
     bad = write(tmp_path, "bad.parquet", b"not parquet at all")
     with pytest.raises(InputError, match="not a readable Parquet"):
@@ -320,11 +326,11 @@ def test_cli_errors(tmp_path):
     runner = CliRunner()
     out = str(tmp_path / "o.json")
     cases = [
-        (["--captions", str(tmp_path / "nope.txt"), "--labels", str(labels), "--out", out], "not found"),
+        (["--captions", str(tmp_path / "nope.txt"), "--labels", str(labels), "--out", out], "does not exist"),
         (["--captions", str(pqf), "--labels", str(labels), "--out", out], "no caption column"),
         (
             ["--captions", str(pqf), "--labels", str(tmp_path / "x.txt"), "--out", out],
-            "labels file not found",
+            "x.txt does not exist",
         ),
         (["--captions", str(pqf), "--labels", str(labels), "--out", out, "--mode", "bogus"], "unknown mode"),
         (["--labels", str(labels), "--out", out], "no caption files"),
@@ -379,10 +385,13 @@ def test_cli_run_that_counts_no_caption_exits_2(tmp_path):
         ]
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2, res.output
-        assert res.stderr.strip() == (
+        want = (
             f"error: no caption to count in {', '.join(map(str, files))}: {lines} lines read, {lines} of them "
             "empty; give files with one caption per line (no output written)"
+            if files == [blank]
+            else f"error: caption file {empty_pq} holds no rows"  # an empty file is refused when it is read
         )
+        assert res.stderr.strip() == want
         assert not out.exists()
 
 
@@ -642,3 +651,118 @@ def test_ftfy_fixer_triggers_cover_every_change():
         for text in texts:
             if fixer(text) != text:
                 assert trigger(text), (fixer.__name__, repr(text))
+
+
+# ------------------------------------------------------------------------------- formats recognised, not guessed
+@pytest.mark.parametrize("codec", ["xz", "bz2", "gz"])
+def test_compressed_caption_files_are_decoded(tmp_path, codec):
+    """``.xz`` and ``.bz2`` caption files were read as text: zero counts or noise, exit 0."""
+    import bz2
+    import lzma
+
+    text = b"France and Niger\nNigeria\n\nPapua New Guinea\r\n"
+    plain = write(tmp_path, "c.txt", text)
+    packed = write(tmp_path, f"c.txt.{codec}", {"xz": lzma, "bz2": bz2, "gz": gzip}[codec].compress(text))
+    got, want = phrase([packed]), phrase([plain])
+    assert got.counts == want.counts and (got.n_lines, got.n_empty) == (want.n_lines, want.n_empty) == (4, 1)
+
+
+def _count_cli(tmp_path, caps):
+    """``geoclip count-captions`` of ``caps`` for the label France, into ``o.json``."""
+    labels = write(tmp_path, "l.txt", b"France\n")
+    args = ["--captions", str(caps), "--labels", str(labels), "--out", str(tmp_path / "o.json")]
+    return CliRunner().invoke(app, ["count-captions", *args])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (random.Random(0).randbytes(5000), "is binary data"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "is a PNG image"),
+        (b"PK\x03\x04" + bytes(100), "is a ZIP archive"),
+        (b"", "is empty"),
+        (gzip.compress(b"", mtime=0), "is empty once decompressed"),
+    ],
+)
+def test_binary_containers_and_empty_caption_files_exit_2(tmp_path, data, message):
+    """A binary file gave "156 captions" of noise; an empty one all-zero counts, exit 0."""
+    res = _count_cli(tmp_path, write(tmp_path, "caps.txt", data))
+    assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, (
+        res.stderr
+    )
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_a_tar_of_captions_is_refused(tmp_path):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("c.txt")
+        info.size = 7
+        tf.addfile(info, io.BytesIO(b"France\n"))
+    caps = write(tmp_path, "c.tar.gz", buf.getvalue())
+    with pytest.raises(InputError, match="is gzip-compressed data holding a tar archive.*unpack it"):
+        phrase([caps])
+
+
+def test_only_empty_lines_exit_2(tmp_path):
+    res = _count_cli(tmp_path, write(tmp_path, "caps.txt", b"\n\n  \n"))
+    assert (
+        res.exit_code == 2
+        and "no caption to count in" in res.stderr
+        and "3 lines read, 3 of them empty" in res.stderr
+    )
+
+
+@pytest.mark.parametrize("name", ["c.txt", "c.txt.gz"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_line_over_the_limit_is_refused_naming_it(tmp_path, name, workers):
+    """A 200 MB caption line inside a 204 kB ``.gz`` took 1.5 GB: a line is read up to 1 MiB, then refused."""
+    from geoclip_utils.io.sources import MAX_LINE_BYTES
+
+    body = b"France\n" * 3 + b"x" * (3 * MAX_LINE_BYTES) + b"\nNiger\n"
+    data = gzip.compress(body) if name.endswith(".gz") else body
+    caps = write(tmp_path, name, data)
+    with pytest.raises(InputError, match=rf"{name}: line 4 is longer than 1,048,576 bytes"):
+        C.count_captions_report([caps], ["France"], workers=workers, progress=False, chunk_bytes=1 << 16)
+    ok = write(tmp_path, "ok.txt", b"France\n" * 3 + b"x" * MAX_LINE_BYTES + b"\nNiger\n")
+    assert C.count_captions_report(
+        [ok], ["France"], workers=workers, progress=False, chunk_bytes=1 << 16
+    ).counts == {"France": 3}
+
+
+def test_bad_utf8_deep_in_a_file_names_its_line_from_any_worker(tmp_path):
+    caps = write(tmp_path, "c.txt", b"France\n" * 50_000 + b"Fran\xe7e\n" + b"Niger\n" * 10)
+    for workers in (1, 2):
+        with pytest.raises(InputError, match=r"c.txt: line 50001 is not UTF-8 text \(byte 0xe7\)"):
+            C.count_captions_report([caps], ["France"], workers=workers, progress=False, chunk_bytes=1 << 15)
+
+
+def test_ranges_split_where_lines_end_whatever_the_line_ends(tmp_path):
+    """Cutting a file into ranges at every size gives the counts of one pass (CRLF and lone CR too)."""
+    rng = random.Random(4)
+    lines = [rng.choice(["France", "Niger", "Nigeria", "", "x" * rng.randint(1, 30)]) for _ in range(400)]
+    data = b"".join(s.encode() + rng.choice([b"\n", b"\r\n", b"\r"]) for s in lines)
+    caps = write(tmp_path, "c.txt", data)
+    one = C.count_captions_report([caps], LABELS, workers=1, progress=False, chunk_bytes=1 << 20)
+    for size in (1, 2, 3, 7, 64, 333):
+        rep = C.count_captions_report([caps], LABELS, workers=1, progress=False, chunk_bytes=size)
+        assert (rep.counts, rep.n_lines, rep.n_empty) == (one.counts, one.n_lines, one.n_empty), size
+
+
+def test_labels_differing_in_unicode_normal_form_say_so():
+    """Labels differing in Unicode normal form were reported as "differ only in case"."""
+    caps = ["x"]
+    with pytest.raises(
+        InputError, match=r"differ only in Unicode normal form \('Cura\\xe7ao' and 'Curac\\u0327ao'"
+    ):
+        C.count_captions_report(caps, ["Curaçao", "Curac\u0327ao"], mode="phrase", workers=1, progress=False)
+    with pytest.raises(InputError, match="differ only in case and Unicode normal form"):
+        C.count_captions_report(caps, ["Curaçao", "CURAC\u0327AO"], mode="tokens", workers=1, progress=False)
+    # the authors' substring rule does not normalise: the two forms count differently, both are kept
+    with pytest.raises(InputError, match="does not exist"):
+        C.count_captions_report(
+            caps, ["Curaçao", "Curac\u0327ao"], mode="substring", workers=1, progress=False
+        )

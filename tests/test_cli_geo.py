@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,7 +92,7 @@ def test_dedupe_command(tmp_path):
     res = _run("dedupe", "--in", str(src), "--out", str(out), "--group-by", "none")
     assert pd.read_csv(out)["keep"].tolist() == [True, False, False, True]
     res = _run("dedupe", "--in", str(src), "--out", str(out), "--group-by", "nosuch")
-    assert res.exit_code == 2 and "no column 'nosuch'" in res.output
+    assert res.exit_code == 2 and "missing column 'nosuch'" in res.output
 
 
 @pytest.mark.needs_data
@@ -153,7 +156,7 @@ def test_row_with_other_field_count_is_refused(tmp_path, text, line, value, comm
     res = _run(command, "--in", str(src), "--out", str(tmp_path / "o.csv"), *args)
     assert res.exit_code == 2, res.output
     msg = _err_line(res)
-    assert f"pts.csv: line {line} has" in msg and "but the header has 3" in msg and value in msg
+    assert f"pts.csv: line {line} has" in msg and "but the header (line 1) has 3" in msg and value in msg
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -162,7 +165,7 @@ def test_other_delimiter_is_named(tmp_path):
     src.write_text("id;lat;lon\na;1;2\n", encoding="utf-8")
     res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
     assert res.exit_code == 2
-    assert "semi.csv: line 1: the header 'id;lat;lon' is not comma-separated (found ';')" in _err_line(res)
+    assert "semi.csv: line 1 is delimited by ';', expected ',': 'id;lat;lon'" in _err_line(res)
     src.write_text("id,lat,lon\na,1,2\nb;3;4\n", encoding="utf-8")
     res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
     assert res.exit_code == 2 and "line 3 has 1 fields" in res.output and "found ';'" in res.output
@@ -195,7 +198,7 @@ def test_output_that_is_the_input_is_refused(tmp_path, command):
     for out in (src, link, tmp_path / "sub" / ".." / "p.csv"):
         res = _run(command, "--in", str(src), "--out", str(out))
         assert res.exit_code == 2
-        assert "is the input file" in _err_line(res)
+        assert "is the input" in _err_line(res) and "refusing to write over an input" in res.output
         assert src.read_text(encoding="utf-8") == text
 
 
@@ -343,3 +346,216 @@ def test_geocode_nominatim_offline_is_one_line_and_exit_2(tmp_path, monkeypatch)
     assert "1 Nominatim requests failed (nominatim_error says why; a rerun asks again)" in res.stdout
     df = pd.read_csv(out, keep_default_na=False)
     assert df["nominatim_iso3"].tolist() == ["FRA", ""] and df["nominatim_error"].tolist() == ["", "HTTP 503"]
+
+
+# --------------------------------------------------------------------------- reliability: outputs
+def _points(tmp_path, n: int = 3, name: str = "p.csv"):
+    src = tmp_path / name
+    src.write_text("id,lat,lon\n" + "".join(f"p{i},{i % 80},{i % 170}\n" for i in range(n)), encoding="utf-8")
+    return src
+
+
+_CODE = "import sys; from geoclip_utils.cli import main; sys.argv[0] = 'geoclip'; main()"
+
+
+def _env() -> dict:
+    """The environment of a fresh ``geoclip`` process importing this very package (not one in its cwd)."""
+    import geoclip_utils
+
+    root = str(Path(geoclip_utils.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
+def _cli(*args: str, cwd):
+    """``geoclip`` in a fresh process (what a shell runs), started in ``cwd``."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", _CODE, *args], capture_output=True, text=True, cwd=cwd, env=_env()
+    )
+
+
+@pytest.mark.parametrize("command", ["climate", "dedupe"])
+def test_an_output_link_is_written_through_and_stays(tmp_path, command):
+    """A symlink --out was replaced by a regular file (mode 0600)."""
+    src = _points(tmp_path)
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    args = ["--group-by", "none"] if command == "dedupe" else []
+    res = _run(command, "--in", str(src), "--out", str(link), *args)
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith("id,") and oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_an_output_pipe_is_streamed(tmp_path):
+    """A named pipe --out was renamed over by a regular file."""
+    import threading
+
+    src = _points(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    res = _run("climate", "--in", str(src), "--out", str(fifo))
+    reader.join(10)
+    assert res.exit_code == 0, res.output
+    assert got and got[0].decode().splitlines()[0] == "id,lat,lon,climate,description,prompt"
+    assert len(got[0].decode().splitlines()) == 4 and stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_standard_output_is_streamed_and_a_closed_pipe_stops_quietly(tmp_path):
+    """``--out /dev/stdout | head`` gave no output and replaced /dev/stdout; ``-`` is standard output too."""
+    import subprocess
+    import sys
+
+    src = _points(tmp_path, 3)
+    res = _cli("climate", "--in", str(src), "--out", "-", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (
+        res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt"
+        and len(res.stdout.splitlines()) == 4
+    )
+    assert "3 points -> standard output" in res.stderr  # the summary on stderr, not in the table
+    big = _points(tmp_path, 200_000, "big.csv")
+    # through links in tmp_path (a writer that renamed over its output would damage only them, never /dev)
+    link, dev = tmp_path / "to_fd1.csv", tmp_path / "to_dev_stdout.csv"
+    link.symlink_to("/proc/self/fd/1")
+    dev.symlink_to("/dev/stdout")
+    for out in (link, dev):
+        shell = f'{sys.executable} -c "{_CODE}" climate --in {big} --out {out} --no-progress | head -n 2'
+        res = subprocess.run(
+            ["bash", "-c", shell + "; echo status=${PIPESTATUS[0]}"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=_env(),
+        )
+        assert res.stdout.splitlines()[0] == "id,lat,lon,climate,description,prompt", res.stdout
+        assert res.stdout.splitlines()[1].startswith("p0,0.0,0.0,")
+        assert res.stdout.strip().endswith("status=1") and res.stderr == "", res.stderr  # quiet, no traceback
+        assert link.is_symlink() and dev.is_symlink() and not (tmp_path / "-").exists()
+    assert os.path.islink("/dev/stdout")  # the device link is still a link, not a file written over it
+
+
+def test_a_killed_run_leaves_a_temporary_file_the_next_run_removes(tmp_path):
+    """A killed ``geocode`` left a hidden ``.out.csv.*.tmp`` that no later run removed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = _points(tmp_path, 400_000, "big.csv")
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen([sys.executable, "-c", _CODE, "climate", "--in", str(src), "--out", str(out),
+                             "--chunk-rows", "1000", "--no-progress"], cwd=tmp_path, env=_env())  # fmt: skip
+    deadline = time.time() + 120
+    temps: list = []
+    while time.time() < deadline and not temps and proc.poll() is None:
+        temps = list(tmp_path.glob(".out.csv.*.geoclip-tmp"))
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert temps and temps[0].exists() and not out.exists()
+    res = _run("climate", "--in", str(_points(tmp_path)), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert not list(tmp_path.glob(".out.csv.*")) and out.exists()
+
+
+def test_a_full_disk_names_the_file(tmp_path):
+    """``No space left on device`` did not name the path."""
+    src = _points(tmp_path, 50_000)
+    full = tmp_path / "full.csv"
+    full.symlink_to("/dev/full")  # a writer renaming over its output would replace the link, not /dev/full
+    res = _run("climate", "--in", str(src), "--out", str(full))
+    assert res.exit_code == 2
+    assert _err_line(res) == f"error: No space left on device: {full}"
+
+
+# --------------------------------------------------------------------------- reliability: readers guess nothing
+@pytest.mark.parametrize(
+    ("header", "both"),
+    [
+        ("id,lat,LAT,lon", "'lat' and 'LAT' both name the latitude"),
+        ("id,latitude,lat,lon", "'latitude' and 'lat' both name the latitude"),
+        ("id,image_id,lat,lon", "'id' and 'image_id' both name the id"),
+    ],
+)
+def test_two_columns_of_one_meaning_are_refused(tmp_path, header, both):
+    """A header with two latitude columns, or ``id`` and ``image_id``, took one of them."""
+    src = tmp_path / "p.csv"
+    src.write_text(f"{header}\na,1,2,3\n", encoding="utf-8")
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and f"p.csv: line 1: the columns {both}" in _err_line(res)
+    js = tmp_path / "p.json"
+    js.write_text('{"a": {"lat": 1, "latitude": 1, "lon": 2}}', encoding="utf-8")
+    res = _run("climate", "--in", str(js), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "the keys 'lat' and 'latitude' both name the latitude" in _err_line(res)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "u.csv",
+            b"id,lat,lon\na,4_8.85,2\n",
+            "line 2: lat '4_8.85' is not a number (no '_' inside a number)",
+        ),
+        ("n.csv", b"id,lat,lon\na,1,2\nb,48.8\x00,2\n", "line 3 holds a NUL byte (column 7)"),
+        ("x.csv", b"id,lat,lon\na,0x10,2\n", "line 2: lat '0x10' is not a number"),
+        ("t.csv", b"id,lat,lon\na,1,2 junk\n", "line 2: lon '2 junk' is not a number"),
+        ("b.json", b'{"a": {"lat": true, "lon": 2}}', "entry 'a': lat 'true' is not a number (a boolean)"),
+        ("s.json", b'{"a": {"lat": "4_8", "lon": 2}}', "entry 'a': lat '4_8' is not a number"),
+        ("d.json", b'{"a": {"lat": 1, "lon": 2}, "a": {"lat": 3, "lon": 4}}', "the key 'a' appears twice"),
+    ],
+)
+def test_numbers_are_read_strictly(tmp_path, name, data, message):
+    """``4_8.85`` was read as 48.85, JSON ``true`` as 1.0, a NUL after a number accepted."""
+    src = tmp_path / name
+    src.write_bytes(data)
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and message in _err_line(res), res.output
+
+
+def test_a_binary_file_is_named_for_what_it_is(tmp_path):
+    """A binary CSV said "not UTF-8 text after line 0"."""
+    src = tmp_path / "p.csv"
+    src.write_bytes(np.random.default_rng(0).bytes(5000))
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "p.csv is binary data" in _err_line(res)
+    src.write_bytes(b"id,lat,lon\na,1,2\nb,3\xe9,4\n")
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert "p.csv: line 3 is not UTF-8 text (byte 0xe9 at column 4)" in _err_line(res)
+
+
+@pytest.mark.parametrize("codec", ["gz", "bz2", "xz"])
+def test_compressed_points_are_read(tmp_path, codec):
+    import bz2
+    import gzip
+    import lzma
+
+    text = b"id,lat,lon\nvostok,-78.46,106.84\nlyb,78.22,15.65\n"
+    src = tmp_path / f"p.csv.{codec}"
+    src.write_bytes({"gz": gzip, "bz2": bz2, "xz": lzma}[codec].compress(text))
+    res = _run("climate", "--in", str(src), "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "o.csv")["climate"].tolist() == ["EF", "ET"]
+
+
+@pytest.mark.needs_data
+@pytest.mark.slow
+def test_bench_geocode_cli_compares_the_command_with_its_library():
+    from geoclip_utils.bench import geocode_cli
+
+    out = geocode_cli.run(n_points=3000, repeat=1)
+    assert out["output_rows_match"] and out["points"] == 3000
+    assert out["cli_to_library"] == pytest.approx(
+        out["cli_points_per_s"] / out["library_points_per_s"], abs=1e-3
+    )
+    assert out["cli_marginal_points_per_s"] >= out["cli_points_per_s"]  # the fixed cost taken out
+    assert 0 < out["cli_peak_rss_mb"] < 4000

@@ -365,3 +365,41 @@ def test_dedupe_embeddings_wires_the_authors_cosine_rule(demo, cache, tmp_path):
     assert kept["keep"].tolist() == [i in keep for i in range(len(ids))]
     r = run("dedupe-embeddings", "--cache", cache, "--out", demo.ids_csv, "--groups", demo.ids_csv)
     assert r.exit_code == 2 and "refusing to write over an input" in r.stderr
+
+
+# --------------------------------------------------------------------------- outputs never land in a cache
+def test_outputs_inside_the_cache_are_refused_and_the_cache_is_untouched(cache, demo, tmp_path):
+    """``dedupe-embeddings --out <cache>/<model>/manifest.json`` and ``classify --out <cache>`` wrote over the
+    cache's own files and exited 0."""
+    model_dir = next(p for p in cache.iterdir() if p.is_dir())
+    manifest = model_dir / "manifest.json"
+    before = {p: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
+    for target in (manifest, model_dir / "report.csv", model_dir / "new.csv"):
+        r = run("dedupe-embeddings", "--cache", cache, "--out", target)
+        assert r.exit_code == 2 and "is inside the cache" in _err(r) and "refusing to write" in _err(r), _err(
+            r
+        )
+    labels = tmp_path / "labels.txt"
+    labels.write_text("France\nSpain\n")
+    for out in (cache, model_dir):
+        r = run("classify", "--cache", cache, "--labels", labels, "--gold", demo.ids_csv, "--experiment", "x",
+                "--out", out, "--device", "cpu")  # fmt: skip
+        assert r.exit_code == 2 and ("is the cache" in _err(r) or "inside the cache" in _err(r)), _err(r)
+    assert {p: p.read_bytes() for p in model_dir.iterdir() if p.is_file()} == before
+
+
+def test_dedupe_embeddings_streams_to_standard_output(cache):
+    r = run("dedupe-embeddings", "--cache", cache, "--out", "-")
+    assert r.exit_code == 0, _err(r)
+    lines = r.stdout.splitlines()
+    assert lines[0] == "image_id,keep,duplicate_of" and len(lines) == 21
+    assert "kept" in r.stderr and "kept" not in r.stdout  # the summary does not mix with the table
+
+
+def test_embed_reads_the_authors_img_id_files(demo, tmp_path):
+    """``embed --ids`` read the header of an ``IMG_ID,LAT,LON`` file as an id and looked for ``img0.jpg.jpg``."""
+    ids = tmp_path / "geo.csv"
+    ids.write_text("IMG_ID,LAT,LON\ndemo_france_00.jpg,48.85,2.35\ndemo_spain_01.jpg,40.4,-3.7\n")
+    r = run(*_embed_args(demo.image_dir, ids, tmp_path / "c"))
+    assert r.exit_code == 0, _err(r)
+    assert "2 images embedded, 0 skipped" in r.output

@@ -82,7 +82,7 @@ def test_read_ids_errors(tmp_path):
     with pytest.raises(InputError, match="empty"):
         images.read_ids(tmp_path / "empty.csv")
     (tmp_path / "dup.csv").write_text("id\na\nb\na\n")
-    with pytest.raises(InputError, match="id 'a' on line 4 repeats line 2"):
+    with pytest.raises(InputError, match=r"'a' appears 2 times \(lines 2, 4\)"):
         images.read_ids(tmp_path / "dup.csv")
     (tmp_path / "head.csv").write_text("image_id\n")
     with pytest.raises(InputError, match="no ids"):

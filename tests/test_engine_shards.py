@@ -305,13 +305,13 @@ def test_read_coords_csv_and_parquet(tmp_path):
     assert df.to_dict("list") == {"image_id": ["a", "b"], "lat": [1.5, -3.0], "lon": [2.0, 4.0]}
     pq = tmp_path / "c.parquet"
     pd.DataFrame({"key": ["a", "b"], "lat": [1.0, 95.0], "lon": [0.0, 0.0]}).to_parquet(pq)
-    with pytest.raises(InputError, match=r"row 1 \(0-based\): lat '95.0' is not a number in \[-90, 90\]"):
+    with pytest.raises(InputError, match=r"row 1 \(0-based\): lat '95.0' is out of range \[-90, 90\]"):
         read_coords(pq)
     for text, message in [
-        ("id,lat,lon\na,1,2\na,3,4\n", "id 'a' on line 3 repeats line 2"),
+        ("id,lat,lon\na,1,2\na,3,4\n", r"'a' appears 2 times \(lines 2, 3\)"),
         ("id,lat,lon\na,1,x\n", r"line 2: lon 'x' is not a number"),
         ("id,lat,lon\na,nan,1\n", "line 2: lat 'nan'"),
-        ("id,lat\na,1\n", "has no lon column"),
+        ("id,lat\na,1\n", "line 1: missing column 'lon'"),
         ("id,lat,lon\n,1,2\n", "line 2 has a blank id"),
         ("id,lat,lon\na,1,2,3\n", "line 2 has 4 fields"),
     ]:

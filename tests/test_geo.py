@@ -301,7 +301,7 @@ def test_read_points_csv_and_json(tmp_path):
     [
         ("e.csv", "", "empty"),
         ("h.csv", "id,lat,lon\n", "no rows"),
-        ("m.csv", "id,latitude\na,1\n", r"missing column\(s\) \['lon'\]"),
+        ("m.csv", "id,latitude\na,1\n", r"line 1: missing column 'lon' / 'lng' / 'long' / 'longitude'"),
         ("r.csv", "id,lat,lon\na,1,2\nb,95,2\n", "line 3: lat '95' is out of range"),
         ("o.csv", "id,lat,lon\na,1,200\n", "line 2: lon '200' is out of range"),
         ("n.csv", "id,lat,lon\na,1,2\nb,north,2\n", "line 3: lat 'north' is not a number"),
@@ -320,7 +320,7 @@ def test_read_points_bad_input(tmp_path, name, text, match):
 
 
 def test_read_points_missing_file(tmp_path):
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="nope.csv does not exist"):
         geo.read_points(tmp_path / "nope.csv")
 
 

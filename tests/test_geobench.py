@@ -39,13 +39,16 @@ def test_custom_layout_reads_and_keys_images_by_stem(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("ID,LAT,LON\na.jpg,1,2\n", r"line 1: the header lacks \['IMG_ID'\]"),
+        ("ID,LAT,LON\na.jpg,1,2\n", r"line 1: missing column 'img_id'"),
         ("IMG_ID,LAT,LON\na.jpg,1,2,3\n", "line 2 has 4 fields"),
         ("IMG_ID,LAT,LON\na.jpg,north,2\n", "line 2: LAT 'north' is not a number"),
-        ("IMG_ID,LAT,LON\na.jpg,91,2\n", r"line 2: LAT '91' is outside \[-90, 90\]"),
-        ("IMG_ID,LAT,LON\na.jpg,1,nan\n", "line 2: LON 'nan' is outside"),
-        ("IMG_ID,LAT,LON\na.jpg,1,2\n\na.jpg,3,4\n", "line 4: IMG_ID 'a.jpg' repeats line 2"),
-        ("IMG_ID,LAT,LON\n,1,2\n", "line 2: empty IMG_ID"),
+        ("IMG_ID,LAT,LON\na.jpg,91,2\n", r"line 2: LAT '91' is out of range \[-90, 90\]"),
+        ("IMG_ID,LAT,LON\na.jpg,1,nan\n", "line 2: LON 'nan' is not a number"),
+        (
+            "IMG_ID,LAT,LON\na.jpg,1,2\n\na.jpg,3,4\n",
+            r"1 duplicate IMG_IDs, e.g. 'a.jpg' appears 2 times \(lines 2, 4\)",
+        ),
+        ("IMG_ID,LAT,LON\n,1,2\n", "line 2 has a blank IMG_ID"),
         (
             "IMG_ID,LAT,LON\nmissing.jpg,1,2\n",
             "1 of the 1 images of meta.csv are missing, first 'missing.jpg'",

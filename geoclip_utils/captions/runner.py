@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import multiprocessing as mp
 import os
+import re
 import sys
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from .._io import write_text
 from ..errors import ConfigError, DataError, InputError
-from ..labels import validate_labels
+from ..io.sources import MAX_LINE_BYTES, Input, open_input
+from ..labels import check_distinct_forms, validate_labels
 from .matchers import MODES, _make_matcher
 
 DEFAULT_CHUNK_BYTES = 2 << 20
@@ -60,28 +61,95 @@ class CaptionCountReport:
         return self.n_lines - self.n_empty
 
 
-def _kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(".gz"):
-        return "gz"
-    return "text"
+class _TextProblem(Exception):
+    """A caption text problem found by a worker at a byte offset; the main process names its line."""
+
+    def __init__(self, path: str, offset: int, what: str) -> None:
+        super().__init__(path, offset, what)
+        self.path, self.offset, self.what = path, offset, what
 
 
-def _check_files(paths: Sequence[str | os.PathLike], caption_column: str) -> list[Path]:
+def _line_ends(data: bytes) -> int:
+    """Line ends in ``data``: ``\n``, ``\r\n`` and a lone ``\r`` each end a line."""
+    return data.count(b"\n") + len(_LONE_CR.findall(data))
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _line_at(path: str, offset: int) -> int:
+    """The line (as an editor counts) holding byte ``offset`` of an uncompressed file; read only after a
+    problem, to name it."""
+    n, done, prev = 1, 0, b""
+    with open(path, "rb") as fh:
+        while done < offset:
+            block = fh.read(min(1 << 20, offset - done))
+            if not block:
+                break
+            n += _line_ends(prev + block) - _line_ends(prev)
+            done, prev = done + len(block), block[-1:]
+    return n
+
+
+def _finish_line(f, data: bytes, limit: int = MAX_LINE_BYTES) -> tuple[bytes, int | None]:
+    """``data`` read on from the buffered stream ``f`` to the end of its last line (``\n``, ``\r\n`` or a
+    lone ``\r``), reading at most ``limit`` bytes more; returns it and, when that line is longer than
+    ``limit``, the offset in ``data`` where the line starts (else ``None``)."""
+    last = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+    if data and last == len(data):  # ends with a line end; a \r\n may be cut in two
+        if data.endswith(b"\r") and f.peek(1)[:1] == b"\n":
+            data += f.read(1)
+        return data, None
+    while True:
+        buf = f.peek(1 << 16)[: 1 << 16]
+        if not buf:
+            break
+        hits = [k for k in (buf.find(b"\n"), buf.find(b"\r")) if k >= 0]
+        if hits:
+            data += f.read(min(hits) + 1)
+            if data.endswith(b"\r") and f.peek(1)[:1] == b"\n":
+                data += f.read(1)
+            break
+        data += f.read(len(buf))
+        if len(data) - last > limit:
+            return data, last
+    body = len(data) - last - (2 if data.endswith(b"\r\n") else 1 if data.endswith((b"\n", b"\r")) else 0)
+    return data, (last if body > limit else None)
+
+
+def _check_text(data: bytes, limit: int = MAX_LINE_BYTES) -> tuple[int, str] | None:
+    """The first problem of a block of caption text: ``(byte offset, what)``: not UTF-8, or a line longer
+    than ``limit``; ``None`` when fine."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start, f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+    if len(data) > limit:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero((arr == 10) | (arr == 13))
+        starts = np.r_[0, ends + 1]
+        lengths = np.r_[ends, len(data)] - starts
+        if lengths.max() > limit:
+            return int(starts[int(np.argmax(lengths > limit))]), _LONG
+    return None
+
+
+_LONG = f"is longer than {MAX_LINE_BYTES:,} bytes, the longest caption line read; is this the right file?"
+
+
+def _check_files(paths: Sequence[str | os.PathLike], caption_column: str) -> list[Input]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    out = [Path(p) for p in paths]
+    out = [open_input(p, "caption file", kinds=("text", "parquet")) for p in paths]
     if not out:
         raise InputError("no caption files given")
-    for p in out:
-        if not p.exists():
-            raise InputError(f"caption file not found: {p}")
-        if not p.is_file():
-            raise InputError(f"caption path is not a file: {p}")
-        if _kind(p) == "parquet":
-            _parquet_file(p, caption_column)
+    for src in out:
+        if src.kind == "parquet":
+            if src.compression is not None:
+                raise InputError(f"{src.where} is a compressed Parquet file; decompress it first")
+            pf = _parquet_file(src.path, caption_column)
+            if pf.metadata.num_rows == 0:
+                raise InputError(f"{src.where} holds no rows")
     return out
 
 
@@ -119,21 +187,19 @@ def _text_ranges(path: Path, chunk_bytes: int) -> Iterator[tuple]:
         start = end
 
 
-def _gz_blocks(path: Path, chunk_bytes: int) -> Iterator[tuple]:
-    try:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as f:
-            done = 0
-            while True:
-                data = f.read(chunk_bytes)
-                if not data:
-                    break
-                if not data.endswith(b"\n"):
-                    data += f.readline()
-                pos = raw.tell()
-                yield ("block", data, True, pos - done)
-                done = pos
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read gzip file {path}: {exc}") from exc
+def _stream_blocks(src: Input, chunk_bytes: int) -> Iterator[tuple]:
+    """Blocks of whole lines of a compressed file, decoded here (one stream), checked as they come."""
+    line = 1
+    with src.open() as f:
+        while data := f.read(chunk_bytes):
+            data, long_at = _finish_line(f, data)
+            problem = (long_at, _LONG) if long_at is not None else _check_text(data)
+            if problem is not None:
+                offset, what = problem
+                raise InputError(f"{src.where}: line {line + _line_ends(data[:offset])} {what}")
+            line += _line_ends(data)
+            yield ("block", data, True, 0)
+    yield ("block", b"", True, src.size)  # the progress bar counts compressed bytes: all of them now
 
 
 def _parquet_tasks(path: Path, column: str) -> Iterator[tuple]:
@@ -146,29 +212,45 @@ def _parquet_tasks(path: Path, column: str) -> Iterator[tuple]:
         yield ("parquet", str(path), rg, column, weight)
 
 
-def _tasks(files: Sequence[Path], caption_column: str, chunk_bytes: int) -> Iterator[tuple]:
-    for p in files:
-        kind = _kind(p)
-        if kind == "text":
-            yield from _text_ranges(p, chunk_bytes)
-        elif kind == "gz":
-            yield from _gz_blocks(p, chunk_bytes)
+def _tasks(files: Sequence[Input], caption_column: str, chunk_bytes: int) -> Iterator[tuple]:
+    for src in files:
+        if src.kind == "parquet":
+            yield from _parquet_tasks(src.path, caption_column)
+        elif src.compression is None:
+            yield from _text_ranges(src.path, chunk_bytes)
         else:
-            yield from _parquet_tasks(p, caption_column)
+            yield from _stream_blocks(src, chunk_bytes)
 
 
 def _read_range(path: str, start: int, end: int) -> bytes:
-    """The whole lines whose first byte lies in [start, end)."""
-    with open(path, "rb") as f:
-        if start > 0:
+    """The whole lines whose first byte lies in [start, end), read with bounded memory (a line ends at
+    ``\n``, ``\r\n`` or a lone ``\r``, where the matchers see lines end).
+
+    Raises
+    ------
+    _TextProblem
+        A line of the range that is longer than :data:`MAX_LINE_BYTES` or not UTF-8 (with its offset).
+    """
+    with open(path, "rb", buffering=1 << 16) as f:
+        if start > 0:  # a line going on at `start` belongs to the range it began in
             f.seek(start - 1)
-            f.readline()  # the line that began before `start` belongs to the previous range
+            prev = f.read(1)
+            if prev == b"\r" and f.peek(1)[:1] == b"\n":
+                f.read(1)
+            elif prev not in (b"\n", b"\r"):
+                while f.tell() < end:  # skip to the next line end, a bounded piece at a time
+                    piece, _ = _finish_line(f, b"x", 1 << 16)
+                    if piece.endswith((b"\n", b"\r")):
+                        break
         pos = f.tell()
         if pos >= end:
             return b""
-        data = f.read(end - pos)
-        if data and not data.endswith(b"\n"):
-            data += f.readline()
+        data, long_at = _finish_line(f, f.read(end - pos))
+        if long_at is not None:
+            raise _TextProblem(path, pos + long_at, _LONG)
+        problem = _check_text(data)
+        if problem is not None:
+            raise _TextProblem(path, pos + problem[0], problem[1])
         return data
 
 
@@ -178,13 +260,24 @@ def _parquet_blocks(path: str, rg: int, column: str) -> Iterator[bytes]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
+    row = sum(pf.metadata.row_group(i).num_rows for i in range(rg))
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[rg], columns=[column]):
         col = batch.column(0)
         if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
             cells = [b"" if v is None else v for v in col.to_pylist()]
+            for i, c in enumerate(cells):
+                try:
+                    c.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"caption file {path}: row {row + i} (0-based) of column {column!r} is not UTF-8 text "
+                        f"(byte 0x{c[exc.start]:02x})"
+                    ) from None
             cells = [c.replace(b"\r", b" ").replace(b"\n", b" ") for c in cells]
+            row += len(cells)
             yield b"\n".join(cells) + b"\n"
             continue
+        row += len(col)
         col = pc.replace_substring_regex(pc.fill_null(col, ""), pattern="[\r\n]", replacement=" ")
         yield ("\n".join(col.to_pylist()) + "\n").encode("utf-8", errors="surrogatepass")
 
@@ -276,18 +369,16 @@ def count_captions_report(
     if not isinstance(chunk_bytes, int) or chunk_bytes < 1:
         raise ConfigError(f"chunk_bytes must be a positive integer, got {chunk_bytes!r}")
     labels = validate_labels(labels, "labels", strip=False)
-    folded: dict[str, str] = {}
-    for lab in labels:
-        key = unicodedata.normalize("NFC", lab).lower()
-        if key in folded:
-            raise InputError(
-                f"labels {folded[key]!r} and {lab!r} differ only in case; every counting mode ignores case, so "
-                "both would get the same count: keep one"
-            )
-        folded[key] = lab
+    check_distinct_forms(
+        labels,
+        f"the {mode} mode ignores case"
+        + (" and Unicode normal form" if mode != "substring" else "")
+        + ", so both would get the same count",
+        normal_form=mode != "substring",
+    )
     n_workers = _resolve_workers(workers)
     files = _check_files(paths, caption_column)
-    total = sum(p.stat().st_size for p in files)
+    total = sum(src.size for src in files)
     if workers is None and total <= chunk_bytes:
         n_workers = 1  # not worth starting processes
     matcher = _make_matcher(mode, labels)  # validates labels for the mode before any work
@@ -328,6 +419,8 @@ def count_captions_report(
                         collect()
                 while pending:
                     collect()
+    except _TextProblem as p:  # a worker found it at a byte offset: name the line
+        raise InputError(f"caption file {p.path}: line {_line_at(p.path, p.offset)} {p.what}") from None
     finally:
         bar.close()
         _WORKER.pop("matcher", None)
@@ -337,7 +430,7 @@ def count_captions_report(
         mode=mode,
         n_lines=n_lines,
         n_empty=n_empty,
-        files=[str(p) for p in files],
+        files=[str(src.path) for src in files],
     )
 
 
@@ -395,6 +488,11 @@ def count_captions(
     ).counts
 
 
+def counts_json(counts: dict[str, int]) -> str:
+    """``{label: count}`` as the JSON text :func:`write_counts_json` writes."""
+    return json.dumps(counts, ensure_ascii=False, indent=2) + "\n"
+
+
 def write_counts_json(counts: dict[str, int], path: str | os.PathLike) -> Path:
     """Write ``{label: count}`` as UTF-8 JSON atomically (temp file in the same folder + rename).
 
@@ -421,7 +519,7 @@ def write_counts_json(counts: dict[str, int], path: str | os.PathLike) -> Path:
     """
     target = Path(path)
     try:
-        write_text(target, json.dumps(counts, ensure_ascii=False, indent=2) + "\n")
+        write_text(target, counts_json(counts))
     except OSError as exc:
         raise DataError(f"cannot write {target}: {exc}") from exc
     return target

@@ -6,7 +6,9 @@ command, ``@bench_app.command("name")`` for a benchmark.
 The contract (for every command, enforced once, here): a user error prints **one line**, ``error: …``, on
 stderr and exits with status 2 — a :class:`~geoclip_utils.errors.GeoclipError` (bad input, data, parameter),
 an environment error (a folder that cannot be created or written, a read-only or misplaced cache:
-``OSError``), or a usage error (unknown option, a value the option itself refuses). Nothing else is printed.
+``OSError``, naming the file), or a usage error (unknown option, a value the option itself refuses). Nothing
+else is printed. A reader that closes the output pipe (``geoclip geocode … --out - | head``) stops the command
+quietly (click's own handling: status 1, no message).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ def count_captions_cmd(
         list[Path] | None,
         typer.Option(
             "--captions",
-            help="caption files: .txt (one per line), .gz, or .parquet; give several after one "
+            help="caption files: text (one per line; plain, gzip, bz2, xz or zstd) or Parquet; give several after one "
             "--captions or repeat the option",
         ),
     ] = None,
@@ -40,7 +40,8 @@ def count_captions_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Count the captions that mention each label; write {label: count} as JSON (atomically)."""
-    from ..captions import count_captions_report, read_labels, write_counts_json
+    from ..captions import count_captions_report, read_labels
+    from ..captions.runner import counts_json
 
     files = list(captions or []) + list(more or [])
     if not files:
@@ -49,11 +50,13 @@ def count_captions_cmd(
         raise ConfigError("no labels: pass --labels FILE")
     if out is None:
         raise ConfigError("no output: pass --out counts.json")
-    from .._io import check_output
-    from ..captions.runner import PARQUET_SUFFIXES
+    from ..io.outputs import check_output
+    from ..io.sources import open_input
 
-    check_output(out, [*files, labels])
-    if caption_column is not None and not any(f.suffix.lower() in PARQUET_SUFFIXES for f in files):
+    target = check_output(out, [*files, labels])
+    if caption_column is not None and not any(
+        open_input(f, "caption file", kinds=("text", "parquet")).kind == "parquet" for f in files
+    ):
         raise ConfigError("--caption-column is used for Parquet inputs only, and none was given; drop it")
     rep = count_captions_report(
         files,
@@ -69,8 +72,9 @@ def count_captions_cmd(
             f"no caption to count in {shown}: {rep.n_lines} lines read, {rep.n_empty} of them empty; "
             f"give files with one caption per line (no output written)"
         )
-    write_counts_json(rep.counts, out)
+    target.write(lambda fh: fh.write(counts_json(rep.counts).encode("utf-8")))
     typer.echo(
         f"{rep.n_captions} captions ({rep.n_empty} empty lines skipped), {len(rep.counts)} labels, "
-        f"{sum(1 for v in rep.counts.values() if v)} found; wrote {out}"
+        f"{sum(1 for v in rep.counts.values() if v)} found; wrote {target}",
+        err=target.stdout,
     )

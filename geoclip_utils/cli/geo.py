@@ -1,33 +1,31 @@
 """Geo commands: ``geocode``, ``climate``, ``dedupe``.
 
-Inputs are read in chunks with :func:`geoclip_utils.geo.points.iter_points` (CSV with id/lat/lon, or
-Mapillary-style JSON), so memory stays bounded for files of millions of rows, with a progress bar on
-stderr; outputs are CSV, written atomically (a temporary file renamed at the end: an error half-way
-leaves no output and an existing one untouched). Before any work the output is checked: not the input
-(symbolic links resolved), not a folder, not read-only. Distance options are checked by the option
-itself: one line and exit status 2.
+Inputs are read in chunks by the one strict delimited reader (:func:`geoclip_utils.geo.points.iter_points`:
+CSV with id/lat/lon, plain or compressed, or Mapillary-style JSON), so memory stays bounded for files of
+millions of rows, with a progress bar on stderr; outputs are CSV written at columnar speed through the one
+output policy (:func:`geoclip_utils.io.outputs.check_output`, checked before any work: not the input, not a
+folder, not read-only; a regular file is replaced atomically, so an error half-way leaves no output and an
+existing one untouched; a pipe, ``-`` or ``/dev/stdout`` is streamed). Distance options are checked by the
+option itself: one line and exit status 2.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import numpy as np
-import pandas as pd
 import typer
 
 from .. import geo
-from .._io import atomic_write
-from ..errors import ConfigError, GeoclipError
+from ..errors import ConfigError
 from ..geo.distance import check_km
 from ..geo.koppen import COAST_KM_MAX
 from ..geo.points import CHUNK_ROWS, PointChunk, iter_points
+from ..io.outputs import CsvChunks, Output, check_output
 from .app import app
 
 GEOCODE_COLUMNS = [
@@ -75,64 +73,58 @@ ChunkRows = Annotated[
 Progress = Annotated[bool, typer.Option(help="show a progress bar (when stderr is a terminal)")]
 
 
-def check_output(src: Path, out: Path) -> None:
-    """Refuse, before any work, an output that is the input (also through links), a folder, or read-only.
-
-    Raises
-    ------
-    ConfigError
-        Naming ``--out`` and what to do.
-    """
-    try:
-        same = out.resolve() == src.resolve() or (out.exists() and os.path.samefile(out, src))
-    except OSError:
-        same = False
-    if same:
-        raise ConfigError(f"--out {out} is the input file {src}; write the output to another file")
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {out / 'out.csv'}")
-    if out.exists() and not (out.stat().st_mode & 0o222 and os.access(out, os.W_OK)):
-        raise ConfigError(f"--out {out} is read-only; choose another file or make it writable")
-    folder = next((p for p in [out.parent, *out.parent.parents] if p.exists()), Path("."))
-    if not folder.is_dir():
-        raise ConfigError(f"--out {out}: {folder} is not a folder")
-    mode = folder.stat().st_mode
-    if not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) and os.access(folder, os.W_OK | os.X_OK)):
-        raise ConfigError(f"--out {out}: the folder {folder} is read-only; choose another place")
-
-
 def _chunks(src: Path, chunk_rows: int, progress: bool, extra: tuple[str, ...] = ()) -> Iterator[PointChunk]:
-    """The chunks of ``src`` with a progress bar (lines read) on stderr when it is a terminal."""
+    """The chunks of ``src`` with a progress bar (bytes read) on stderr when it is a terminal."""
     from tqdm import tqdm
 
     disable = None if progress else True
-    with tqdm(desc=src.name, unit="line", disable=disable, file=sys.stderr, leave=False) as bar:
+    with tqdm(desc=src.name, unit="B", unit_scale=True, disable=disable, file=sys.stderr, leave=False) as bar:
         for chunk in iter_points(src, chunk_rows=chunk_rows, extra=extra):
             yield chunk
             bar.total = chunk.total
             bar.update(chunk.done - bar.n)
 
 
+def _ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, the next one read in a thread while the caller works on this one (pyarrow reads without
+    holding the GIL); an error of the reader comes out where its item would have."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(1) as pool:
+        nxt = pool.submit(next, items, done)
+        while (item := nxt.result()) is not done:
+            nxt = pool.submit(next, items, done)
+            yield item
+
+
 def _stream(
-    src: Path, out: Path, rows: Callable[[PointChunk], pd.DataFrame], *, chunk_rows: int, progress: bool
+    src: Path, out: Output, rows: Callable[[PointChunk], Any], *, chunk_rows: int, progress: bool
 ) -> None:
-    """Read ``src`` in chunks, turn each into output rows with ``rows`` and write them to ``out``
-    (atomically: the file appears when every chunk is done)."""
+    """Read ``src`` in chunks, turn each into output columns with ``rows`` and write them to ``out``
+    (a file appears when every chunk is done; a stream gets the rows as they come). Reading the next
+    chunk, working on this one and writing the last one overlap (three threads, at most three chunks in
+    memory)."""
+    from concurrent.futures import ThreadPoolExecutor
 
     def write(fh: IO[bytes]) -> None:
-        for k, chunk in enumerate(_chunks(src, chunk_rows, progress)):
-            fh.write(rows(chunk).to_csv(index=False, header=k == 0).encode("utf-8"))
+        csv = CsvChunks(fh)
+        with ThreadPoolExecutor(1) as pool:
+            pending = None
+            for chunk in _ahead(_chunks(src, chunk_rows, progress)):
+                cols = rows(chunk)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(csv.write, cols)
+            if pending is not None:
+                pending.result()
 
-    _write(out, write)
+    out.write(write)
 
 
-def _write(out: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    try:
-        atomic_write(out, write)
-    except GeoclipError:
-        raise
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot be written ({exc.strerror or exc})") from exc
+def _say(out: Output, message: str) -> None:
+    """What was done, on stdout — or on stderr when the output itself goes to stdout."""
+    typer.echo(message, err=out.stdout)
 
 
 @app.command("geocode")
@@ -161,30 +153,37 @@ def geocode_cmd(
     progress: Progress = True,
 ) -> None:
     """Offline country, UN region, admin-1 and Köppen climate of every point; optionally Nominatim too."""
-    check_output(input, out)
+    target = check_output(out, [input], caches=[cache] if nominatim else [])
     nom = geo.NominatimGeocoder(user_agent, cache) if nominatim else None
     counts = {"rows": 0, "none": 0, "nominatim_failed": 0}
 
-    def rows(chunk: PointChunk) -> pd.DataFrame:
+    def rows(chunk: PointChunk) -> dict[str, Any]:
         pts = chunk.points
         lat, lon = pts["lat"].to_numpy(), pts["lon"].to_numpy()
         res = geo.geocode(lat, lon, tolerance_km=tolerance_km, border_km=border_km)
-        df = res.assign(id=pts["id"].to_numpy(), lat=lat, lon=lon)[GEOCODE_COLUMNS]
+        cols = {c: res[c].to_numpy() for c in GEOCODE_COLUMNS[3:]}
+        cols = {
+            "id": chunk.ids if chunk.ids is not None else pts["id"].to_numpy(),
+            "lat": lat,
+            "lon": lon,
+            **cols,
+        }
         if nom is not None:
-            df = pd.concat([df, nom.reverse(lat, lon, progress=progress).add_prefix("nominatim_")], axis=1)
-            counts["nominatim_failed"] += int((df["nominatim_error"] != "").sum())
-        counts["rows"] += len(df)
-        counts["none"] += int((df["iso3"] == "").sum())
-        return df
+            extra = nom.reverse(lat, lon, progress=progress).add_prefix("nominatim_")
+            cols.update({c: extra[c].to_numpy() for c in extra.columns})
+            counts["nominatim_failed"] += int((extra["nominatim_error"] != "").sum())
+        counts["rows"] += len(lat)
+        counts["none"] += int((cols["iso3"] == "").sum())
+        return cols
 
-    _stream(input, out, rows, chunk_rows=chunk_rows, progress=progress)
+    _stream(input, target, rows, chunk_rows=chunk_rows, progress=progress)
     failed = counts["nominatim_failed"]
     note = (
         f"; {failed} Nominatim requests failed (nominatim_error says why; a rerun asks again)"
         if failed
         else ""
     )
-    typer.echo(f"{counts['rows']} points -> {out} ({counts['none']} without a country{note})")
+    _say(target, f"{counts['rows']} points -> {target} ({counts['none']} without a country{note})")
 
 
 @app.command("climate")
@@ -204,22 +203,26 @@ def climate_cmd(
     progress: Progress = True,
 ) -> None:
     """Köppen-Geiger climate class of every point (offline map), with its description and prompt."""
-    check_output(input, out)
+    target = check_output(out, [input])
     table = geo.koppen_table().set_index("code")
     n = [0]
 
-    def rows(chunk: PointChunk) -> pd.DataFrame:
+    def rows(chunk: PointChunk) -> dict[str, Any]:
         pts = chunk.points
-        codes = geo.climate(pts["lat"].to_numpy(), pts["lon"].to_numpy(), coast_km=coast_km)
+        lat, lon = pts["lat"].to_numpy(), pts["lon"].to_numpy()
+        codes = geo.climate(lat, lon, coast_km=coast_km)
         n[0] += len(pts)
-        return pts.assign(
-            climate=codes,
-            description=table["description"].reindex(codes).to_numpy(),
-            prompt=table["prompt"].reindex(codes).to_numpy(),
-        )
+        return {
+            "id": chunk.ids if chunk.ids is not None else pts["id"].to_numpy(),
+            "lat": lat,
+            "lon": lon,
+            "climate": codes,
+            "description": table["description"].reindex(codes).to_numpy(),
+            "prompt": table["prompt"].reindex(codes).to_numpy(),
+        }
 
-    _stream(input, out, rows, chunk_rows=chunk_rows, progress=progress)
-    typer.echo(f"{n[0]} points -> {out}")
+    _stream(input, target, rows, chunk_rows=chunk_rows, progress=progress)
+    _say(target, f"{n[0]} points -> {target}")
 
 
 @app.command("dedupe")
@@ -240,7 +243,7 @@ def dedupe_cmd(
 ) -> None:
     """The authors' near-duplicate filter: within a group, in file order, drop a point closer than 1 km
     to one already accepted."""
-    check_output(input, out)
+    target = check_output(out, [input])
     column = () if group_by in ("none", "country") else (group_by,)
     ids, lats, lons, groups = [], [], [], []
     for chunk in _chunks(input, chunk_rows, progress, column):
@@ -263,18 +266,18 @@ def dedupe_cmd(
     keep = res["keep"].to_numpy()
 
     def write(fh: IO[bytes]) -> None:
+        csv = CsvChunks(fh)
         for s in _slices(len(all_ids), chunk_rows):
-            part = pd.DataFrame(
+            csv.write(
                 {
                     "id": all_ids[s],
                     "keep": keep[s],
                     "duplicate_of": np.where(dup[s] >= 0, all_ids[np.maximum(dup[s], 0)], ""),
                 }
             )
-            fh.write(part.to_csv(index=False, header=s.start == 0).encode("utf-8"))
 
-    _write(out, write)
-    typer.echo(f"kept {int(keep.sum())} of {len(keep)} points -> {out}")
+    target.write(write)
+    _say(target, f"kept {int(keep.sum())} of {len(keep)} points -> {target}")
 
 
 def _slices(n: int, size: int) -> Iterator[slice]:

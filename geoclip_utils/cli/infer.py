@@ -287,9 +287,10 @@ def classify(
     if mode is not None and mode not in registry.RUNNABLE_MODES:
         raise ConfigError(f"--mode {mode!r} is not one of {registry.RUNNABLE_MODES}")
     exps = registry.experiments()
+    check_output(out, [gold, labels, region_map], caches=[cache], folder=True)
     for name in names:
         registry.check_name(name)
-        check_output(out / f"{name}.parquet", [gold, labels, region_map, cache], option="--out")
+        check_output(out / f"{name}.parquet", [gold, labels, region_map], caches=[cache])
         spec = exps.get(name)
         used = mode or (spec.mode if spec else "flat")
         if spec is not None and mode is not None and mode != spec.mode:
@@ -371,12 +372,12 @@ def dedupe_embeddings(
     drop an image whose cosine similarity to one already kept exceeds the threshold (default 0.9)."""
     import pandas as pd
 
-    from .._io import check_output, write_csv
     from ..engine import load_embeddings
     from ..geo import dedupe_by_cosine
+    from ..io.outputs import CsvChunks, check_output
     from ..labels import read_gold_csv
 
-    check_output(out, [groups, cache])
+    target = check_output(out, [groups], caches=[cache])
     ids, feats = load_embeddings(cache, model_id=model)
     if not ids:
         raise InputError(f"the cache {cache} holds no embedded image")
@@ -391,7 +392,6 @@ def dedupe_embeddings(
             )
         group_of = gold.loc[ids].to_numpy()
     res = dedupe_by_cosine(ids, feats, group_of, threshold=threshold)
-    write_csv(
-        pd.DataFrame({"image_id": res["id"], "keep": res["keep"], "duplicate_of": res["duplicate_of"]}), out
-    )
-    typer.echo(f"kept {int(res['keep'].sum())} of {len(res)} images -> {out}")
+    table = pd.DataFrame({"image_id": res["id"], "keep": res["keep"], "duplicate_of": res["duplicate_of"]})
+    target.write(lambda fh: CsvChunks(fh).write(table))
+    typer.echo(f"kept {int(res['keep'].sum())} of {len(res)} images -> {target}", err=target.stdout)

@@ -18,9 +18,6 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from ..csvfiles import read_rows
-from ..errors import InputError
-
 __all__ = [
     "IMAGE_SUFFIXES",
     "DEFAULT_MAX_PIXELS",
@@ -46,56 +43,11 @@ class ImageSkipped(Exception):
 
 
 def read_ids(path: str | os.PathLike) -> list[str]:
-    """Read an id list: a CSV with a column ``id`` or ``image_id``, else its first column.
+    """Read an id list (see :func:`geoclip_utils.labels.read_ids`, the one id-list reader: an id column or
+    the first column, the authors' ``IMG_ID`` files included, each problem named by its line)."""
+    from ..labels import read_ids as read_id_list
 
-    A file whose first row does not look like a header (no ``id``/``image_id`` column and the first
-    cell not a column name such as ``label``) is read without a header.
-
-    Parameters
-    ----------
-    path : CSV file (any delimiter among ``,``, tab, ``;``).
-
-    Returns
-    -------
-    list of str, in file order.
-
-    Raises
-    ------
-    InputError
-        Missing or unreadable file, empty list, a row with more or fewer fields than the first, another
-        delimiter, blank or duplicated ids (each named with its line, as an editor counts it).
-
-    Example
-    -------
-    >>> read_ids("ids.csv")  # doctest: +SKIP
-    ['I2bZIA3vJauI6rm_OV3Z7w', ...]
-    """
-    rows = read_rows(path, what="id list", delimiters=(",", "\t", ";")).rows
-    header = rows[0][1]
-    lowered = [c.lower() for c in header]
-    if "image_id" in lowered:
-        col, body = lowered.index("image_id"), rows[1:]
-    elif "id" in lowered:
-        col, body = lowered.index("id"), rows[1:]
-    elif lowered[0] in {"filename", "file", "image", "name", "ids", "images"}:
-        col, body = 0, rows[1:]
-    else:
-        col, body = 0, rows
-    if not body:
-        raise InputError(f"id list {path} has a header but no ids")
-    ids: list[str] = []
-    first: dict[str, int] = {}
-    for line, fields in body:
-        value = fields[col]
-        if not value:
-            raise InputError(f"id list {path}: line {line} has a blank id")
-        if value in first:
-            raise InputError(
-                f"id list {path}: id {value!r} on line {line} repeats line {first[value]}; remove the repeats"
-            )
-        first[value] = line
-        ids.append(value)
-    return ids
+    return read_id_list(path)
 
 
 def find_image(image_dir: str | os.PathLike, image_id: str) -> Path | None:

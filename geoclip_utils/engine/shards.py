@@ -38,7 +38,6 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from braceexpand import UnbalancedBracesError, braceexpand
 
@@ -377,86 +376,12 @@ def shard_pieces(
     yield part, piece, True, error
 
 
-_ID_COLUMNS = ("id", "image_id", "key")
-_LAT_COLUMNS = ("lat", "latitude")
-_LON_COLUMNS = ("lon", "lng", "longitude")
-
-
 def read_coords(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table of image coordinates: Parquet (``.parquet``) or CSV, columns id, lat, lon.
+    """Read a table of image coordinates, Parquet or CSV (see :func:`geoclip_utils.labels.read_coords`, the
+    one reader of coordinates: columns id, lat, lon in any case, every problem named by its line or row)."""
+    from ..labels import read_coords as read_image_coords
 
-    Column names are matched case-insensitively: the id as ``id``/``image_id``/``key``, the latitude as
-    ``lat``/``latitude``, the longitude as ``lon``/``lng``/``longitude``; other columns are ignored. A CSV
-    is read strictly (:func:`geoclip_utils.csvfiles.read_rows`).
-
-    Parameters
-    ----------
-    path : the file.
-
-    Returns
-    -------
-    DataFrame with ``image_id`` (str), ``lat``, ``lon`` (float), in file order.
-
-    Raises
-    ------
-    InputError
-        Missing or unreadable file, a missing column, a blank or repeated id, a coordinate that is not a
-        finite number or is out of range — named with its CSV line (as an editor counts) or its Parquet
-        row (0-based, said so).
-
-    Example
-    -------
-    >>> read_coords("coords.parquet").columns.tolist()  # doctest: +SKIP
-    ['image_id', 'lat', 'lon']
-    """
-    from ..csvfiles import read_rows
-
-    p = Path(path)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        if not p.is_file():
-            raise InputError(f"coordinates file {p} does not exist")
-        try:
-            raw = pd.read_parquet(p)
-        except Exception as exc:  # pyarrow raises several types for a bad file
-            raise InputError(f"coordinates file {p} is not a readable Parquet file ({exc})") from exc
-        header = [str(c) for c in raw.columns]
-        values = raw.astype(object).where(raw.notna(), "").astype(str).values.tolist()
-        where = [f"row {n} (0-based)" for n in range(len(values))]
-    else:
-        rows = read_rows(p, what="coordinates file", delimiters=(",", "\t", ";")).rows
-        header, values = rows[0][1], [r for _, r in rows[1:]]
-        where = [f"line {n}" for n, _ in rows[1:]]
-    low = [h.strip().lower() for h in header]
-    cols = []
-    for names in (_ID_COLUMNS, _LAT_COLUMNS, _LON_COLUMNS):
-        col = next((low.index(n) for n in names if n in low), None)
-        if col is None:
-            raise InputError(
-                f"coordinates file {p} has no {names[0]} column ({'/'.join(names)}); its columns: {header}"
-            )
-        cols.append(col)
-    if not values:
-        raise InputError(f"coordinates file {p} has a header but no rows")
-    ids, lats, lons, first = [], [], [], {}
-    for at, row in zip(where, values, strict=True):
-        image_id = row[cols[0]].strip()
-        if not image_id:
-            raise InputError(f"coordinates file {p}: {at} has a blank id")
-        if image_id in first:
-            raise InputError(f"coordinates file {p}: id {image_id!r} on {at} repeats {first[image_id]}")
-        first[image_id] = at
-        for name, col, limit, out in (("lat", cols[1], 90, lats), ("lon", cols[2], 180, lons)):
-            try:
-                v = float(row[col])
-            except ValueError:
-                v = float("nan")
-            if not np.isfinite(v) or abs(v) > limit:
-                raise InputError(
-                    f"coordinates file {p}: {at}: {name} {row[col]!r} is not a number in [-{limit}, {limit}]"
-                )
-            out.append(v)
-        ids.append(image_id)
-    return pd.DataFrame({"image_id": ids, "lat": lats, "lon": lons})
+    return read_image_coords(path)
 
 
 def join_coords(folder: str | os.PathLike, embedded: list[str], coords: pd.DataFrame) -> dict[str, int]:
