@@ -291,6 +291,37 @@ def test_geocode_chunked_equals_library(tmp_path):
 
 
 @needs_data
+def test_geocode_writes_the_library_frame_byte_for_byte(tmp_path):
+    """The command writes its columns from the library's tables by position (no Python string per point):
+    the file is the library's frame written by the same writer, byte for byte, on points that reach every
+    rule, quoted names (``"Moldova, Republic of"``), the sea and chunk boundaries."""
+    import pyarrow as pa
+
+    from geoclip_utils.geo import grid
+    from geoclip_utils.io.outputs import CsvChunks
+
+    rng = np.random.default_rng(8)
+    xy, _, _ = grid._rings(geo.country_index().geoms)
+    v = xy[rng.choice(len(xy), 1500)] + rng.normal(0, 0.01, (1500, 2))
+    lat = np.r_[rng.uniform(-60, 70, 1500), np.clip(v[:, 1], -90, 90), 42.66, 47.0, 46.9]
+    lon = np.r_[rng.uniform(-180, 180, 1500), np.clip(v[:, 0], -180, 180), 21.17, 28.85, 29.1]
+    ids = [f"p{i}" for i in range(len(lat))]
+    src, out = tmp_path / "p.csv", tmp_path / "g.csv"
+    pd.DataFrame({"id": ids, "lat": lat, "lon": lon}).to_csv(src, index=False)
+    res = _run("geocode", "--in", str(src), "--out", str(out), "--chunk-rows", "777")
+    assert res.exit_code == 0, res.output
+    ref = geo.geocode(lat, lon)
+    buf = io.BytesIO()
+    CsvChunks(buf).write(
+        {"id": pa.array(ids), "lat": lat, "lon": lon, **{c: ref[c].to_numpy() for c in GEOCODE_COLUMNS[3:]}}
+    )
+    assert out.read_bytes() == buf.getvalue()
+    assert set(ref["method"]) == {"within", "nearest", "border", "place", "none"}
+    assert b'"Moldova, Republic of"' in buf.getvalue()
+    assert f"({int((ref['iso3'] == '').sum())} without a country)" in res.output
+
+
+@needs_data
 def test_geocode_nominatim_offline_is_one_line_and_exit_2(tmp_path, monkeypatch):
     """Without a network `--nominatim` stops at the first point with one line, no traceback, no output."""
     import time
