@@ -203,6 +203,18 @@ def test_output_that_is_the_input_is_refused(tmp_path, command):
         assert src.read_text(encoding="utf-8") == text
 
 
+@pytest.mark.parametrize("command", ["geocode", "climate", "dedupe"])
+def test_an_output_inside_the_prepared_cache_is_refused(tmp_path, monkeypatch, command):
+    monkeypatch.setenv("GEOCLIP_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "p.csv"
+    src.write_text("id,lat,lon\na,1,2\n", encoding="utf-8")
+    out = tmp_path / "cache" / "prepared" / "countries" / "grid_cells.npy"
+    res = _run(command, "--in", str(src), "--out", str(out))
+    assert res.exit_code == 2
+    assert "inside" in _err_line(res) and "prepared" in res.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
