@@ -601,5 +601,11 @@ def test_bench_geocode_cli_compares_the_command_with_its_library():
     assert out["cli_to_library"] == pytest.approx(
         out["cli_points_per_s"] / out["library_points_per_s"], abs=1e-3
     )
+    assert out["cli_cold_to_library"] == pytest.approx(
+        out["cli_cold_points_per_s"] / out["library_points_per_s"], abs=1e-3
+    )
     assert out["cli_marginal_points_per_s"] >= out["cli_points_per_s"]  # the fixed cost taken out
     assert 0 < out["cli_peak_rss_mb"] < 4000
+    assert out["cli_peak_rss_mb"] >= max(out["cli_warm_peak_rss_mb"], out["cli_cold_peak_rss_mb"])
+    # the cold runs built the prepared structures in a cache of their own
+    assert out["prepared_cache_mb"] > 100
