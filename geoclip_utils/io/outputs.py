@@ -247,11 +247,14 @@ def _csv_text(values) -> Any:
     if pa.types.is_dictionary(t):
         arr = arr.cast(t.value_type)
         t = arr.type
+    if pa.types.is_large_string(t):  # one chunk of a table: its text fits 32-bit offsets
+        arr = arr.cast(pa.string())
+        t = arr.type
     if pa.types.is_boolean(t):
         arr = pc.if_else(arr, "True", "False")
     elif pa.types.is_floating(t):
         arr = _float_text(arr)
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+    elif pa.types.is_string(t):
         special = _special(arr)
         if special:
             needs = pc.match_substring(arr, special[0])
