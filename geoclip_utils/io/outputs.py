@@ -299,6 +299,9 @@ class CsvChunks:
         n = len(texts[0]) if texts else 0
         if not n:
             return 0
+        if len(texts) == 1:  # a lone empty field would be a blank line, which readers skip: quote it
+            empty = pc.equal(texts[0], pa.scalar("", pa.large_string()))
+            texts[0] = pc.if_else(empty, pa.scalar('""', pa.large_string()), texts[0])
         nl = pa.scalar("\n", pa.large_string())
         texts[-1] = pc.binary_join_element_wise(
             texts[-1], nl, pa.scalar("", pa.large_string())
