@@ -15,7 +15,8 @@ registry, :mod:`geoclip_utils.experiments`), country names (:mod:`geoclip_utils.
 
 Environment variables
     ``GEOCLIP_DATA_MIRROR``  folder laid out like the public repository (offline use, CI)
-    ``GEOCLIP_CACHE``        cache folder for downloads (default ``~/.cache/geoclip``)
+    ``GEOCLIP_CACHE``        cache folder for downloads (default ``~/.cache/geoclip``); the geocoder keeps its
+                             prepared structures in its ``prepared/`` folder (:mod:`geoclip_utils.geo.prepared`)
     ``GEOCLIP_DATA_URL``     base address (default ``https://raw.githubusercontent.com/Ispanicus/geoguessr-ai``);
                              a file's address is ``<base>/<commit>/<path>``
 """
@@ -116,7 +117,8 @@ def mirror_dir() -> Path | None:
 
 
 def cache_dir() -> Path:
-    """The download cache from ``GEOCLIP_CACHE`` (default ``~/.cache/geoclip``)."""
+    """The cache folder from ``GEOCLIP_CACHE`` (default ``~/.cache/geoclip``): downloads under
+    ``<commit>/<path>``, the geocoder's prepared structures under ``prepared/``."""
     return Path(os.environ.get("GEOCLIP_CACHE") or Path.home() / ".cache" / "geoclip").expanduser()
 
 

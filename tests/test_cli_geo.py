@@ -202,6 +202,18 @@ def test_output_that_is_the_input_is_refused(tmp_path, command):
         assert src.read_text(encoding="utf-8") == text
 
 
+@pytest.mark.parametrize("command", ["geocode", "climate", "dedupe"])
+def test_an_output_inside_the_prepared_cache_is_refused(tmp_path, monkeypatch, command):
+    monkeypatch.setenv("GEOCLIP_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "p.csv"
+    src.write_text("id,lat,lon\na,1,2\n", encoding="utf-8")
+    out = tmp_path / "cache" / "prepared" / "countries" / "grid_cells.npy"
+    res = _run(command, "--in", str(src), "--out", str(out))
+    assert res.exit_code == 2
+    assert "inside" in _err_line(res) and "prepared" in res.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -287,6 +299,37 @@ def test_geocode_chunked_equals_library(tmp_path):
         io.StringIO(ref[GEOCODE_COLUMNS].to_csv(index=False)), keep_default_na=False, dtype=str
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.needs_data
+def test_geocode_writes_the_library_frame_byte_for_byte(tmp_path):
+    """The command writes its columns from the library's tables by position (no Python string per point):
+    the file is the library's frame written by the same writer, byte for byte, on points that reach every
+    rule, quoted names (``"Moldova, Republic of"``), the sea and chunk boundaries."""
+    import pyarrow as pa
+
+    from geoclip_utils.geo import grid
+    from geoclip_utils.io.outputs import CsvChunks
+
+    rng = np.random.default_rng(8)
+    xy, _, _ = grid._rings(geo.country_index().geoms)
+    v = xy[rng.choice(len(xy), 1500)] + rng.normal(0, 0.01, (1500, 2))
+    lat = np.r_[rng.uniform(-60, 70, 1500), np.clip(v[:, 1], -90, 90), 42.66, 47.0, 46.9]
+    lon = np.r_[rng.uniform(-180, 180, 1500), np.clip(v[:, 0], -180, 180), 21.17, 28.85, 29.1]
+    ids = [f"p{i}" for i in range(len(lat))]
+    src, out = tmp_path / "p.csv", tmp_path / "g.csv"
+    pd.DataFrame({"id": ids, "lat": lat, "lon": lon}).to_csv(src, index=False)
+    res = _run("geocode", "--in", str(src), "--out", str(out), "--chunk-rows", "777")
+    assert res.exit_code == 0, res.output
+    ref = geo.geocode(lat, lon)
+    buf = io.BytesIO()
+    CsvChunks(buf).write(
+        {"id": pa.array(ids), "lat": lat, "lon": lon, **{c: ref[c].to_numpy() for c in GEOCODE_COLUMNS[3:]}}
+    )
+    assert out.read_bytes() == buf.getvalue()
+    assert set(ref["method"]) == {"within", "nearest", "border", "place", "none"}
+    assert b'"Moldova, Republic of"' in buf.getvalue()
+    assert f"({int((ref['iso3'] == '').sum())} without a country)" in res.output
 
 
 @pytest.mark.needs_data
@@ -557,5 +600,11 @@ def test_bench_geocode_cli_compares_the_command_with_its_library():
     assert out["cli_to_library"] == pytest.approx(
         out["cli_points_per_s"] / out["library_points_per_s"], abs=1e-3
     )
+    assert out["cli_cold_to_library"] == pytest.approx(
+        out["cli_cold_points_per_s"] / out["library_points_per_s"], abs=1e-3
+    )
     assert out["cli_marginal_points_per_s"] >= out["cli_points_per_s"]  # the fixed cost taken out
     assert 0 < out["cli_peak_rss_mb"] < 4000
+    assert out["cli_peak_rss_mb"] >= max(out["cli_warm_peak_rss_mb"], out["cli_cold_peak_rss_mb"])
+    # the cold runs built the prepared structures in a cache of their own
+    assert out["prepared_cache_mb"] > 100

@@ -508,3 +508,15 @@ def test_csv_writer_writes_what_pandas_writes(text, data):
     buf = io.BytesIO()
     O.CsvChunks(buf).write(df)
     assert buf.getvalue().decode() == df.to_csv(index=False, lineterminator="\n")
+
+
+def test_csv_writer_quotes_large_string_and_dictionary_columns():
+    """A ``large_string`` column holding a comma or a quote crashed the writer (a type mismatch in the quoting)."""
+    import pyarrow as pa
+
+    text = ["plain", 'say "hi"', "a,b", ""]
+    want = pd.DataFrame({"t": text}).to_csv(index=False, lineterminator="\n")
+    for arr in (pa.array(text, pa.large_string()), pa.array(text).dictionary_encode()):
+        buf = io.BytesIO()
+        O.CsvChunks(buf).write({"t": arr})
+        assert buf.getvalue().decode() == want

@@ -11,6 +11,7 @@ option itself: one line and exit status 2.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -22,9 +23,11 @@ import typer
 
 from .. import geo
 from ..errors import ConfigError
+from ..geo import prepared
 from ..geo.distance import check_km
 from ..geo.koppen import COAST_KM_MAX
 from ..geo.points import CHUNK_ROWS, PointChunk, iter_points
+from ..geo.reverse import geocode_arrow
 from ..io.outputs import CsvChunks, Output, check_output
 from .app import app
 
@@ -75,10 +78,12 @@ Progress = Annotated[bool, typer.Option(help="show a progress bar (when stderr i
 
 def _chunks(src: Path, chunk_rows: int, progress: bool, extra: tuple[str, ...] = ()) -> Iterator[PointChunk]:
     """The chunks of ``src`` with a progress bar (bytes read) on stderr when it is a terminal."""
+    if not (progress and sys.stderr.isatty()):  # no bar: tqdm is not even imported
+        yield from iter_points(src, chunk_rows=chunk_rows, extra=extra)
+        return
     from tqdm import tqdm
 
-    disable = None if progress else True
-    with tqdm(desc=src.name, unit="B", unit_scale=True, disable=disable, file=sys.stderr, leave=False) as bar:
+    with tqdm(desc=src.name, unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
         for chunk in iter_points(src, chunk_rows=chunk_rows, extra=extra):
             yield chunk
             bar.total = chunk.total
@@ -119,7 +124,19 @@ def _stream(
             if pending is not None:
                 pending.result()
 
-    out.write(write)
+    # the objects made so far (modules, the maps) are left out of the cycle collector's passes while the
+    # chunks stream (a few per cent of the run), and handed back to it afterwards
+    gc.freeze()
+    try:
+        out.write(write)
+    finally:
+        gc.unfreeze()
+
+
+def _count_empty(arr: Any) -> int:
+    """How many values of a pyarrow dictionary array of strings are ``""``."""
+    empty = np.flatnonzero(arr.dictionary.to_numpy(zero_copy_only=False) == "")
+    return int(np.isin(arr.indices.to_numpy(zero_copy_only=False), empty).sum())
 
 
 def _say(out: Output, message: str) -> None:
@@ -153,27 +170,27 @@ def geocode_cmd(
     progress: Progress = True,
 ) -> None:
     """Offline country, UN region, admin-1 and Köppen climate of every point; optionally Nominatim too."""
-    target = check_output(out, [input], caches=[cache] if nominatim else [])
+    target = check_output(out, [input], caches=[prepared.root(), *([cache] if nominatim else [])])
     nom = geo.NominatimGeocoder(user_agent, cache) if nominatim else None
     counts = {"rows": 0, "none": 0, "nominatim_failed": 0}
 
     def rows(chunk: PointChunk) -> dict[str, Any]:
         pts = chunk.points
         lat, lon = pts["lat"].to_numpy(), pts["lon"].to_numpy()
-        res = geo.geocode(lat, lon, tolerance_km=tolerance_km, border_km=border_km)
-        cols = {c: res[c].to_numpy() for c in GEOCODE_COLUMNS[3:]}
+        # the library's columns as pyarrow arrays: text taken from small tables, no Python string per point
+        res = geocode_arrow(lat, lon, tolerance_km=tolerance_km, border_km=border_km)
         cols = {
             "id": chunk.ids if chunk.ids is not None else pts["id"].to_numpy(),
             "lat": lat,
             "lon": lon,
-            **cols,
+            **{c: res[c] for c in GEOCODE_COLUMNS[3:]},
         }
         if nom is not None:
             extra = nom.reverse(lat, lon, progress=progress).add_prefix("nominatim_")
             cols.update({c: extra[c].to_numpy() for c in extra.columns})
             counts["nominatim_failed"] += int((extra["nominatim_error"] != "").sum())
         counts["rows"] += len(lat)
-        counts["none"] += int((cols["iso3"] == "").sum())
+        counts["none"] += _count_empty(res["iso3"])
         return cols
 
     _stream(input, target, rows, chunk_rows=chunk_rows, progress=progress)
@@ -203,7 +220,7 @@ def climate_cmd(
     progress: Progress = True,
 ) -> None:
     """Köppen-Geiger climate class of every point (offline map), with its description and prompt."""
-    target = check_output(out, [input])
+    target = check_output(out, [input], caches=[prepared.root()])
     table = geo.koppen_table().set_index("code")
     n = [0]
 
@@ -243,7 +260,7 @@ def dedupe_cmd(
 ) -> None:
     """The authors' near-duplicate filter: within a group, in file order, drop a point closer than 1 km
     to one already accepted."""
-    target = check_output(out, [input])
+    target = check_output(out, [input], caches=[prepared.root()])
     column = () if group_by in ("none", "country") else (group_by,)
     ids, lats, lons, groups = [], [], [], []
     for chunk in _chunks(input, chunk_rows, progress, column):

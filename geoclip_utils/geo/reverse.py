@@ -27,6 +27,7 @@ __all__ = [
     "country_index",
     "reverse_geocode",
     "geocode",
+    "geocode_arrow",
 ]
 
 
@@ -79,26 +80,52 @@ INTEGRAL_TERRITORIES: dict[str, str] = {
 @dataclass
 class _Coding:
     """Every ISO-3 code of the polygons and of the GeoNames places as a small integer (0 = no country), so
-    a million points compare and look up integers, not strings."""
+    a million points compare and look up integers, not strings; with what each code stands for (its
+    sovereign code, UN M49 region and sub-region, and the country name rule 4 gives)."""
 
     codes: np.ndarray  # integer -> code (object)
     sovereign: np.ndarray  # integer -> sovereign_iso3 (object)
     polygon: np.ndarray  # polygon index -> integer
     place: np.ndarray  # GeoNames row -> integer
     place_missing: np.ndarray  # GeoNames row -> its country has a code but no polygon (Kosovo)
+    region: np.ndarray  # integer -> UN M49 region (object; ``un_regions`` of the code)
+    subregion: np.ndarray  # integer -> UN M49 sub-region (object)
+    place_name: np.ndarray  # integer -> country name of a code with places but no polygon ("" otherwise)
 
     @classmethod
     def build(cls, index: CountryIndex) -> _Coding:
         place_iso = _places().table["iso3"].to_numpy(dtype=object)
         codes = np.array([""] + sorted((set(index.iso3) | set(place_iso)) - {""}), dtype=object)
         number = {c: i for i, c in enumerate(codes)}
+        place_missing = np.array([c != "" and c not in index.codes for c in place_iso], dtype=bool)
+        reg = un_regions(codes)
+        place_name = np.full(len(codes), "", dtype=object)
+        missing = np.unique([number[c] for c in place_iso[place_missing]]).astype(np.int64)
+        if len(missing):
+            names = country_converter().convert(
+                list(codes[missing]), src="ISO3", to="name_short", not_found=None
+            )
+            place_name[missing] = [names] if isinstance(names, str) else names
         return cls(
             codes,
             np.array([INTEGRAL_TERRITORIES.get(c, c) for c in codes], dtype=object),
             np.array([number[c] for c in index.iso3], dtype=np.int64),
             np.array([number[c] for c in place_iso], dtype=np.int64),
-            np.array([c != "" and c not in index.codes for c in place_iso], dtype=bool),
+            place_missing,
+            reg["region"].to_numpy(),
+            reg["subregion"].to_numpy(),
+            place_name,
         )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields as arrays (what the disk cache keeps)."""
+        return dict(vars(self))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Any]) -> _Coding:
+        from .prepared import objects
+
+        return cls(**{k: np.array(objects(v)) for k, v in arrays.items()})
 
 
 #: ``method`` values by number (the order of the rules).
@@ -118,8 +145,37 @@ class CountryIndex(GridAndEdges):
 
     @functools.cached_property
     def coding(self) -> _Coding:
-        """Integer codes for the ISO-3 codes of the polygons and of the GeoNames places (built once)."""
-        return _Coding.build(self)
+        """Integer codes for the ISO-3 codes of the polygons and of the GeoNames places (built once, or
+        loaded from the disk cache for the paper's polygons)."""
+        source = self.__dict__.get("_coding_source")
+        return source() if source is not None else _Coding.build(self)
+
+    @functools.cached_property
+    def country_names(self) -> np.ndarray:
+        """The ``country`` values a point can get: ``""``, then the polygons' names (polygon ``i`` at
+        ``1 + i``), then the names rule 4 gives (code ``c`` at ``1 + len(name) + c``)."""
+        return np.concatenate([np.array([""], dtype=object), self.name, self.coding.place_name])
+
+    @functools.cached_property
+    def _arrow_tables(self) -> dict[str, Any]:
+        """The tables the text columns are looked up in, as pyarrow arrays (made once)."""
+        import pyarrow as pa
+
+        places = _places()
+        cd = self.coding
+        text = {
+            "iso3": cd.codes,
+            "sovereign_iso3": cd.sovereign,
+            "region": cd.region,
+            "subregion": cd.subregion,
+            "country": self.country_names,
+            "method": METHODS,
+        }
+        return {
+            **{k: pa.array(v, type=pa.string()) for k, v in text.items()},
+            "place": places.text("name"),
+            "admin1": pa.concat_arrays([places.text("admin1"), pa.array([""], type=pa.string())]),
+        }
 
     @classmethod
     def from_frame(cls, gdf: pd.DataFrame) -> CountryIndex:
@@ -140,13 +196,95 @@ class CountryIndex(GridAndEdges):
             frozenset(c for c in iso if c),
         )
 
+    def prepared_arrays(self) -> dict[str, np.ndarray]:
+        """Everything :meth:`from_prepared` needs, as arrays (codes, names, the polygons as WKB, the grid
+        and edge samples): what the disk cache keeps (:mod:`.prepared`)."""
+        import shapely
 
-@functools.cache
-def country_index() -> CountryIndex:
-    """The paper's country polygons (via :func:`geoclip_utils.data.load_country_polygons`), indexed."""
+        return {
+            "iso3": self.iso3,
+            "name": self.name,
+            "geoms": shapely.to_wkb(self.geoms),
+            **super().prepared_arrays(),
+        }
+
+    @classmethod
+    def from_prepared(cls, arrays: dict[str, np.ndarray]) -> CountryIndex:
+        """The index :meth:`prepared_arrays` was taken from (the same polygons, bit for bit, in the same
+        order; the same grid and edge samples)."""
+        import shapely
+
+        from .prepared import objects
+
+        iso = objects(arrays["iso3"])
+        geoms = shapely.from_wkb(objects(arrays["geoms"]))
+        shapely.prepare(geoms)
+        idx = cls(
+            iso,
+            objects(arrays["name"]),
+            geoms,
+            shapely.STRtree(geoms),
+            frozenset(c for c in iso if c),
+        )
+        idx.use_prepared(arrays)
+        return idx
+
+
+#: The authors' country polygons (``data.load_country_polygons`` reads them).
+COUNTRY_FILES = tuple(
+    f"SHP/CountrySHP/world-administrative-boundaries{e}" for e in (".shp", ".shx", ".dbf", ".prj")
+)
+
+
+def build_country_index() -> CountryIndex:
+    """The paper's country polygons, read, dissolved and indexed in memory (the grid and edge pieces are
+    built on first use; a few seconds in all): what :func:`country_index` keeps on disk, and the
+    reference its cache is tested against."""
     from .. import data
 
     return CountryIndex.from_frame(data.load_country_polygons())
+
+
+@functools.cache
+def _countries_settings() -> dict[str, Any]:
+    from . import prepared
+    from .grid import build_params
+
+    return prepared.settings(
+        inputs=prepared.registry_inputs(COUNTRY_FILES),
+        packages=("geopandas", "pyogrio", "shapely", "pandas", "numpy", "scipy", "country_converter"),
+        modules=("data.py", "names.py", "geo/reverse.py", "geo/grid.py", "geo/prepared.py"),
+        params=build_params(),
+    )
+
+
+@functools.cache
+def country_index() -> CountryIndex:
+    """The paper's country polygons (via :func:`geoclip_utils.data.load_country_polygons`), indexed; loaded
+    from the prepared-structures cache when it holds them with this run's settings
+    (:mod:`~geoclip_utils.geo.prepared`), else built (:func:`build_country_index`) and cached. Their
+    :attr:`~CountryIndex.coding` (which needs the GeoNames places too) is cached the same way."""
+    from . import prepared
+    from .places import _places_settings
+
+    wanted = _countries_settings()
+    idx = CountryIndex.from_prepared(
+        prepared.load_or_build("countries", wanted, lambda: build_country_index().prepared_arrays())
+    )
+
+    def coding() -> _Coding:
+        settings = prepared.settings(
+            inputs={},
+            packages=("country_converter", "pandas"),
+            modules=("names.py", "geo/regions.py", "geo/reverse.py", "geo/places.py", "geo/prepared.py"),
+            params={"countries": wanted, "places": _places_settings()},
+        )
+        return _Coding.from_arrays(
+            prepared.load_or_build("coding", settings, lambda: _Coding.build(idx).arrays())
+        )
+
+    idx.__dict__["_coding_source"] = coding
+    return idx
 
 
 def _nearest_polygon(index: CountryIndex, la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +315,7 @@ class _Labels:
     method: np.ndarray  # int8 into METHODS
     dist: np.ndarray
     iso: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # into _Coding.codes
-    name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    country: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # into country_names
     place_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     place_km: np.ndarray = field(default_factory=lambda: np.zeros(0))
     place_iso: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -212,8 +350,7 @@ def _stage_places(
     has = lab.polygon >= 0
     lab.iso = np.zeros(len(lab.la), dtype=np.int64)
     lab.iso[has] = idx.coding.polygon[lab.polygon[has]]
-    lab.name = np.full(len(lab.la), "", dtype=object)
-    lab.name[has] = idx.name[lab.polygon[has]]
+    lab.country = np.where(has, lab.polygon + 1, 0)
     if found is not None:
         lab.place_row, lab.place_km = found
     elif len(lab.la):
@@ -261,7 +398,7 @@ def _stage_border(idx: CountryIndex, lab: _Labels, border_km: float, place_km: f
     ok = d <= border_km
     bp, bg, d = bp[ok], bg[ok], d[ok]
     iso[bp] = poly_code[bg]
-    lab.name[bp] = idx.name[bg]
+    lab.country[bp] = bg + 1
     lab.method[bp] = 2  # border
     lab.dist[bp] = d
 
@@ -274,12 +411,54 @@ def _stage_missing(idx: CountryIndex, lab: _Labels, place_km: float) -> None:
         return
     codes = lab.place_iso[missing]
     lab.iso[missing] = codes
-    found = np.unique(codes)
-    names = country_converter().convert(list(cd.codes[found]), src="ISO3", to="name_short", not_found=None)
-    names = np.array([names] if isinstance(names, str) else names, dtype=object)
-    lab.name[missing] = names[np.searchsorted(found, codes)]
+    lab.country[missing] = 1 + len(idx.name) + codes  # the name of the code (country_names)
     lab.method[missing] = 3  # place
     lab.dist[missing] = np.nan
+
+
+def _label(
+    lat: Any,
+    lon: Any,
+    *,
+    tolerance_km: float = TOLERANCE_KM,
+    border_km: float = BORDER_KM,
+    place_km: float = PLACE_KM,
+    index: CountryIndex | None = None,
+) -> tuple[CountryIndex, _Labels]:
+    """The four rules on every point (see :func:`reverse_geocode`)."""
+    tolerance_km = check_km("tolerance_km", tolerance_km)
+    border_km = check_km("border_km", border_km)
+    place_km = check_km("place_km", place_km)
+    la, lo = as_coords(lat, lon)
+    idx = index or country_index()
+    if len(la) >= _CONCURRENT_FROM:
+        with ThreadPoolExecutor(1) as pool:
+            places = pool.submit(nearest_place_index, la, lo)
+            lab = _stage_polygons(idx, la, lo)
+            _stage_nearest(idx, lab, tolerance_km)
+            _stage_places(idx, lab, places.result())
+    else:
+        lab = _stage_polygons(idx, la, lo)
+        _stage_nearest(idx, lab, tolerance_km)
+        _stage_places(idx, lab)
+    _stage_border(idx, lab, border_km, place_km)
+    _stage_missing(idx, lab, place_km)
+    return idx, lab
+
+
+def _text_columns(idx: CountryIndex, lab: _Labels) -> dict[str, np.ndarray]:
+    """The text columns of :func:`geocode` as positions into the tables of ``idx._arrow_tables``."""
+    n_places = _places().size
+    return {
+        "iso3": lab.iso,
+        "sovereign_iso3": lab.iso,
+        "country": lab.country,
+        "method": lab.method,
+        "place": lab.place_row,
+        "admin1": np.where(lab.place_iso == lab.iso, lab.place_row, n_places),  # "" in another country
+        "region": lab.iso,
+        "subregion": lab.iso,
+    }
 
 
 def _frame(idx: CountryIndex, lab: _Labels) -> pd.DataFrame:
@@ -289,7 +468,7 @@ def _frame(idx: CountryIndex, lab: _Labels) -> pd.DataFrame:
         {
             "iso3": cd.codes[lab.iso],
             "sovereign_iso3": cd.sovereign[lab.iso],
-            "country": lab.name,
+            "country": idx.country_names[lab.country],
             "method": METHODS[lab.method],
             "distance_km": lab.dist,
             "place": table["name"].to_numpy(dtype=object)[lab.place_row],
@@ -348,24 +527,9 @@ def reverse_geocode(
     >>> reverse_geocode([48.8566], [2.3522])["iso3"].tolist()  # doctest: +SKIP
     ['FRA']
     """
-    tolerance_km = check_km("tolerance_km", tolerance_km)
-    border_km = check_km("border_km", border_km)
-    place_km = check_km("place_km", place_km)
-    la, lo = as_coords(lat, lon)
-    idx = index or country_index()
-    if len(la) >= _CONCURRENT_FROM:
-        with ThreadPoolExecutor(1) as pool:
-            places = pool.submit(nearest_place_index, la, lo)
-            lab = _stage_polygons(idx, la, lo)
-            _stage_nearest(idx, lab, tolerance_km)
-            _stage_places(idx, lab, places.result())
-    else:
-        lab = _stage_polygons(idx, la, lo)
-        _stage_nearest(idx, lab, tolerance_km)
-        _stage_places(idx, lab)
-    _stage_border(idx, lab, border_km, place_km)
-    _stage_missing(idx, lab, place_km)
-    return _frame(idx, lab)
+    return _frame(
+        *_label(lat, lon, tolerance_km=tolerance_km, border_km=border_km, place_km=place_km, index=index)
+    )
 
 
 def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
@@ -391,9 +555,53 @@ def geocode(lat: Any, lon: Any, **kwargs: Any) -> pd.DataFrame:
     >>> geocode([48.8566], [2.3522])[["iso3", "region", "climate"]].values.tolist()  # doctest: +SKIP
     [['FRA', 'Europe', 'Cfb']]
     """
-    rev = reverse_geocode(lat, lon, **kwargs)
-    reg = un_regions(rev["iso3"])
-    rev["region"] = reg["region"].to_numpy()
-    rev["subregion"] = reg["subregion"].to_numpy()
+    idx, lab = _label(lat, lon, **kwargs)
+    rev = _frame(idx, lab)
+    # the UN M49 region of each code was computed once (un_regions of the code)
+    rev["region"] = idx.coding.region[lab.iso]
+    rev["subregion"] = idx.coding.subregion[lab.iso]
     rev["climate"] = climate(lat, lon)
     return rev
+
+
+def geocode_arrow(lat: Any, lon: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`geocode`'s columns (the same names, order and values) as pyarrow arrays, for writers of large
+    files (``geoclip geocode``): the text columns are dictionary arrays over the index's tables (codes,
+    names, places), so no Python string is made per point.
+
+    Parameters
+    ----------
+    lat, lon, **kwargs : as :func:`geocode`.
+
+    Returns
+    -------
+    Column name -> ``pyarrow.Array`` (``distance_km`` and ``place_km`` float64 with NaN as in the frame;
+    ``climate`` a string array; the others ``DictionaryArray`` of strings).
+
+    Raises
+    ------
+    InputError, ConfigError
+        As :func:`reverse_geocode`.
+
+    Example
+    -------
+    >>> geocode_arrow([48.8566], [2.3522])["iso3"].to_pylist()  # doctest: +SKIP
+    ['FRA']
+    """
+    import pyarrow as pa
+
+    idx, lab = _label(lat, lon, **kwargs)
+    tables = idx._arrow_tables
+    text = {
+        k: pa.DictionaryArray.from_arrays(pa.array(v, type=pa.int32()), tables[k])
+        for k, v in _text_columns(idx, lab).items()
+    }
+    cols = {
+        **{k: text[k] for k in ("iso3", "sovereign_iso3", "country", "method")},
+        "distance_km": pa.array(lab.dist),
+        **{k: text[k] for k in ("place", "admin1")},
+        "place_km": pa.array(lab.place_km),
+        **{k: text[k] for k in ("region", "subregion")},
+        "climate": pa.array(climate(lat, lon), type=pa.string()),
+    }
+    return cols

@@ -247,11 +247,14 @@ def _csv_text(values) -> Any:
     if pa.types.is_dictionary(t):
         arr = arr.cast(t.value_type)
         t = arr.type
+    if pa.types.is_large_string(t):  # one chunk of a table: its text fits 32-bit offsets
+        arr = arr.cast(pa.string())
+        t = arr.type
     if pa.types.is_boolean(t):
         arr = pc.if_else(arr, "True", "False")
     elif pa.types.is_floating(t):
         arr = _float_text(arr)
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+    elif pa.types.is_string(t):
         special = _special(arr)
         if special:
             needs = pc.match_substring(arr, special[0])
@@ -296,6 +299,9 @@ class CsvChunks:
         n = len(texts[0]) if texts else 0
         if not n:
             return 0
+        if len(texts) == 1:  # a lone empty field would be a blank line, which readers skip: quote it
+            empty = pc.equal(texts[0], pa.scalar("", pa.large_string()))
+            texts[0] = pc.if_else(empty, pa.scalar('""', pa.large_string()), texts[0])
         nl = pa.scalar("\n", pa.large_string())
         texts[-1] = pc.binary_join_element_wise(
             texts[-1], nl, pa.scalar("", pa.large_string())
