@@ -265,6 +265,59 @@ def points(**values: float) -> dict:
     return {f"{k}_pts": round(100 * float(v), 10) for k, v in values.items()}
 
 
+#: What :func:`paired_glue` can publish from a paired comparison (A against B on the same images).
+_PAIRED_FIELDS = {
+    "n": lambda p: p.n,
+    "a": lambda p: p.accuracy_a,
+    "a_lo": lambda p: p.accuracy_a_ci95[0],
+    "a_hi": lambda p: p.accuracy_a_ci95[1],
+    "b": lambda p: p.accuracy_b,
+    "b_lo": lambda p: p.accuracy_b_ci95[0],
+    "b_hi": lambda p: p.accuracy_b_ci95[1],
+    "diff": lambda p: p.diff,
+    "diff_abs": lambda p: abs(p.diff),
+    "diff_lo": lambda p: p.diff_ci95[0],
+    "diff_hi": lambda p: p.diff_ci95[1],
+    "p": lambda p: p.mcnemar_p,
+    "p_text": lambda p: p.p_text,
+    "only_a": lambda p: p.only_a,
+    "only_b": lambda p: p.only_b,
+}
+
+
+def paired_glue(comparison, /, **names: str) -> dict:
+    """The numbers of a paired comparison (:class:`geoclip_utils.stats.PairedComparison`) under the glue
+    names a chapter quotes: the one place a comparison is unpacked for the prose.
+
+    Each keyword is a field and its value the glue name: ``n``, ``a``, ``a_lo``, ``a_hi`` (A's accuracy and
+    its 95 % interval), ``b``, ``b_lo``, ``b_hi``, ``diff`` (B − A), ``diff_abs``, ``diff_lo``, ``diff_hi``,
+    ``p`` (McNemar), ``p_text`` (its wording), ``only_a``, ``only_b`` (discordant images); ``diff_pts``,
+    ``diff_lo_pts`` and ``diff_hi_pts`` give the difference in percentage points under ``<name>_pts`` (as
+    :func:`points`). A ``comparison`` of ``None`` (one that could not be made) gives NaN for every number.
+
+    Example
+    -------
+    >>> from geoclip_utils.stats import paired
+    >>> c = paired(np.array([1, 0, 1, 1], bool), np.array([1, 1, 1, 1], bool), n_boot=10)
+    >>> paired_glue(c, b="stage2", diff_pts="gain", only_b="only_stage2")
+    {'stage2': 1.0, 'gain_pts': 25.0, 'only_stage2': 1}
+    """
+    p = comparison
+    out = {}
+    for field, name in names.items():
+        base = field.removesuffix("_pts")
+        if base not in _PAIRED_FIELDS:
+            known = [*_PAIRED_FIELDS, "diff_pts", "diff_lo_pts", "diff_hi_pts"]
+            raise TypeError(f"paired_glue: unknown field {field!r}; known: {', '.join(known)}")
+        if field == base:
+            out[name] = float("nan") if p is None else _PAIRED_FIELDS[field](p)
+        elif base.startswith("diff") and base != "diff_abs":
+            out.update(points(**{name: float("nan") if p is None else _PAIRED_FIELDS[base](p)}))
+        else:
+            raise TypeError(f"paired_glue: only a difference has points, not {field!r}")
+    return out
+
+
 def count_words(n: int, one: str, many: str | None = None, *, zero: str = "no") -> str:
     """A count with its noun, singular or plural: ``count_words(1, "photo")`` → ``"1 photo"``,
     ``count_words(0, "photo")`` → ``"no photos"``, ``count_words(1200, "photo")`` → ``"1,200 photos"``.

@@ -116,3 +116,52 @@ def test_like_for_like_sentences_edges():
     )
     assert "The difference lies between -100.0 and -50.0 points" in text
     assert text.endswith("B is worse like for like.")
+
+
+def test_paired_glue_names_every_field_and_gives_points():
+    """One comparison unpacked under the chapter's names: each field the PairedComparison holds, the
+    differences also in percentage points; a missing comparison gives NaN, an unknown field is refused."""
+    import math
+
+    import numpy as np
+
+    a = np.array([1, 0, 1, 1, 0, 0, 1, 0], bool)
+    b = np.array([1, 1, 1, 1, 0, 1, 0, 0], bool)
+    p = stats.paired(a, b, n_boot=200, seed=1)
+    got = notebook.paired_glue(
+        p,
+        n="n",
+        a="a",
+        a_lo="alo",
+        b_hi="bhi",
+        diff="d",
+        diff_abs="dabs",
+        diff_lo="dlo",
+        p="p",
+        p_text="pt",
+        only_a="oa",
+        only_b="ob",
+        diff_pts="d",
+        diff_hi_pts="dhi",
+    )
+    assert got == {
+        "n": 8,
+        "a": 0.5,
+        "alo": p.accuracy_a_ci95[0],
+        "bhi": p.accuracy_b_ci95[1],
+        "d": 0.125,
+        "dabs": 0.125,
+        "dlo": p.diff_ci95[0],
+        "p": p.mcnemar_p,
+        "pt": p.p_text,
+        "oa": 1,
+        "ob": 2,
+        "d_pts": 12.5,
+        "dhi_pts": round(100 * p.diff_ci95[1], 10),
+    }
+    missing = notebook.paired_glue(None, diff="d5", diff_pts="d5", p="p5")
+    assert set(missing) == {"d5", "d5_pts", "p5"} and all(math.isnan(v) for v in missing.values())
+    with pytest.raises(TypeError, match="unknown field 'accuracy'"):
+        notebook.paired_glue(p, accuracy="x")
+    with pytest.raises(TypeError, match="only a difference has points"):
+        notebook.paired_glue(p, a_pts="x")

@@ -192,7 +192,8 @@ def summary_numbers(heads: Mapping[str, Mapping], balanced: float = 1.5) -> dict
     else:
         level = f"not above chance on {lowest}"
     spread = (
-        f"; accuracy above chance runs from {min(above.values()):.1%} to {max(above.values()):.1%}"
+        f"; accuracy above chance (the share of the way from chance to every photo right) runs from "
+        f"{min(above.values()):.1%} to {max(above.values()):.1%}"
         if len(above) > 1
         else ""
     )

@@ -309,27 +309,32 @@ def compare_with_clip(
 def comparison_glue(c: ClipComparison, clip_experiment: str) -> dict:
     """The numbers the chapter quotes from :func:`compare_with_clip`, and the wording of
     :func:`comparison_sentence`."""
-    from ..notebook import points
+    from ..notebook import paired_glue
 
     p = c.paired
     return {
         "n_countries": c.images["gold_iso3"].nunique(),
-        "clip_country": p.accuracy_a,
-        "clip_lo": p.accuracy_a_ci95[0],
-        "clip_hi": p.accuracy_a_ci95[1],
-        "diff": p.diff,
-        "diff_abs": abs(p.diff),
-        "diff_lo": p.diff_ci95[0],
-        "diff_hi": p.diff_ci95[1],
-        "mcnemar_p": p.p_text,
-        "only_clip": p.only_a,
-        "only_ge": p.only_b,
+        **paired_glue(
+            p,
+            a="clip_country",
+            a_lo="clip_lo",
+            a_hi="clip_hi",
+            diff="diff",
+            diff_abs="diff_abs",
+            diff_lo="diff_lo",
+            diff_hi="diff_hi",
+            p_text="mcnemar_p",
+            only_a="only_clip",
+            only_b="only_ge",
+            diff_pts="diff",
+            diff_lo_pts="diff_lo",
+            diff_hi_pts="diff_hi",
+        ),
         "both": int((c.clip_correct & c.ge_correct).sum()),
         "neither": int((~c.clip_correct & ~c.ge_correct).sum()),
         "geocoder_agree": c.geocoder_agree,
         "clip_name": clip_experiment,
         "comparison_sentence": comparison_sentence(p),
-        **points(diff=p.diff, diff_lo=p.diff_ci95[0], diff_hi=p.diff_ci95[1]),
     }
 
 
@@ -366,7 +371,7 @@ def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int =
         points ``in_diff_pts``, ``in_lo_pts``, ``in_hi_pts`` and ``in_words`` (the verdict of that comparison,
         by its 95 % CI).
     """
-    from ..notebook import points
+    from ..notebook import paired_glue
 
     gold = c.images["gold_iso3"].to_numpy(dtype=object)
     pred = c.images["pred_iso3"].fillna("").to_numpy(dtype=object)
@@ -386,10 +391,9 @@ def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int =
         "ge_no_country": int((pred == "").sum()),
         "ge_other_countries": len(set(pred[~inside]) - {""}),
         "clip_right_outside": int(c.clip_correct[~inside].sum()),
-        "in_n": p.n,
-        "in_clip": p.accuracy_a,
-        "in_ge": p.accuracy_b,
-        **points(in_diff=p.diff, in_lo=lo, in_hi=hi),
+        **paired_glue(
+            p, n="in_n", a="in_clip", b="in_ge", diff_pts="in_diff", diff_lo_pts="in_lo", diff_hi_pts="in_hi"
+        ),
         "in_words": words,
     }
 

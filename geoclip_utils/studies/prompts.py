@@ -18,6 +18,7 @@ from ..notebook import (
     format_ci,
     format_points,
     like_for_like_sentence,
+    paired_glue,
     points,
     restricted_sentence,
     word_for_interval,
@@ -239,7 +240,6 @@ def comparison_numbers(result: PromptComparison) -> dict:
         95 % CI of the paired difference).
     """
     sa, sb, p1, p5 = result.summary_a, result.summary_b, result.top1, result.top5
-    nan = float("nan")
     if result.dup_top5 > 0:
         dup_words = (
             "which leaves fewer than five distinct countries there and handicaps the mixed prompts at top-5"
@@ -255,16 +255,28 @@ def comparison_numbers(result: PromptComparison) -> dict:
         "b_top1": sb["top1"],
         "b_lo": sb["top1_ci95"][0],
         "b_hi": sb["top1_ci95"][1],
-        "diff": p1.diff,
-        "diff_lo": p1.diff_ci95[0],
-        "diff_hi": p1.diff_ci95[1],
-        "p": p1.mcnemar_p,
-        "only_a": p1.only_a,
-        "only_b": p1.only_b,
-        "diff5": p5.diff if p5 else nan,
-        "diff5_lo": p5.diff_ci95[0] if p5 else nan,
-        "diff5_hi": p5.diff_ci95[1] if p5 else nan,
-        "p5": p5.mcnemar_p if p5 else nan,
+        **paired_glue(
+            p1,
+            diff="diff",
+            diff_lo="diff_lo",
+            diff_hi="diff_hi",
+            p="p",
+            only_a="only_a",
+            only_b="only_b",
+            diff_pts="diff",
+            diff_lo_pts="diff_lo",
+            diff_hi_pts="diff_hi",
+        ),
+        **paired_glue(
+            p5,
+            diff="diff5",
+            diff_lo="diff5_lo",
+            diff_hi="diff5_hi",
+            p="p5",
+            diff_pts="diff5",
+            diff_lo_pts="diff5_lo",
+            diff_hi_pts="diff5_hi",
+        ),
         "chance": sa["chance"],
         "majority": sa["majority"],
         "a_f1": sa["macro_f1"],
@@ -274,15 +286,7 @@ def comparison_numbers(result: PromptComparison) -> dict:
         "changed": result.changed,
         "dup_words": dup_words,
         "balance_words": word_for_interval(*p1.diff_ci95, "hurts", "makes no clear difference", "helps"),
-        **points(
-            diff=p1.diff,
-            diff_lo=p1.diff_ci95[0],
-            diff_hi=p1.diff_ci95[1],
-            diff5=p5.diff if p5 else nan,
-            diff5_lo=p5.diff_ci95[0] if p5 else nan,
-            diff5_hi=p5.diff_ci95[1] if p5 else nan,
-            f1_diff=sb["macro_f1"] - sa["macro_f1"],
-        ),
+        **points(f1_diff=sb["macro_f1"] - sa["macro_f1"]),
     }
 
 
