@@ -93,7 +93,10 @@ def test_places_summary_numbers_follow_the_numbers():
     assert n["summary_words"].startswith(
         "Below the country CLIP's answers are well above chance in every run (at least 6.0"
     )
-    assert "accuracy above chance (the share of the way from chance to every photo right) runs from 19.9% to 39.2%" in n["summary_words"]
+    assert (
+        "accuracy above chance (the share of the way from chance to every photo right) runs from 19.9% to 39.2%"
+        in n["summary_words"]
+    )
     # one set unbalanced, one run near chance, one below
     heads["France_states_max100"] = _head(0.9, 0.04, majority=0.2, top5=0.99)
     heads["city100"] = _head(0.003, 0.002, top5=0.01)
