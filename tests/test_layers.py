@@ -4,6 +4,7 @@ study, and on a module that has no place in it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -86,3 +87,49 @@ def test_a_module_without_a_layer_is_refused(tree):
     r = _lint(tree)
     assert r.returncode == 1
     assert "geoclip_utils.newthing" in r.stdout
+
+
+def _cycles(tree: Path) -> list[list[str]]:
+    """The import circles of the package in ``tree`` (strongly connected modules, every import counted)."""
+    code = (
+        "import json, sys, grimp\n"
+        "sys.setrecursionlimit(10000)\n"
+        "g = grimp.build_graph('geoclip_utils')\n"
+        "index, low, stack, on, out = {}, {}, [], set(), []\n"
+        "def visit(v):\n"
+        "    index[v] = low[v] = len(index); stack.append(v); on.add(v)\n"
+        "    for w in g.find_modules_directly_imported_by(v):\n"
+        "        if w not in index:\n"
+        "            visit(w); low[v] = min(low[v], low[w])\n"
+        "        elif w in on:\n"
+        "            low[v] = min(low[v], index[w])\n"
+        "    if low[v] == index[v]:\n"
+        "        c = []\n"
+        "        while True:\n"
+        "            w = stack.pop(); on.discard(w); c.append(w)\n"
+        "            if w == v: break\n"
+        "        if len(c) > 1: out.append(sorted(c))\n"
+        "for m in sorted(g.modules):\n"
+        "    if m not in index: visit(m)\n"
+        "print(json.dumps(out))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(r.stdout)
+
+
+def test_no_module_imports_itself_round_a_circle(tree):
+    """Inside a layer too (the contract only orders the top-level packages): no circle such as the old
+    engine.shards <-> engine.units, and the check sees one made inside a function."""
+    assert _cycles(ROOT) == []
+    _append(
+        tree / "geoclip_utils" / "engine" / "shards.py",
+        "\n\ndef _back():\n    from . import units\n\n    return units\n",
+    )
+    assert ["geoclip_utils.engine.shards", "geoclip_utils.engine.units"] in _cycles(tree)
