@@ -40,3 +40,15 @@ def test_dump_reads_glued_values_and_diff_reports_a_change(tmp_path):
     assert a["countries"]["printed"] == ["n = 4\n"]
     assert book_numbers.diff(a, a) == []
     assert book_numbers.diff(a, b) == ["countries: glue top1: 0.517 -> 0.518"]
+
+
+def test_a_float_that_moves_in_its_last_digits_only_is_listed_apart(tmp_path):
+    """3503.6460438145923 and 3503.646043814592 are one sum in two orders: not a difference, but said;
+    a change in the 11th significant digit still is one."""
+    a = book_numbers.dump(_book(tmp_path, "3503.6460438145923"))
+    same = book_numbers.dump(_book(tmp_path, "3503.646043814592"))
+    moved = book_numbers.dump(_book(tmp_path, "3503.6460438"))
+    last: list[str] = []
+    assert book_numbers.diff(a, same, last) == []
+    assert last == ["countries: glue top1: 3503.6460438145923 -> 3503.646043814592"]
+    assert book_numbers.diff(a, moved) == ["countries: glue top1: 3503.6460438145923 -> 3503.6460438"]
