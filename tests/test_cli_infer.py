@@ -376,9 +376,11 @@ def test_outputs_inside_the_cache_are_refused_and_the_cache_is_untouched(cache, 
     before = {p: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
     for target in (manifest, model_dir / "report.csv", model_dir / "new.csv"):
         r = run("dedupe-embeddings", "--cache", cache, "--out", target)
-        assert r.exit_code == 2 and "is inside the cache" in _err(r) and "refusing to write" in _err(r), _err(
-            r
-        )
+        assert (
+            r.exit_code == 2
+            and "is inside the cache" in _err(r)
+            and "refusing to write into a cache;" in _err(r)
+        ), _err(r)
     labels = tmp_path / "labels.txt"
     labels.write_text("France\nSpain\n")
     for out in (cache, model_dir):

@@ -60,6 +60,11 @@ def _umask() -> int:
     return mask
 
 
+def _a(kind: str) -> str:
+    """``an input``, ``a cache``."""
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -458,12 +463,12 @@ def check_output(
             if same:
                 what = "the input" if kind == "input" else "the cache"
                 raise ConfigError(
-                    f"{option} {out} is {what} {item}: refusing to write over an {kind}; choose another path"
+                    f"{option} {out} is {what} {item}: refusing to write over {_a(kind)}; choose another path"
                 )
             if r in target.parents and (kind == "cache" or r.is_dir()):
                 what = "the input folder" if kind == "input" else "the cache"
                 raise ConfigError(
-                    f"{option} {out} is inside {what} {item}: refusing to write into an {kind}; choose a "
+                    f"{option} {out} is inside {what} {item}: refusing to write into {_a(kind)}; choose a "
                     "path outside it"
                 )
     if not folder and st is not None and stat.S_ISDIR(st.st_mode):
