@@ -608,3 +608,20 @@ def test_bench_geocode_cli_compares_the_command_with_its_library():
     assert out["cli_peak_rss_mb"] >= max(out["cli_warm_peak_rss_mb"], out["cli_cold_peak_rss_mb"])
     # the cold runs built the prepared structures in a cache of their own
     assert out["prepared_cache_mb"] > 100
+
+
+def test_bench_geocode_cli_reads_a_long_error_of_its_child_without_hanging(tmp_path, monkeypatch):
+    """The timed child's stderr goes to a file: a child that writes more than a pipe holds (here 1 MB)
+    still exits, and its failure comes back with the end of what it wrote."""
+    import os
+    import sys
+
+    from geoclip_utils.bench import geocode_cli
+
+    monkeypatch.setattr(
+        geocode_cli, "_CLI", "import sys; sys.stderr.write('x' * 1_000_000 + 'the end'); sys.exit(3)"
+    )
+    src = tmp_path / "p.csv"
+    src.write_text("id,lat,lon\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match=r"failed \(3\): x+the end$"):
+        geocode_cli._cli(src, tmp_path / "o.csv", {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

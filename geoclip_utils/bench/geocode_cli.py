@@ -72,14 +72,18 @@ def _mirror(folder: Path) -> Path:
 def _cli(src: Path, out: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak resident MB of one ``geoclip geocode`` process."""
     cmd = [sys.executable, "-c", _CLI, "geocode", "--in", str(src), "--out", str(out), "--no-progress"]
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=src.parent, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"geoclip geocode failed ({proc.returncode}): {err.strip()}")
+    # stderr goes to a file, not a pipe: a child that wrote more than a pipe holds would block before exiting
+    # while this process waits for it (wait4, for the child's own peak memory) without reading the pipe
+    with tempfile.TemporaryFile() as log:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, cwd=src.parent, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            log.seek(0)
+            err = log.read().decode(errors="replace")
+            raise RuntimeError(f"geoclip geocode failed ({proc.returncode}): {err.strip()}")
     return wall, usage.ru_maxrss / 1024
 
 
