@@ -66,6 +66,12 @@ def test_colab_cell_installs_the_package_only_where_it_is_missing(md, monkeypatc
     import tomllib
 
     cell = _first_code_cell(md)
+    import jupytext
+
+    installs = [
+        c for c in jupytext.read(md).cells if c.cell_type == "code" and '"pip", "install"' in c.source
+    ]
+    assert [c.source for c in installs] == [cell.source], f"{md.name}: one install cell, the first code cell"
     assert cell.metadata.get("tags") == ["remove-cell"], (
         f"{md.name}: the install cell is hidden from the book"
     )
