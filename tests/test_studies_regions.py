@@ -165,7 +165,10 @@ def test_region_and_two_stage_numbers(two_stage):
     p = stats.paired_predictions(direct, stage2, n_boot=50)
     t = regions.two_stage_numbers(p, direct, stage2)
     assert t["n_paired"] == 4 and t["country_chance"] == pytest.approx(1 / 3) and t["n_other"] == 1
-    assert t["direct_top1"] == 0.5 and t["better_or_worse"] == ("better" if p.diff > 0 else "worse")
+    lo, hi = p.diff_ci95
+    said = "worse" if hi < 0 else "better" if lo > 0 else "not clearly better or worse"
+    assert t["direct_top1"] == 0.5 and t["better_or_worse"] == said  # by the 95 % CI, not the sign
+    assert lo < 0 < hi and said == "not clearly better or worse"  # 4 photos decide nothing
     assert t["two_stage_diff_abs"] == abs(p.diff) and t["only_direct"] == p.only_a
 
 

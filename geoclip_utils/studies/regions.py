@@ -445,7 +445,7 @@ def two_stage_numbers(paired: stats.PairedComparison, direct: pd.DataFrame, stag
         ``two_stage_hi``, ``two_stage_diff``, ``two_stage_diff_abs``, ``two_stage_diff_lo``,
         ``two_stage_diff_hi``, ``two_stage_p``, ``only_direct``, ``only_two_stage``, ``country_chance``
         (1 / countries of the shared photos), ``n_other`` (stage-2 answers ``"other"``),
-        ``better_or_worse`` (the sign of the difference in words), and the difference and its interval in
+        ``better_or_worse`` (what the difference's 95 % CI supports, in words), and the difference and its interval in
         percentage points (``two_stage_diff_pts``, ``two_stage_diff_lo_pts``, ``two_stage_diff_hi_pts``).
     """
     direct_p, _ = stats.paired_tables(direct, stage2)
@@ -472,7 +472,9 @@ def two_stage_numbers(paired: stats.PairedComparison, direct: pd.DataFrame, stag
         ),
         "country_chance": 1 / direct_p["gold"].nunique(),
         "n_other": int((top1(stage2) == "other").sum()),
-        "better_or_worse": "better" if paired.diff > 0 else "worse",
+        "better_or_worse": word_for_interval(
+            *paired.diff_ci95, "worse", "not clearly better or worse", "better"
+        ),
     }
 
 
