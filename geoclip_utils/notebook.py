@@ -318,6 +318,22 @@ def paired_glue(comparison, /, **names: str) -> dict:
     return out
 
 
+def candidates_words(n_candidates: int, n_outside: int) -> str:
+    """What a country run could answer, against the photos' countries, for the sentence "CLIP chooses among
+    …": its ``n_candidates`` candidate countries, ``n_outside`` of them without photos.
+
+    Example
+    -------
+    >>> candidates_words(115, 0)
+    'the 115 countries of the test set only'
+    >>> candidates_words(167, 52)
+    '167 countries, 52 of them without photos in the test set'
+    """
+    if n_outside == 0:
+        return f"the {n_candidates:,} countries of the test set only"
+    return f"{n_candidates:,} countries, {n_outside:,} of them without photos in the test set"
+
+
 def count_words(n: int, one: str, many: str | None = None, *, zero: str = "no") -> str:
     """A count with its noun, singular or plural: ``count_words(1, "photo")`` → ``"1 photo"``,
     ``count_words(0, "photo")`` → ``"no photos"``, ``count_words(1200, "photo")`` → ``"1,200 photos"``.

@@ -165,3 +165,8 @@ def test_paired_glue_names_every_field_and_gives_points():
         notebook.paired_glue(p, accuracy="x")
     with pytest.raises(TypeError, match="only a difference has points"):
         notebook.paired_glue(p, a_pts="x")
+
+
+def test_candidates_words_say_how_many_candidates_have_no_photo():
+    assert notebook.candidates_words(115, 0) == "the 115 countries of the test set only"
+    assert notebook.candidates_words(1167, 1) == "1,167 countries, 1 of them without photos in the test set"

@@ -161,6 +161,13 @@ def test_compare_with_clip_and_its_text():
         "even there CLIP names the country more often",
         "there the two cannot be told apart",
     )
+    # CLIP's lead on all photos and the 2 photos left: whether GeoEstimation's wider choice explains it
+    lo, hi = c.paired.diff_ci95
+    assert like["gap_explained"] == (
+        "and CLIP is not ahead on all photos, so there is no gap in its favour to explain"
+        if hi >= 0
+        else "and that may explain the gap"  # 2 photos decide nothing
+    )
     assert text[4] == f"  discordant: CLIP only 2, GeoEstimation only 0; McNemar p {c.paired.p_text}"
     m = ge.error_map_frame(c.images)
     assert m["error"].tolist() == [0, 300, 900, 20] and m["predicted"].tolist() == [
@@ -227,3 +234,22 @@ def test_per_country_glue_says_when_a_side_leads_nowhere():
         "; CLIP is ahead in no country."
     )
     assert ge.per_country_glue(per([0.0, 0.0, 0.0]))["gap_sentence"] == "The two are level in every country."
+
+
+@pytest.mark.needs_data
+def test_candidates_of_a_run_against_the_photos_countries():
+    """country100 chooses among the photos' 115 countries; the mixed-prompt run also among countries without
+    photos, and the chapter's sentence says how many."""
+    from geoclip_utils import experiments
+
+    df = experiments.load_results("country100", source="paper")
+    assert ge.candidates_numbers("country100", df) == {
+        "clip_candidates": 115,
+        "clip_candidates_outside": 0,
+        "clip_candidates_words": "the 115 countries of the test set only",
+    }
+    mixed = ge.candidates_numbers(
+        "country100_mixedprompt", experiments.load_results("country100_mixedprompt")
+    )
+    assert mixed["clip_candidates"] == 167 and mixed["clip_candidates_outside"] > 0
+    assert mixed["clip_candidates_words"].endswith("of them without photos in the test set")

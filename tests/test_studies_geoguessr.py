@@ -12,6 +12,7 @@ from geoclip_utils import geo
 from geoclip_utils import parameters as P
 from geoclip_utils.errors import ConfigError, DataError
 from geoclip_utils.evaluate import map_guess
+from geoclip_utils.evaluate.runs import candidate_labels
 from geoclip_utils.studies import geoguessr as gg
 
 
@@ -151,6 +152,23 @@ def test_candidates_say_whether_both_sides_could_answer_alike():
     c = gg.candidates_glue(g, _ge_table(10.0).iloc[:5], "capital")
     assert c["n_paired"] == 5 and not c["same_photos"] and c["clip_points"] == 3 and c["ge_points"] == 5
     assert "4 of CLIP's have no GeoEstimation prediction" in c["photos_sentence"]
+    # a run the registry does not know chooses among its photos' countries
+    assert (c["clip_candidates"], c["clip_candidates_words"]) == (3, "the 3 countries of the test set only")
+
+
+@pytest.mark.needs_data
+def test_candidates_name_the_countries_without_photos_a_run_could_answer():
+    """The mixed-prompt run can answer countries no photo is from: the sentence says how many."""
+    from dataclasses import replace
+
+    g = replace(toy_guesses(), experiment="country100_mixedprompt")
+    c = gg.candidates_glue(g, _ge_table(10.0), "capital")
+    photos = set(g.table["gold"])
+    outside = candidate_labels("country100_mixedprompt") - photos
+    assert c["clip_candidates"] == 167 and 0 < len(outside) < 167
+    assert (
+        c["clip_candidates_words"] == f"167 countries, {len(outside)} of them without photos in the test set"
+    )
 
 
 def test_parameters_one_sentence_each():

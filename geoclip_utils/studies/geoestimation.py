@@ -356,8 +356,8 @@ def comparison_text(c: ClipComparison, clip_experiment: str, partitioning: str) 
 
 
 def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED) -> dict:
-    """Could CLIP and GeoEstimation give the same answers? CLIP chooses among the countries of the photos;
-    GeoEstimation's point can lie anywhere. The glued numbers of that difference and of the comparison on the
+    """Could CLIP and GeoEstimation give the same answers? CLIP chooses among its candidate countries
+    (:func:`candidates_numbers`); GeoEstimation's point can lie anywhere. The glued numbers of that difference and of the comparison on the
     photos whose GeoEstimation point lies in a country with photos (which leans towards GeoEstimation: it is
     wrong on every photo left out).
 
@@ -369,9 +369,10 @@ def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int =
         country), ``ge_other_countries`` (distinct countries without photos GeoEstimation's points fall in),
         ``clip_right_outside`` (CLIP right on the photos left out), ``in_n``, ``in_clip``, ``in_ge``, the
         points ``in_diff_pts``, ``in_lo_pts``, ``in_hi_pts`` and ``in_words`` (the verdict of that comparison,
-        by its 95 % CI).
+        by its 95 % CI), ``gap_explained`` (whether GeoEstimation's wider choice explains CLIP's lead on all
+        photos, by the same interval).
     """
-    from ..notebook import paired_glue
+    from ..notebook import paired_glue, word_for_interval
 
     gold = c.images["gold_iso3"].to_numpy(dtype=object)
     pred = c.images["pred_iso3"].fillna("").to_numpy(dtype=object)
@@ -379,12 +380,23 @@ def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int =
     inside = np.isin(pred, list(photo_countries))
     p = stats.paired(c.clip_correct[inside], c.ge_correct[inside], n_boot=n_boot, seed=seed)
     lo, hi = p.diff_ci95
-    if hi < 0:
-        words = "even there CLIP names the country more often"
-    elif lo > 0:
-        words = "there GeoEstimation places its guess in the right country more often"
+    words = word_for_interval(
+        lo,
+        hi,
+        "even there CLIP names the country more often",
+        "there the two cannot be told apart",
+        "there GeoEstimation places its guess in the right country more often",
+    )
+    if c.paired.diff_ci95[1] < 0:  # CLIP ahead on all photos: does GeoEstimation's wider choice explain it?
+        gap = word_for_interval(
+            lo,
+            hi,
+            "but that explains little of the gap",
+            "and that may explain the gap",
+            "and that explains the gap",
+        )
     else:
-        words = "there the two cannot be told apart"
+        gap = "and CLIP is not ahead on all photos, so there is no gap in its favour to explain"
     return {
         "ge_outside": int((~inside).sum()),
         "ge_outside_share": float((~inside).mean()),
@@ -395,6 +407,23 @@ def like_numbers(c: ClipComparison, *, n_boot: int = DEFAULT_N_BOOT, seed: int =
             p, n="in_n", a="in_clip", b="in_ge", diff_pts="in_diff", diff_lo_pts="in_lo", diff_hi_pts="in_hi"
         ),
         "in_words": words,
+        "gap_explained": gap,
+    }
+
+
+def candidates_numbers(clip_experiment: str, clip_df: pd.DataFrame) -> dict:
+    """What CLIP could answer, against the photos' countries: ``clip_candidates`` (the candidate countries of
+    the run, the placeholder ``"other"`` left out), ``clip_candidates_outside`` (those without photos) and
+    ``clip_candidates_words`` (:func:`geoclip_utils.notebook.candidates_words`)."""
+    from ..evaluate.runs import candidate_labels
+    from ..notebook import candidates_words
+
+    cands = candidate_labels(clip_experiment, clip_df) - {"other"}
+    outside = len(cands - set(clip_df["gold"]))
+    return {
+        "clip_candidates": len(cands),
+        "clip_candidates_outside": outside,
+        "clip_candidates_words": candidates_words(len(cands), outside),
     }
 
 

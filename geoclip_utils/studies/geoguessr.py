@@ -195,7 +195,6 @@ def headline_glue(result: dict, g: Guesses, rule: str, partitioning: str) -> dic
         "n_dropped": g.n_dropped,
         "n_unanswered": g.n_unanswered,
         "dropped_sentence": dropped_sentence(g),
-        "n_countries": int(g.table["gold_iso3"].nunique()),
         "rule_geoscore": m["geoscore"],
         "rule_geoscore_lo": m.get("geoscore_ci95", [nan, nan])[0],
         "rule_geoscore_hi": m.get("geoscore_ci95", [nan, nan])[1],
@@ -271,8 +270,16 @@ def candidates_glue(g: Guesses, ge_table: pd.DataFrame, rule: str, partitioning:
     -------
     dict with ``clip_points`` (distinct pins of ``rule``), ``ge_points`` (distinct GeoEstimation cell centres
     predicted), ``n_paired``, ``same_photos`` (``True`` when every photo of the run with coordinates has a
-    GeoEstimation prediction), ``photos_sentence``.
+    GeoEstimation prediction), ``photos_sentence``; ``clip_candidates`` (the run's candidate countries, the
+    placeholder ``"other"`` left out), ``clip_candidates_words``
+    (:func:`geoclip_utils.notebook.candidates_words`: how many of them have no photo).
     """
+    from ..evaluate.runs import candidate_labels
+    from ..notebook import candidates_words
+
+    # a run the registry does not know: its photos' countries (what a run of the same labels could answer)
+    cands = (candidate_labels(g.experiment) or frozenset(g.table["gold"])) - {"other"}
+    outside = len(cands - set(g.table["gold"]))
     ge, ids = paired_frame(g, ge_table, partitioning)
     mine = g.rule(rule)
     same = len(ids) == len(mine)
@@ -286,6 +293,8 @@ def candidates_glue(g: Guesses, ge_table: pd.DataFrame, rule: str, partitioning:
         "n_paired": int(len(ids)),
         "same_photos": bool(same),
         "photos_sentence": sentence,
+        "clip_candidates": len(cands),
+        "clip_candidates_words": candidates_words(len(cands), outside),
     }
 
 
