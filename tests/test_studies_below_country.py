@@ -124,6 +124,17 @@ def test_places_reports_locations_and_numbers(gazetteer, monkeypatch):
     # the alternate names of GeoNames' larger cities know one of the two labels the gazetteer lacks
     alt = alternates([("atlantis", 7, "Atlantis City", "", "GR", 36.4, 25.4, 20_000)])
     monkeypatch.setattr(matching, "alternate_names_table", lambda: alt)
+    # the cities go through the book's one city matcher (place_labels): no larger city knows these names, the
+    # hand-made places do; the US cities are searched in the US, the worldwide ones anywhere
+    monkeypatch.setattr(matching, "cities15000", lambda: gazetteer.iloc[:0])
+    monkeypatch.setattr(matching, "places_table", lambda: gazetteer)
+    monkeypatch.setattr(
+        below_country,
+        "label_countries",
+        lambda run: pd.DataFrame(
+            {"label": ["Springfield", "Town"], "cc": "US" if run == "UScity100" else ""}
+        ),
+    )
 
     def run(labels, pred):
         return make_predictions(
@@ -181,3 +192,26 @@ def test_places_reports_locations_and_numbers(gazetteer, monkeypatch):
 def gazetteer():
     """A few GeoNames-like places (:func:`helpers.places_sample`)."""
     return places_sample()
+
+
+@pytest.mark.needs_data
+def test_city_labels_sit_in_the_country_of_their_photos():
+    """The maps place cities with the matcher the kilometre scores use: Antwerp in Belgium (not Antwerp,
+    Ohio), Boston in Massachusetts, Austin in Texas, Basra by its GeoNames alternate name."""
+    from geoclip_utils.geo.matching import places_table
+
+    def rep(labels):
+        return pd.DataFrame(index=pd.Index(labels, name="label"))
+
+    reports = {
+        "US_states_max100": rep(["Ohio"]),
+        "France_states_max100": rep(["Bretagne"]),
+        "UScity100": rep(["Austin"]),
+        "city100": rep(["Antwerp", "Boston", "Basra"]),
+    }
+    located = below_country.locate_labels(reports, places_table())
+    city = located["city100"].set_index("label")
+    assert city.loc["Antwerp", "cc"] == "BE" and city.loc["Boston", "cc"] == "US"
+    assert city.loc["Boston", "lon"] == pytest.approx(-71.06, abs=0.1)
+    assert (city.loc["Basra", "cc"], city.loc["Basra", "rule"]) == ("IQ", "alternate name")
+    assert located["UScity100"].set_index("label").loc["Austin", "lat"] == pytest.approx(30.27, abs=0.1)

