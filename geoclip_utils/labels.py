@@ -15,7 +15,6 @@ an image file drops its extension, so the authors' ``IMG_ID`` files (``img0.jpg`
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ from .io.delimited import (
     id_column,
     resolve_header,
 )
-from .io.sources import open_input
+from .io.sources import inner_name, open_input
 
 __all__ = [
     "read_labels",
@@ -168,7 +167,7 @@ def read_labels(path: str | os.PathLike) -> list[str]:
     """
     src = open_input(path, "labels file")
     p = src.path
-    if re.sub(r"\.(gz|gzip|bz2|xz|zst|zstd)$", "", p.name.lower()).endswith(".csv"):
+    if inner_name(p).endswith(".csv"):
         col = Column("label", ("label",), "text", "label", unique=True)
         reader = Delimited(src)
         layout = reader.layout(

@@ -67,3 +67,34 @@ def alternates(rows):
     """A table of GeoNames alternate names (the columns of :func:`geoclip_utils.geo.matching.alternate_names_table`)."""
     cols = ["key", "geonameid", "name", "admin1", "cc", "lat", "lon", "population"]
     return pd.DataFrame(rows, columns=cols).sort_values("population", ascending=False)
+
+
+def _zstd(data: bytes) -> bytes:
+    import pyarrow as pa
+
+    out = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(out, "zstd") as fh:
+        fh.write(data)
+    return out.getvalue().to_pybytes()
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, mtime=0)  # the same bytes on every run (and in every pytest-xdist worker)
+
+
+def _bz2(data: bytes) -> bytes:
+    import bz2
+
+    return bz2.compress(data)
+
+
+def _xz(data: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(data)
+
+
+#: Every compression the readers decode, as a function of the bytes.
+CODECS = {"gzip": _gzip, "bz2": _bz2, "xz": _xz, "zstd": _zstd}

@@ -7,6 +7,7 @@ editor counts it, of one of the malformed rows; never a table with shifted or ma
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from geoclip_utils import geo
 from geoclip_utils.cli import app
 from geoclip_utils.errors import InputError
-from geoclip_utils.geo.points import iter_points
+from geoclip_utils.geo.points import iter_points, read_points
 
 #: Malformed kinds of row (what the reader must refuse) and well-formed kinds.
 BAD = (
@@ -142,3 +143,18 @@ def test_duplicate_ids_across_chunks_name_their_lines(tmp_path):
     j = tmp_path / "d.json"
     j.write_text('{"a": {"lat": 1, "lon": 2}, "b": {"lat": 1, "lon": 2}}', encoding="utf-8")
     assert len(geo.read_points(j)) == 2
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".gzip", ".bz2", ".xz", ".zst", ".zstd"])
+def test_a_json_file_is_json_under_every_compression_name_the_reader_accepts(tmp_path, suffix):
+    """The name says JSON under any compression suffix open_input takes (``.gzip`` and ``.zstd`` were read
+    as CSV and refused); the compression itself is recognised from the bytes."""
+    from helpers import CODECS
+
+    body = json.dumps({"a": {"lat": 48.85, "lon": 2.35}}).encode()
+    codec = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
+    pack = CODECS[codec[suffix]] if suffix else (lambda b: b)
+    path = tmp_path / f"p.json{suffix}"
+    path.write_bytes(pack(body))
+    pts = read_points(path)
+    assert pts["id"].tolist() == ["a"] and pts["lat"].tolist() == [48.85]

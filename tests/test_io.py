@@ -7,12 +7,10 @@ quiet wrong answer. The fast (pyarrow) and exact (Python csv) readers must agree
 
 from __future__ import annotations
 
-import bz2
 import csv
 import errno
 import gzip
 import io
-import lzma
 import math
 import os
 import re
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from helpers import CODECS
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -37,13 +36,6 @@ from geoclip_utils.io.sources import MAX_LINE_BYTES, open_input, sniff
 SETTINGS = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-def _zstd(data: bytes) -> bytes:
-    out = pa.BufferOutputStream()
-    with pa.CompressedOutputStream(out, "zstd") as fh:
-        fh.write(data)
-    return out.getvalue().to_pybytes()
 
 
 def _tar(data: bytes) -> bytes:
@@ -63,7 +55,6 @@ def _zip(data: bytes) -> bytes:
 
 
 CSV = b"id,lat,lon\na,1.5,2\nb,-3,4\n"
-CODECS = {"gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress, "zstd": _zstd}
 
 
 # --------------------------------------------------------------------------- sources: what a file is
@@ -512,7 +503,6 @@ def test_csv_writer_writes_what_pandas_writes(text, data):
 
 def test_csv_writer_quotes_large_string_and_dictionary_columns():
     """A ``large_string`` column holding a comma or a quote crashed the writer (a type mismatch in the quoting)."""
-    import pyarrow as pa
 
     text = ["plain", 'say "hi"', "a,b", ""]
     want = pd.DataFrame({"t": text}).to_csv(index=False, lineterminator="\n")

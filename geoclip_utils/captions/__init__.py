@@ -73,17 +73,18 @@ small fraction of the cost, in three modes.
     output keys are the labels themselves (without the leading space).
 
 Input
-    Files are streamed with bounded memory: plain text (one caption per line), gzip text (``.gz``),
-    or Parquet (``.parquet``/``.pq``, one caption per cell of ``caption_column``, read a row group at a
-    time). Text lines end at ``\\n``, ``\\r\\n`` or ``\\r`` (Python's universal newlines, as the authors'
-    text-mode reading did). Bytes that are not valid UTF-8 are decoded with ``errors="replace"``
-    (U+FFFD) instead of failing (the authors' strict reading would have stopped with an error). A
-    line with nothing but ASCII whitespace is *empty*: it is reported separately and matches nothing
+    Files are streamed with bounded memory: plain text (one caption per line), text compressed with
+    gzip, bz2, xz or zstd, or Parquet (one caption per cell of ``caption_column``, read a row group at a
+    time); what a file is is recognised from its first bytes (:func:`geoclip_utils.io.sources.open_input`),
+    and archives, binary files and empty files are refused. Text lines end at ``\\n``, ``\\r\\n`` or ``\\r``
+    (Python's universal newlines, as the authors' text-mode reading did). Text must be UTF-8 and a line at
+    most :data:`geoclip_utils.io.sources.MAX_LINE_BYTES` (1 MiB) long: either refusal names the file and the
+    line (as the authors' strict reading would have stopped too). A line with nothing but ASCII whitespace is
+    *empty*: it is reported separately and matches nothing
     in either mode (under the token-set rule it tokenises to start/end/padding only). In Parquet, a
     null cell is empty and line breaks inside a cell are read as spaces (one cell = one caption).
-    Files are cut into chunks of ``chunk_bytes`` (text; a chunk holds whole lines, so one line is read
-    whole however long) or row groups (Parquet), counted in parallel worker processes (forked on
-    Linux, spawned elsewhere); the result does not depend on the number of workers or chunk size.
+    Files are cut into chunks of ``chunk_bytes`` (text; a chunk holds whole lines) or row groups (Parquet),
+    counted in parallel worker processes (forked on Linux, spawned elsewhere); the result does not depend on the number of workers or chunk size.
 
 Example
 -------

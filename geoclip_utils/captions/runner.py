@@ -342,7 +342,7 @@ def count_captions_report(
     paths, labels, mode, workers, progress, caption_column
         See :func:`count_captions`.
     chunk_bytes : int
-        Size of the pieces text files are cut into (and gzip files decompressed by); each piece is
+        Size of the pieces text files are cut into (and compressed files decompressed by); each piece is
         one task for a worker. Memory per worker is a few times this.
 
     Returns
@@ -447,8 +447,8 @@ def count_captions(
     Parameters
     ----------
     paths : path or sequence of paths
-        Caption files: plain text (one caption per line), ``.gz`` text, or Parquet
-        (``.parquet``/``.pq``) with a text column ``caption_column``. Streamed; any size.
+        Caption files: plain or compressed text (gzip, bz2, xz, zstd; one caption per line), or Parquet with a
+        text column ``caption_column``, recognised from their bytes. Streamed; any size.
     labels : sequence of str
         Labels to count (non-blank, no duplicates), e.g. country names.
     mode : {"phrase", "tokens", "substring"}

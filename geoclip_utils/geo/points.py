@@ -35,7 +35,7 @@ from ..io.delimited import (
     duplicate_error,
     id_column,
 )
-from ..io.sources import open_input
+from ..io.sources import inner_name, open_input
 
 __all__ = [
     "CHUNK_ROWS",
@@ -195,8 +195,7 @@ def _iter_json(p: Path, chunk_rows: int, extra: Sequence[str]) -> Iterator[Point
 
 
 def _is_json(p: Path) -> bool:
-    name = p.name.lower()
-    return name.endswith(".json") or any(name.endswith(".json" + s) for s in (".gz", ".bz2", ".xz", ".zst"))
+    return inner_name(p).endswith(".json")
 
 
 def iter_points(

@@ -30,7 +30,7 @@ from typing import IO
 
 from ..errors import InputError
 
-__all__ = ["MAX_LINE_BYTES", "Input", "open_input", "sniff", "describe"]
+__all__ = ["MAX_LINE_BYTES", "Input", "open_input", "sniff", "describe", "inner_name"]
 
 #: The longest line (bytes, line break excluded) any text reader accepts.
 MAX_LINE_BYTES = 1 << 20
@@ -99,6 +99,25 @@ _CLAIMS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+_CODEC_SUFFIXES = tuple(s for s, kind in _CLAIMS.items() if kind in CODECS and s != ".tgz")
+
+
+def inner_name(path: str | os.PathLike) -> str:
+    """The file's name, lower case, without a compression suffix: what the name says the content is
+    (``"points.json.gzip"`` → ``"points.json"``). The content itself is recognised from its bytes
+    (:func:`open_input`); this only tells which of the formats a reader takes the name announces.
+
+    Example
+    -------
+    >>> inner_name("P.JSON.zstd"), inner_name("labels.csv.bz2"), inner_name("ids.txt")
+    ('p.json', 'labels.csv', 'ids.txt')
+    """
+    name = Path(path).name.lower()
+    for s in _CODEC_SUFFIXES:
+        if name.endswith(s):
+            return name[: -len(s)]
+    return name
 
 
 #: Bytes that do not occur in text but for a stray one (NUL and the C0 controls but tab, line breaks, escape).
