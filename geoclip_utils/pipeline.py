@@ -210,6 +210,10 @@ class PipelineRun:
 
         The demo's gold labels and region map are used for every experiment when the images are the demo's.
         """
+        from .engine.cache import load_embeddings
+        from .engine.models import model_info
+
+        embeddings = load_embeddings(self.cache_dir, model_id=model_info(self.model).model_id)  # once for all
         for name in experiments:
             self.tables[name] = run_experiment(
                 name,
@@ -218,6 +222,7 @@ class PipelineRun:
                 results_dir,
                 gold=self.images.gold,
                 region_map=self.images.region_map,
+                embeddings=embeddings,
             )
         self.results_dir = Path(results_dir) if results_dir is not None else None
         return self.tables

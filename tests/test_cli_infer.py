@@ -131,9 +131,18 @@ def test_classify_all_skips_experiments_without_images(demo, cache, tmp_path, mo
         "load_region_map",
         lambda which="country_to_region": json.loads(demo.region_map_json.read_text()),
     )
+    from geoclip_utils import engine
+    from geoclip_utils.engine import cache as cache_module
+
+    reads = []
+    real = cache_module.load_embeddings
+    counted = lambda *a, **k: reads.append(a) or real(*a, **k)  # noqa: E731
+    monkeypatch.setattr(cache_module, "load_embeddings", counted)
+    monkeypatch.setattr(engine, "load_embeddings", counted)
     r = run("classify", "--cache", cache, "--experiment", "all", "--out", tmp_path, "--device", "cpu")
     assert r.exit_code == 0, _err(r)
     assert "US_states_max100: skipped" in r.output
+    assert len(reads) == 1, "the cache's features are read once for every experiment"
     assert (tmp_path / "country100_region.parquet").is_file()
     assert not (tmp_path / "US_states_max100.parquet").exists()
 

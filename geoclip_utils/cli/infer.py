@@ -270,7 +270,8 @@ def classify(
     """Zero-shot classify cached embeddings; write one predictions table per experiment."""
     from .. import experiments as registry
     from ..data import read_region_map
-    from ..engine import cache_manifest, load_model, run_experiment
+    from ..engine import cache_manifest, load_embeddings, load_model, run_experiment
+    from ..engine.models import model_info
     from ..engine.zeroshot import plan_experiment
     from ..labels import read_gold_csv, read_labels
     from ..stats import topk_accuracy
@@ -335,10 +336,11 @@ def classify(
         if not model:
             raise ConfigError(f"the cache {cache} does not record how to load its model; give --model")
     m, _, model_id = load_model(model, device=device)
+    embeddings = load_embeddings(cache, model_id=model_info(m).model_id)  # once for every experiment
     ran = 0
     for name in names:
         try:
-            df = run_experiment(name, m, cache, out, plan=plans[name])
+            df = run_experiment(name, m, cache, out, plan=plans[name], embeddings=embeddings)
         except InputError as exc:
             if experiment != ["all"] or "none of the" not in str(exc):
                 raise

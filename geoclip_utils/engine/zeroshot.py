@@ -527,6 +527,7 @@ def run_experiment(
     results_dir: str | os.PathLike | None = None,
     *,
     plan: ExperimentPlan | None = None,
+    embeddings: tuple[list[str], np.ndarray] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Run one zero-shot experiment on cached image embeddings and (optionally) save its table.
@@ -538,6 +539,8 @@ def run_experiment(
     cache_dir : image embedding cache (:func:`geoclip_utils.engine.runner.embed`).
     results_dir : if given, the table is written to ``<results_dir>/<experiment>.parquet``.
     plan : an :func:`plan_experiment` of this experiment made earlier; else
+    embeddings : ``(ids, features)`` of the cache for this model, read once by a caller that runs several
+        experiments (:func:`geoclip_utils.engine.cache.load_embeddings`); else read here.
     **options : ``mode``, ``gold``, ``labels``, ``templates``, ``kind``, ``region_map``, ``k``,
         ``label_text``: see :func:`plan_experiment`, which checks them first.
 
@@ -568,7 +571,7 @@ def run_experiment(
     experiment, spec, mode, gold, kind = plan.experiment, plan.spec, plan.mode, plan.gold, plan.kind
     labels, templates, region_map, label_text = plan.labels, plan.templates, plan.region_map, plan.label_text
     info = model_info(model)
-    ids, feats = load_embeddings(cache_dir, model_id=info.model_id)
+    ids, feats = embeddings if embeddings is not None else load_embeddings(cache_dir, model_id=info.model_id)
     pos = {i: n for n, i in enumerate(ids)}
     keep = gold["image_id"].isin(pos).to_numpy()
     if not keep.any():
