@@ -253,6 +253,8 @@ def test_tempered_probs_keep_the_order_and_the_zeros():
     assert (np.diff(q[0, :3]) < 0).all() and q[0, 0] < 0.9  # same order, flatter
     np.testing.assert_allclose(tempered_probs(p, 1.0)[1, :2], [0.6, 0.4])
     np.testing.assert_allclose(tempered_top1(p, 3.0), q[:, 0])
+    padded = np.array([[0.9, 0.09, 0.01, 0.0], [0.6, 0.4, 0.0, 0.0]])  # fit_temperature pads once
+    np.testing.assert_array_equal(tempered_probs(padded, 3.0), q)
     with pytest.raises(ConfigError):
         tempered_probs(p, 0.0)
     # over-confident answers right half of the time: the flattest temperature of the grid wins

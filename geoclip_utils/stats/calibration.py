@@ -67,7 +67,7 @@ def ece_ci(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10, **kw) 
     return bootstrap_ci(stat, len(conf), vectorized=True, **kw)
 
 
-def tempered_probs(top_probs: Sequence[Sequence[float]], temperature: float) -> np.ndarray:
+def tempered_probs(top_probs: Sequence[Sequence[float]] | np.ndarray, temperature: float) -> np.ndarray:
     """The stored top-k probabilities after dividing their log-probabilities by ``temperature`` and
     renormalising over the top-k, one row per image.
 
@@ -92,15 +92,23 @@ def tempered_probs(top_probs: Sequence[Sequence[float]], temperature: float) -> 
     """
     if not temperature > 0:
         raise ConfigError(f"temperature must be positive, got {temperature}")
-    k = max(len(p) for p in top_probs)
-    p = np.array([list(x) + [0.0] * (k - len(x)) for x in top_probs], dtype=float)
+    p = _padded(top_probs)
     logp = np.log(np.clip(p, 1e-300, None)) / temperature
     logp -= logp.max(axis=1, keepdims=True)
     q = np.exp(logp) * (p > 0)
     return q / q.sum(axis=1, keepdims=True)
 
 
-def tempered_top1(top_probs: Sequence[Sequence[float]], temperature: float) -> np.ndarray:
+def _padded(top_probs: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """The stored top-k probabilities as one ``(n, k)`` array, shorter rows padded with 0 (a 2-D array is
+    taken as it is)."""
+    if isinstance(top_probs, np.ndarray) and top_probs.ndim == 2:
+        return top_probs.astype(float, copy=False)
+    k = max(len(p) for p in top_probs)
+    return np.array([list(x) + [0.0] * (k - len(x)) for x in top_probs], dtype=float)
+
+
+def tempered_top1(top_probs: Sequence[Sequence[float]] | np.ndarray, temperature: float) -> np.ndarray:
     """Top-1 confidence after temperature scaling (the first column of :func:`tempered_probs`).
 
     Example
@@ -130,6 +138,7 @@ def fit_temperature(
     """
     grid = np.geomspace(1, 1000, 60) if grid is None else np.asarray(grid, float)
     c = np.asarray(correct, float)
-    eces = [expected_calibration_error(tempered_top1(top_probs, t), c, n_bins) for t in grid]
+    p = _padded(top_probs)  # once, not once per temperature
+    eces = [expected_calibration_error(tempered_top1(p, t), c, n_bins) for t in grid]
     i = int(np.argmin(eces))
     return float(grid[i]), float(eces[i])
