@@ -288,21 +288,6 @@ def provenance() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- loaders
-def read_two_columns(path: str | os.PathLike, names: list[str]) -> pd.DataFrame:
-    """Read a headerless two-column CSV (the authors' label files: image id, label) as strings.
-
-    Raises
-    ------
-    DataError
-        When the file is not a two-column UTF-8 CSV.
-    """
-    try:
-        df = pd.read_csv(path, header=None, names=names, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a two-column CSV ({exc})") from exc
-    return df
-
-
 def load_coordinates(registered: str) -> pd.DataFrame:
     """Latitude/longitude of images, from one of the authors' coordinate files (``IMG_ID, LAT, LON``).
 

@@ -42,7 +42,7 @@ from typing import get_origin, get_type_hints
 import pandas as pd
 
 from . import data
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, InputError
 from .names import to_iso3
 from .schema import read_predictions, top1
 
@@ -370,30 +370,31 @@ def load_labels(name: str) -> pd.DataFrame:
     ConfigError
         Unknown label set.
     DataError
-        Missing or malformed file, repeated image ids, a country name without an ISO-3 code.
+        A missing file; a malformed published file (repeated image ids included: the reader names their
+        lines); a country name without an ISO-3 code.
+    InputError
+        A malformed gold file of your own (``GEOCLIP_EXPERIMENTS``), as :func:`geoclip_utils.labels.read_gold_csv`.
     """
+    from .labels import read_gold_csv  # the one reader of image_id,label tables, the authors' and the user's
+
     ls = get_label_set(name)
     if ls.local:
         path = Path(ls.gold)
         if not path.is_file():
             raise DataError(f"label set {name!r}: gold file {path} does not exist ({ls.source})")
-        from .labels import read_gold_csv
-
         df = read_gold_csv(path)
     else:
         path = data.fetch(ls.gold)
-        df = data.read_two_columns(path, ["image_id", "label"])
+        try:
+            df = read_gold_csv(path)
+        except InputError as exc:  # the authors' published file, hash-checked: damaged data, not bad input
+            raise DataError(str(exc)) from exc
     if ls.format == "koppen":
         parts = df["label"].str.split(" ", n=1, expand=True)
         df = df.assign(label=parts[0], description=parts[1])
     if ls.countries:
         df["iso3"] = to_iso3(df["label"], what=path.name)
-    dup = df["image_id"].duplicated()
-    if dup.any():
-        raise DataError(
-            f"{path}: {int(dup.sum())} duplicated image ids, e.g. {df['image_id'][dup].iloc[0]!r}"
-        )
-    return df
+    return df  # repeated image ids were refused by the reader, naming their lines
 
 
 def load_coordinates(name: str) -> pd.DataFrame:
