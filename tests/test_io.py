@@ -216,6 +216,46 @@ def test_trimming_is_the_same_as_str_strip_for_every_character():
     assert got == [v.strip() for v in values]
 
 
+def test_trimming_printable_ascii_takes_the_fast_kernel_with_the_same_result():
+    # a column of ASCII text (U+001C-U+001F aside) is trimmed by pyarrow's ASCII kernel: the same as strip
+    for c in [chr(c) for c in range(128)]:
+        values = ["x" + c, c + "x", c + "x" + c, c * 3]
+        got = D.check_values({"t": values}, [D.Column("t", ("t",), "text", blank_ok=True)])["t"]
+        assert got.to_pylist() == [v.strip() for v in values], repr(c)
+
+
+@SETTINGS
+@given(texts=st.lists(NUMBERS, min_size=1, max_size=8))
+def test_a_column_of_numbers_reads_as_each_of_its_values_alone(texts):
+    # a column goes through pyarrow's parser when every value passes it; else through the full check
+    col = [D.Column("x", ("x",), "number", "x", bound=1e9)]
+    alone = []
+    for text in texts:
+        try:
+            alone.append(D.check_values({"x": [text]}, col)["x"][0])
+        except D.BadValue as bad:
+            alone.append(bad.message)
+    try:
+        got = D.check_values({"x": texts}, col)["x"]
+        assert [float(v) for v in got] == alone
+    except D.BadValue as bad:
+        assert alone[bad.row] == bad.message
+        assert all(isinstance(v, float) for v in alone[: bad.row])
+
+
+@SETTINGS
+@given(texts=st.lists(st.text(max_size=12), max_size=30), cut=st.integers(0, 5), large=st.booleans())
+def test_hash_strings_is_the_same_for_equal_strings_and_differs_otherwise(texts, cut, large):
+    arr = pa.array(["pad"] * cut + texts, type=pa.large_string() if large else pa.string()).slice(cut)
+    h = D.hash_strings(arr)
+    assert h.dtype == np.uint64 and len(h) == len(texts)
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            assert (h[i] == h[j]) == (a == b), (a, b)
+    # the hash of a value does not depend on its neighbours
+    assert [int(x) for x in h] == [int(D.hash_strings(pa.array([t]))[0]) for t in texts]
+
+
 # --------------------------------------------------------------------------- the delimited reader
 def _read(path, chunk_rows=7, exact=False, **layout):
     reader = D.Delimited(path)
