@@ -35,15 +35,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ._io import atomic_write, sha256_of
 from .errors import ConfigError, DataError
 from .names import country_converter
 from .provenance import record_read
-from .schema import make_predictions
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +78,22 @@ def registry(path: str | None = None) -> dict[str, RegistryEntry]:
     ----------
     path : a registry file to read instead of the packaged ``resources/registry.tsv``.
     """
+    import io
+
     try:
         if path is None:
             with resources.files("geoclip_utils.resources").joinpath(REGISTRY_FILE).open("rb") as fh:
-                df = pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
+                rows = list(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8"), delimiter="\t"))
         else:
-            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+            with open(path, encoding="utf-8", newline="") as fh:
+                rows = list(csv.DictReader(fh, delimiter="\t"))
     except FileNotFoundError as exc:
         raise DataError(
             f"the data registry {path or REGISTRY_FILE} is missing; is the installation complete?"
         ) from exc
     entries = {}
-    for row in df.itertuples(index=False):
-        entries[row.path] = RegistryEntry(row.path, row.commit, row.sha256, int(row.bytes))
+    for row in rows:
+        entries[row["path"]] = RegistryEntry(row["path"], row["commit"], row["sha256"], int(row["bytes"]))
     return entries
 
 
@@ -263,6 +268,7 @@ def fetch_all(paths: Iterable[str] | None = None, *, progress: bool = True) -> p
     Columns: ``path``, ``bytes``, ``status`` (``"ok"`` or ``"error"``), ``detail`` (local path or the error).
     Errors are collected, not raised, so one bad file does not hide the state of the others.
     """
+    import pandas as pd
     from tqdm.auto import tqdm
 
     rows = []
@@ -278,6 +284,8 @@ def fetch_all(paths: Iterable[str] | None = None, *, progress: bool = True) -> p
 
 def provenance() -> dict[str, str]:
     """Repository and commit(s) the data are pinned to, for the book's provenance note."""
+    import pandas as pd
+
     commits = pd.Series([e.commit for e in registry().values()]).value_counts()
     return {
         "repository": REPOSITORY,
@@ -298,6 +306,8 @@ def load_coordinates(registered: str) -> pd.DataFrame:
 
     Returns ``image_id`` (``.jpg`` stripped), ``lat``, ``lon`` (float, degrees).
     """
+    import pandas as pd
+
     path = fetch(registered)
     df = pd.read_csv(path, dtype={"IMG_ID": str})
     df = pd.DataFrame({"image_id": df["IMG_ID"].str.removesuffix(".jpg"), "lat": df["LAT"], "lon": df["LON"]})
@@ -318,6 +328,8 @@ def load_geoestimation(registered: str) -> pd.DataFrame:
     Returns one row per image and partitioning: ``image_id``, ``partitioning`` (coarse, middle, fine,
     hierarchy), ``pred_class``, ``pred_lat``, ``pred_lon``.
     """
+    import pandas as pd
+
     path = fetch(registered)
     df = pd.read_csv(path, dtype={"img_id": str, "p_key": str})
     return df.rename(columns={"img_id": "image_id", "p_key": "partitioning", "pred_lng": "pred_lon"})
@@ -351,6 +363,8 @@ def read_result_file(path: str | os.PathLike, experiment: str) -> pd.DataFrame:
     ------
     DataError naming the file, row and value on any malformed row.
     """
+    from .schema import make_predictions
+
     path = Path(path)
     with open(path, encoding="utf-8", newline="") as fh:
         first = fh.readline()
@@ -498,6 +512,8 @@ def load_label_counts(paths: Sequence[str], kind: str = "substring") -> pd.DataF
 
     Returns ``label``, ``count``.
     """
+    import pandas as pd
+
     if kind not in ("substring", "tokens"):
         raise ConfigError(f"unknown count kind {kind!r}; choose 'substring' or 'tokens'")
     total: dict[str, int] = {}

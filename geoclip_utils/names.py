@@ -19,10 +19,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from importlib import resources
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["country_converter", "to_iso3", "normalize_label", "ALIASES_FILE"]
 
@@ -41,6 +43,8 @@ def country_converter():
 
 @functools.cache
 def _aliases() -> dict[str, str]:
+    import pandas as pd
+
     with resources.files("geoclip_utils.resources").joinpath(ALIASES_FILE).open("rb") as fh:
         df = pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
     return dict(zip(df["name"], df["iso3"], strict=True))

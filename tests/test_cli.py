@@ -141,3 +141,18 @@ def test_experiments_lists_the_registry():
     row = next(line for line in lines if line.startswith("country100 "))
     assert row.split()[1:5] == ["flat", "country100", "11500", "115"]
     assert any(line.startswith("climates30k") and "local runs only" in line for line in lines)
+
+
+def test_the_command_line_starts_without_pandas_or_scipy():
+    """``geoclip --help`` and every command's start: the heavy libraries load when a command needs them
+    (``import geoclip_utils.geo`` resolves its names on first use)."""
+    import sys
+
+    code = (
+        "import sys, geoclip_utils.cli, geoclip_utils.geo as g\n"
+        "heavy = sorted(m for m in ('pandas', 'scipy', 'geopandas', 'torch') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "assert sorted(g._NAMES) == sorted(g.__all__)\n"
+        "[getattr(g, name) for name in g.__all__]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -158,3 +158,26 @@ def test_a_json_file_is_json_under_every_compression_name_the_reader_accepts(tmp
     path.write_bytes(pack(body))
     pts = read_points(path)
     assert pts["id"].tolist() == ["a"] and pts["lat"].tolist() == [48.85]
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_a_chunk_gives_its_arrays_and_the_same_frame(tmp_path, kind):
+    """``PointChunk`` carries the arrays fast writers take (ids, lat, lon, extra columns) and builds the
+    pandas frame from them on demand: the two agree, chunk by chunk, in file order."""
+    rows = [("a", 1.5, 2.0, "x"), ("b", -3.25, 170.0, ""), ("c", 0.0, -179.5, "z,w")]
+    if kind == "csv":
+        path = tmp_path / "p.csv"
+        path.write_text("id,lat,lon,grp\n" + "".join(f'{i},{a},{b},"{g}"\n' for i, a, b, g in rows))
+    else:
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps({i: {"lat": a, "lon": b, "grp": g} for i, a, b, g in rows}))
+    chunks = list(iter_points(path, chunk_rows=2, extra=("grp",)))
+    assert [len(c) for c in chunks] == [2, 1]
+    got = []
+    for c in chunks:
+        assert c.lat.dtype == np.float64 and c.lon.dtype == np.float64
+        assert c.points["id"].tolist() == c.ids.to_pylist()
+        assert c.points["lat"].tolist() == c.lat.tolist() and c.points["lon"].tolist() == c.lon.tolist()
+        assert list(c.points.columns) == ["id", "lat", "lon", "grp"]
+        got += list(zip(c.ids.to_pylist(), c.lat.tolist(), c.lon.tolist(), c.points["grp"], strict=True))
+    assert got == rows

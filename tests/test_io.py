@@ -550,3 +550,29 @@ def test_csv_writer_quotes_large_string_and_dictionary_columns():
         buf = io.BytesIO()
         O.CsvChunks(buf).write({"t": arr})
         assert buf.getvalue().decode() == want
+
+
+@SETTINGS
+@given(
+    words=st.lists(st.text(max_size=5), min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_dictionary_columns_over_chunks_are_written_as_their_values(words, data):
+    """A dictionary column is quoted once per dictionary (kept across chunks, also one larger than a chunk)
+    and taken per row: the bytes are those of the plain values, null indices as empty fields."""
+    words = [w.replace("\r", "") for w in words]
+    dictionary = pa.array(words, pa.string())
+    chunks = data.draw(st.lists(st.lists(st.one_of(st.none(), st.integers(0, len(words) - 1)), min_size=1,
+                                         max_size=8), min_size=1, max_size=4))  # fmt: skip
+    got, want = io.BytesIO(), io.BytesIO()
+    w_got, w_want = O.CsvChunks(got), O.CsvChunks(want)
+    for idx in chunks:
+        col = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), dictionary)
+        w_got.write({"k": pa.array(range(len(idx))), "t": col})
+        w_want.write({"k": pa.array(range(len(idx))), "t": col.cast(pa.string())})
+    assert got.getvalue() == want.getvalue()
+    plain = [words[i] if i is not None else None for idx in chunks for i in idx]
+    frame = pd.DataFrame(
+        {"k": [k for idx in chunks for k in range(len(idx))], "t": pd.Series(plain, dtype=object)}
+    )
+    assert got.getvalue().decode() == frame.to_csv(index=False, lineterminator="\n")

@@ -175,12 +175,11 @@ def geocode_cmd(
     counts = {"rows": 0, "none": 0, "nominatim_failed": 0}
 
     def rows(chunk: PointChunk) -> dict[str, Any]:
-        pts = chunk.points
-        lat, lon = pts["lat"].to_numpy(), pts["lon"].to_numpy()
+        lat, lon = chunk.lat, chunk.lon
         # the library's columns as pyarrow arrays: text taken from small tables, no Python string per point
         res = geocode_arrow(lat, lon, tolerance_km=tolerance_km, border_km=border_km)
         cols = {
-            "id": chunk.ids if chunk.ids is not None else pts["id"].to_numpy(),
+            "id": chunk.ids,
             "lat": lat,
             "lon": lon,
             **{c: res[c] for c in GEOCODE_COLUMNS[3:]},
@@ -225,12 +224,11 @@ def climate_cmd(
     n = [0]
 
     def rows(chunk: PointChunk) -> dict[str, Any]:
-        pts = chunk.points
-        lat, lon = pts["lat"].to_numpy(), pts["lon"].to_numpy()
+        lat, lon = chunk.lat, chunk.lon
         codes = geo.climate(lat, lon, coast_km=coast_km)
-        n[0] += len(pts)
+        n[0] += len(chunk)
         return {
-            "id": chunk.ids if chunk.ids is not None else pts["id"].to_numpy(),
+            "id": chunk.ids,
             "lat": lat,
             "lon": lon,
             "climate": codes,
@@ -264,14 +262,13 @@ def dedupe_cmd(
     column = () if group_by in ("none", "country") else (group_by,)
     ids, lats, lons, groups = [], [], [], []
     for chunk in _chunks(input, chunk_rows, progress, column):
-        pts = chunk.points
-        ids.append(pts["id"].to_numpy())
-        lats.append(pts["lat"].to_numpy())
-        lons.append(pts["lon"].to_numpy())
+        ids.append(chunk.points["id"].to_numpy())
+        lats.append(chunk.lat)
+        lons.append(chunk.lon)
         if group_by == "country":
             groups.append(geo.reverse_geocode(lats[-1], lons[-1])["iso3"].to_numpy())
         elif column:
-            groups.append(pts[group_by].to_numpy())
+            groups.append(chunk.points[group_by].to_numpy())
     all_ids = np.concatenate(ids)
     res = geo.dedupe_by_distance(
         np.concatenate(lats),

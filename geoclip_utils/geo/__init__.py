@@ -78,25 +78,34 @@ Owns
 Does not own: the data files (:mod:`geoclip_utils.data`), plots (:mod:`geoclip_utils.plots`).
 """
 
-from .dedupe import DEDUPE_COSINE, DEDUPE_KM, dedupe_by_cosine, dedupe_by_distance
-from .distance import EARTH_RADIUS_KM, geoscore, haversine_km, unit_vectors
-from .gazetteer import capitals, population_centres
-from .koppen import COAST_KM, climate, koppen_table
-from .nominatim import NominatimGeocoder
-from .places import nearest_places, reverse_geocoder_search
-from .points import read_points
-from .regions import M49_REGION, RegionMapComparison, compare_region_maps, un_regions
-from .reverse import (
-    BORDER_KM,
-    DE_FACTO,
-    INTEGRAL_TERRITORIES,
-    PLACE_KM,
-    TOLERANCE_KM,
-    CountryIndex,
-    country_index,
-    geocode,
-    reverse_geocode,
-)
+import importlib
+
+#: Each public name -> the module that defines it, imported on first use (``geoclip geocode`` needs
+#: neither pandas nor the gazetteer: ``import geoclip_utils.geo`` costs nothing until a name is used).
+_NAMES = {
+    **dict.fromkeys(("DEDUPE_COSINE", "DEDUPE_KM", "dedupe_by_cosine", "dedupe_by_distance"), "dedupe"),
+    **dict.fromkeys(("EARTH_RADIUS_KM", "geoscore", "haversine_km", "unit_vectors"), "distance"),
+    **dict.fromkeys(("capitals", "population_centres"), "gazetteer"),
+    **dict.fromkeys(("COAST_KM", "climate", "koppen_table"), "koppen"),
+    "NominatimGeocoder": "nominatim",
+    **dict.fromkeys(("nearest_places", "reverse_geocoder_search"), "places"),
+    "read_points": "points",
+    **dict.fromkeys(("M49_REGION", "RegionMapComparison", "compare_region_maps", "un_regions"), "regions"),
+    **dict.fromkeys(
+        (
+            "BORDER_KM",
+            "DE_FACTO",
+            "INTEGRAL_TERRITORIES",
+            "PLACE_KM",
+            "TOLERANCE_KM",
+            "CountryIndex",
+            "country_index",
+            "geocode",
+            "reverse_geocode",
+        ),
+        "reverse",
+    ),
+}
 
 __all__ = [
     "BORDER_KM",
@@ -130,3 +139,13 @@ __all__ = [
     "un_regions",
     "unit_vectors",
 ]
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))

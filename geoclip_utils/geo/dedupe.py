@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from .distance import as_coords, check_km, chord, haversine_km, unit_vectors
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEDUPE_KM", "DEDUPE_COSINE", "dedupe_by_distance", "dedupe_by_cosine"]
 
@@ -22,6 +24,8 @@ DEDUPE_COSINE = 0.9
 
 
 def _group_positions(n: int, groups: Sequence[Hashable] | np.ndarray | None) -> list[np.ndarray]:
+    import pandas as pd
+
     if groups is None:
         return [np.arange(n)]
     g = (
@@ -81,6 +85,7 @@ def dedupe_by_distance(
     >>> dedupe_by_distance([0, 0, 0], [0, 0.005, 0.5])["keep"].tolist()
     [True, False, True]
     """
+    import pandas as pd
     from scipy.spatial import cKDTree
 
     la, lo = as_coords(lat, lon)
@@ -134,6 +139,8 @@ def dedupe_by_cosine(
     InputError
         Shapes disagree, duplicate ids, non-finite or all-zero feature rows.
     """
+    import pandas as pd
+
     ids = np.asarray(ids, dtype=object)
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] != len(ids):

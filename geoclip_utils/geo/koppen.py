@@ -8,14 +8,16 @@ import logging
 import math
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError
 from .distance import EARTH_RADIUS_KM, as_coords, check_km, haversine_km
 from .grid import MIXED, GridAndEdges, far_from_edges, nearest_polygon
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def koppen_table(path: str | None = None) -> pd.DataFrame:
     DataError
         The file is missing or has a duplicated code.
     """
+    import pandas as pd
+
     where = path or f"geoclip_utils/resources/{KOPPEN_FILE}"
     try:
         if path is None:
@@ -87,6 +91,7 @@ def read_koppen_map() -> _KoppenMap:
     keeps, and the reference it is tested against)."""
     from importlib import resources
 
+    import pandas as pd
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None

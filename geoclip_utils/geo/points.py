@@ -9,15 +9,15 @@ chunks (bounded memory for files of millions of rows); :func:`read_points` retur
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from ..io.delimited import (
@@ -36,6 +36,9 @@ from ..io.delimited import (
     id_column,
 )
 from ..io.sources import inner_name, open_input
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CHUNK_ROWS",
@@ -71,14 +74,46 @@ def find_column(
 
 @dataclass
 class PointChunk:
-    """One chunk of points: ``points`` (``id``, ``lat``, ``lon`` and any extra columns asked for, in file
-    order), ``done`` and ``total`` (progress: bytes of a CSV read and its size, ``None`` when compressed;
-    entries of a JSON file), ``ids`` (the ids as a pyarrow array, for fast writers)."""
+    """One chunk of points: ``columns`` (``id`` and any extra columns asked for as pyarrow string arrays,
+    ``lat``/``lon`` as float64 numpy arrays, in file order), ``done`` and ``total`` (progress: bytes of a
+    CSV read and its size, ``None`` when compressed; entries of a JSON file). Fast writers take the
+    arrays (``ids``, ``lat``, ``lon``); :attr:`points` is the same chunk as a pandas DataFrame, made when
+    first asked for (pandas is not even imported until then)."""
 
-    points: pd.DataFrame
+    columns: dict[str, Any]
     done: int
     total: int | None
-    ids: Any = None
+
+    @property
+    def ids(self) -> Any:
+        """The ids (a pyarrow string array)."""
+        return self.columns["id"]
+
+    @property
+    def lat(self) -> np.ndarray:
+        return self.columns["lat"]
+
+    @property
+    def lon(self) -> np.ndarray:
+        return self.columns["lon"]
+
+    def __len__(self) -> int:
+        return len(self.columns["lat"])
+
+    @functools.cached_property
+    def points(self) -> pd.DataFrame:
+        """``id``, ``lat``, ``lon`` and the extra columns; text as Python strings."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                k: v
+                if isinstance(v, np.ndarray)
+                else np.asarray(v.to_numpy(zero_copy_only=False), dtype=object)
+                for k, v in self.columns.items()
+            },
+            copy=False,
+        )
 
 
 def _columns(extra: Sequence[str]) -> list[Column]:
@@ -95,7 +130,7 @@ def _iter_csv(p: Path, chunk_rows: int, extra: Sequence[str]) -> Iterator[PointC
     layout = reader.layout(_columns(extra), hints=dict.fromkeys(("id", "lat", "lon"), _HEADER_HINT))
     names = ["id", "lat", "lon", *extra]
     for chunk in reader.chunks(layout, chunk_rows):
-        yield PointChunk(chunk.frame()[names], chunk.done, chunk.total, chunk.values["id"])
+        yield PointChunk({k: chunk.values[k] for k in names}, chunk.done, chunk.total)
 
 
 def _json_pairs(p: Path):
@@ -181,17 +216,10 @@ def _iter_json(p: Path, chunk_rows: int, extra: Sequence[str]) -> Iterator[Point
         err = duplicate_error(str(p), "id", seen, kind)
         if err is not None:
             raise err
-    frame = pd.DataFrame(
-        {
-            "id": np.asarray(ids, dtype=object),
-            "lat": values["lat"],
-            "lon": values["lon"],
-            **{e: np.asarray(values[e].to_pylist(), dtype=object) for e in extra},
-        }
-    )
-    for s in range(0, len(frame), chunk_rows):
-        part = frame.iloc[s : s + chunk_rows].reset_index(drop=True)
-        yield PointChunk(part, min(s + chunk_rows, len(frame)), len(frame), values["id"].slice(s, chunk_rows))
+    cols = {k: values[k] for k in ("id", "lat", "lon", *extra)}
+    n = len(ids)
+    for s in range(0, n, chunk_rows):
+        yield PointChunk({k: v[s : s + chunk_rows] for k, v in cols.items()}, min(s + chunk_rows, n), n)
 
 
 def _is_json(p: Path) -> bool:
@@ -264,5 +292,7 @@ def read_points(path: str | os.PathLike) -> pd.DataFrame:
     >>> read_points("points.csv").columns.tolist()  # doctest: +SKIP
     ['id', 'lat', 'lon']
     """
+    import pandas as pd
+
     parts = [c.points for c in iter_points(path)]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..names import country_converter, to_iso3
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["M49_REGION", "un_regions", "RegionMapComparison", "compare_region_maps"]
 
@@ -65,6 +67,8 @@ def un_regions(iso3s: Iterable[str]) -> pd.DataFrame:
     >>> un_regions(["FRA", "BRA"]).to_dict("list")
     {'iso3': ['FRA', 'BRA'], 'region': ['Europe', 'Americas'], 'subregion': ['Western Europe', 'South America']}
     """
+    import pandas as pd
+
     values = iso3s if isinstance(iso3s, pd.Series | np.ndarray) else list(iso3s)
     pos, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
     # computed once per distinct value, then spread (a million points cost one array lookup each)
@@ -103,6 +107,8 @@ def compare_region_maps(
     ``only_in_b`` (country names in one map's list of that region and not the other's).
     The frames' ``attrs["names"]`` holds ``names``.
     """
+    import pandas as pd
+
     from .. import data
 
     a = data.load_region_map(names[0]) if a is None else a

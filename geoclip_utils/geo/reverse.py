@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..names import country_converter
 from .distance import as_coords, check_km, haversine_km
@@ -16,6 +15,9 @@ from .grid import GridAndEdges, far_from_edges, nearest_across_180, nearest_poly
 from .koppen import climate
 from .places import _places, nearest_place_index
 from .regions import un_regions
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TOLERANCE_KM",
@@ -462,6 +464,8 @@ def _text_columns(idx: CountryIndex, lab: _Labels) -> dict[str, np.ndarray]:
 
 
 def _frame(idx: CountryIndex, lab: _Labels) -> pd.DataFrame:
+    import pandas as pd
+
     table = _places().table
     cd = idx.coding
     return pd.DataFrame(

@@ -286,6 +286,28 @@ class CsvChunks:
 
     def __init__(self, fh: IO[bytes]) -> None:
         self.fh, self.names = fh, None
+        # dictionary -> its values as CSV text, made once: a column of codes or names taken from one table
+        # (``geocode_arrow``'s) is quoted per distinct value, not per row
+        self._dictionaries: dict[tuple, tuple[Any, Any]] = {}
+
+    def _text(self, values) -> Any:
+        """:func:`_csv_text` of one column; a dictionary array is taken from its dictionary's text."""
+        import pyarrow as pa
+
+        if not isinstance(values, pa.DictionaryArray):
+            return _csv_text(values)
+        d = values.dictionary
+        key = (tuple(0 if b is None else b.address for b in d.buffers()), d.offset, len(d), str(d.type))
+        hit = self._dictionaries.get(key)
+        if hit is None or hit[1] is None:
+            if len(self._dictionaries) >= 64:
+                self._dictionaries.clear()
+            if hit is None and len(d) > len(values):  # larger than the chunk: worth it from its 2nd chunk
+                self._dictionaries[key] = (d, None)  # ``d`` held: its buffers, hence the key, stay its own
+                return _csv_text(values)
+            hit = self._dictionaries[key] = (d, _csv_text(d))
+        text = hit[1].take(values.indices)
+        return text.fill_null("") if text.null_count else text
 
     def write(self, columns) -> int:
         """Write the columns (a DataFrame or a mapping name -> array, all of one length); returns rows."""
@@ -300,7 +322,7 @@ class CsvChunks:
             self.fh.write((",".join(head) + "\n").encode("utf-8"))
         elif names != self.names:
             raise ValueError(f"columns {names} differ from the first chunk's {self.names}")
-        texts = [_csv_text(columns[c]).cast(pa.large_string()) for c in columns]  # over 2 GB per chunk: fine
+        texts = [self._text(columns[c]).cast(pa.large_string()) for c in columns]  # over 2 GB per chunk: fine
         n = len(texts[0]) if texts else 0
         if not n:
             return 0
