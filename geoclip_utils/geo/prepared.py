@@ -35,6 +35,7 @@ the cache folder (:func:`geoclip_utils.data.cache_dir`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -112,16 +113,20 @@ def package_inputs(package: str, names: Iterable[str]) -> dict[str, str]:
     return {f"{package}/{n}": hashlib.sha256((base / n).read_bytes()).hexdigest() for n in names}
 
 
-def _versions(packages: Iterable[str]) -> dict[str, str]:
+@functools.cache
+def _version(package: str) -> str:
+    """The installed version of ``package`` (``"absent"``), looked up once per process (each lookup scans
+    the installed distributions)."""
     from importlib import metadata
 
-    out = {}
-    for p in packages:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = "absent"
-    return out
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _versions(packages: Iterable[str]) -> dict[str, str]:
+    return {p: _version(p) for p in packages}
 
 
 def _sources(modules: Iterable[str]) -> dict[str, str]:
