@@ -380,6 +380,39 @@ def test_chunk_writer_is_the_one_writer_and_reads_without_features(tiny, tmp_pat
     assert not (folder / ".lock").exists()
 
 
+def test_the_manifest_counts_what_the_chunks_hold_after_every_write_and_a_resume(tiny, tmp_path):
+    """The manifest's counts and chunk list are kept as chunks come (not recounted): after every write, and
+    after a resume that embeds an image skipped before (a retry), they equal a count over the chunk files."""
+    model, _, _ = tiny
+    info = model_info(model)
+    folder = tmp_path / "random__tiny-seed0"
+
+    def recount() -> tuple[int, int, list[str]]:
+        status: dict[str, str] = {}
+        for p in chunk_paths(folder):  # in order: a later chunk's status wins
+            c = read_chunk(p, features=False)
+            status |= dict.fromkeys(c["ids"].tolist(), "ok") | dict.fromkeys(
+                c["skipped_ids"].tolist(), "skipped"
+            )
+        seen = list(status.values())
+        return seen.count("ok"), seen.count("skipped"), [p.name for p in chunk_paths(folder)]
+
+    def manifest() -> tuple[int, int, list[str]]:
+        m = json.loads((folder / "manifest.json").read_text())
+        return m["n_ok"], m["n_skipped"], m["chunks"]
+
+    feats = np.eye(3, 32, dtype=np.float32)
+    with ChunkWriter(tmp_path, info, fast_decode=True, max_pixels=10**8) as w:
+        w.write(["a", "b"], feats[:2], ["c", "d"], ["missing file", "truncated"])
+        assert manifest() == recount() == (2, 2, ["chunk_00000.npz"])
+        w.write(["e"], feats[:1], [], [])
+        assert manifest() == recount() == (3, 2, ["chunk_00000.npz", "chunk_00001.npz"])
+    with ChunkWriter(tmp_path, info, fast_decode=True, max_pixels=10**8) as w:
+        w.write(["c"], feats[:1], ["f"], ["missing file"])  # c was skipped: now embedded
+        assert manifest() == recount() == (4, 2, ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz"])
+    assert manifest() == recount()
+
+
 @pytest.mark.slow
 def test_without_ray_the_package_imports_and_ray_runs_name_the_extra(tmp_path):
     """The scale extra is optional: with Ray unimportable, the package and the CLI load, and asking for the

@@ -163,10 +163,10 @@ def driver_write_rate(
     driver of a :class:`~geoclip_utils.engine.distributed.RayDistributor` run does.
 
     Timed twice: into an empty cache, and into a cache that already holds ``history_images`` images
-    (written beforehand as chunks of skipped images, so they take no feature bytes; only the time of the
-    feeding loop counts, not opening and closing the cache). Every chunk rewrites the manifest, which
-    counts every image the cache holds, so the time per image is modelled as ``fixed + per_cached *
-    images already cached``; from the two runs, the average over a run of ``target_images`` images gives
+    (written beforehand as chunks of ``part_size`` skipped images, as many chunks as a real cache of that
+    size, taking no feature bytes; only the time of the feeding loop counts, not opening and closing the
+    cache). Every chunk rewrites the manifest, whose list of chunk names grows with the cache, so the time
+    per image is modelled as ``fixed + per_cached * images already cached``; from the two runs, the average over a run of ``target_images`` images gives
     ``img_per_s_over_target``, the driver limit of the projection (never above the empty cache's rate
     when ``target_images >= n_images``).
 
@@ -213,7 +213,7 @@ def driver_write_rate(
     empty_s, empty_fixed_s, n_chunks = feed(work / "empty")
     history = work / "history"
     with ChunkWriter(history, info, fast_decode=True, max_pixels=10**8) as writer:
-        step = 50_000
+        step = part_size
         for s in range(0, history_images, step):
             ids = np.char.add("old", np.arange(s, min(s + step, history_images)).astype(str))
             writer.write([], None, ids.tolist(), ["history of the driver benchmark"] * len(ids))

@@ -196,17 +196,20 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def write_manifest(folder: Path, model_id: str, dim: int | None, extra: dict, done: dict) -> dict:
-    statuses = [s for s, _ in done.values()]
+def write_manifest(
+    folder: Path, model_id: str, dim: int | None, extra: dict, chunks: list[str], counts: dict[str, int]
+) -> dict:
+    """Write ``manifest.json``: the cache's model, feature size, chunk file names and how many images are
+    embedded (``counts["ok"]``) and skipped (``counts["skipped"]``)."""
     manifest = {
         "format": FORMAT_VERSION,
         "model_id": model_id,
         "dim": dim,
         "dtype": "float32",
         "normalised": True,
-        "chunks": [p.name for p in chunk_paths(folder)],
-        "n_ok": statuses.count("ok"),
-        "n_skipped": statuses.count("skipped"),
+        "chunks": chunks,
+        "n_ok": counts.get("ok", 0),
+        "n_skipped": counts.get("skipped", 0),
         **extra,
     }
     write_text(folder / "manifest.json", json.dumps(manifest, indent=1))
@@ -284,6 +287,10 @@ class ChunkWriter:
             "settings": self.settings.to_dict(),
         }
         self.done: dict[str, tuple[str, str]] = {}
+        # what the manifest says, kept as the chunks come (not recounted per chunk: a run of millions of
+        # images rewrites its manifest after every chunk)
+        self._counts: dict[str, int] = {"ok": 0, "skipped": 0}
+        self._chunk_names: list[str] = []
         self.sources: dict[str, SourceProgress] = {}
         self.dim: int | None = None
         self.written = 0  # chunks written by this writer
@@ -305,6 +312,7 @@ class ChunkWriter:
             for p in self.folder.glob(".*.tmp"):  # leftovers of an interrupted write
                 p.unlink(missing_ok=True)
             chunks = chunk_paths(self.folder)
+            self._chunk_names = [p.name for p in chunks]
             for p in chunks:  # in order: a later chunk's status of an id (a retry) wins
                 c = read_chunk(p, features=False)
                 self._check_chunk(p, c)
@@ -340,10 +348,19 @@ class ChunkWriter:
         self._checked.add(text)
 
     def _record(self, c: dict[str, np.ndarray]) -> None:
+        done, counts = self.done, self._counts
+
+        def put(i: str, status: tuple[str, str]) -> None:  # a later chunk's status of an id (a retry) wins
+            before = done.get(i)
+            if before is not None:
+                counts[before[0]] -= 1
+            done[i] = status
+            counts[status[0]] += 1
+
         for i in c["ids"].tolist():
-            self.done[i] = ("ok", "")
+            put(i, ("ok", ""))
         for i, r in zip(c["skipped_ids"].tolist(), c["skipped_reasons"].tolist(), strict=True):
-            self.done[i] = ("skipped", r)
+            put(i, ("skipped", r))
         shape = c["features_shape"]
         if shape[0] and self.dim is None:
             self.dim = int(shape[1])
@@ -429,6 +446,7 @@ class ChunkWriter:
             self.duplicates += [(i, where) for i in dups]
         path = self.folder / f"chunk_{self._next:05d}.npz"
         write_npz(path, **arrays)
+        self._chunk_names.append(path.name)
         self._next += 1
         self.written += 1
         self.n_new += len(kept) + len(skip)
@@ -445,7 +463,9 @@ class ChunkWriter:
                 "complete": sum(p.complete for p in self.sources.values()),
                 "errors": {s: p.error for s, p in self.sources.items() if p.error},
             }
-        return write_manifest(self.folder, self.info.model_id, self.dim, extra, self.done)
+        return write_manifest(
+            self.folder, self.info.model_id, self.dim, extra, self._chunk_names, self._counts
+        )
 
     def __exit__(self, *exc) -> None:
         try:
