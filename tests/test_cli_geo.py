@@ -625,3 +625,22 @@ def test_bench_geocode_cli_reads_a_long_error_of_its_child_without_hanging(tmp_p
     src.write_text("id,lat,lon\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match=r"failed \(3\): x+the end$"):
         geocode_cli._cli(src, tmp_path / "o.csv", {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+def test_bench_geocode_cli_reports_the_commands_own_peak_memory(tmp_path, monkeypatch):
+    """The peak of the timed command is its own, not the memory this process held when it started the
+    command (``wait4``'s ``ru_maxrss`` counts that: here it would read over 600 MB)."""
+    import os
+    import sys
+
+    import numpy as np
+
+    from geoclip_utils.bench import geocode_cli
+
+    held = np.ones(80_000_000)  # 640 MB resident in this process
+    monkeypatch.setattr(geocode_cli, "_CLI", geocode_cli._REPORT_PEAK + "x = bytearray(60_000_000)\n")
+    src = tmp_path / "p.csv"
+    src.write_text("id,lat,lon\n", encoding="utf-8")
+    _, mb = geocode_cli._cli(src, tmp_path / "o.csv", {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert 55 < mb < 300, mb
+    assert held.sum() == 80_000_000

@@ -774,12 +774,17 @@ class _Duplicates:
 
     def check(self, reader: Delimited, layout: Layout) -> None:
         for col in self.columns:
-            h = np.concatenate(self.hashes.get(col.key, [np.zeros(0, np.uint64)]))
-            order = np.sort(h)
+            parts = self.hashes.get(col.key, [])
+            order = np.concatenate([np.zeros(0, np.uint64), *parts])
+            order.sort()  # in place: 8 bytes per row beside the chunks' own (a 10M-row file: 80 MB less)
             twice = np.unique(order[1:][order[1:] == order[:-1]])
+            del order
             if not len(twice):
                 continue
-            suspects = np.flatnonzero(np.isin(h, twice))
+            starts = np.cumsum([0, *map(len, parts)])
+            suspects = np.concatenate(
+                [np.flatnonzero(np.isin(h, twice)) + s for h, s in zip(parts, starts, strict=False)]
+            )
             raise_duplicates(reader, layout, col, set(suspects.tolist()))
 
 
