@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import csv
 import functools
+import io
 import json
 import logging
 import os
@@ -78,8 +79,6 @@ def registry(path: str | None = None) -> dict[str, RegistryEntry]:
     ----------
     path : a registry file to read instead of the packaged ``resources/registry.tsv``.
     """
-    import io
-
     try:
         if path is None:
             with resources.files("geoclip_utils.resources").joinpath(REGISTRY_FILE).open("rb") as fh:

@@ -166,8 +166,8 @@ def driver_write_rate(
     (written beforehand as chunks of ``part_size`` skipped images, as many chunks as a real cache of that
     size, taking no feature bytes; only the time of the feeding loop counts, not opening and closing the
     cache). Every chunk rewrites the manifest, whose list of chunk names grows with the cache, so the time
-    per image is modelled as ``fixed + per_cached * images already cached``; from the two runs, the average over a run of ``target_images`` images gives
-    ``img_per_s_over_target``, the driver limit of the projection (never above the empty cache's rate
+    per image is modelled as ``fixed + per_cached * images already cached``; from the two runs, the average
+    over a run of ``target_images`` images gives ``img_per_s_over_target``, the driver limit of the projection (never above the empty cache's rate
     when ``target_images >= n_images``).
 
     Parameters

@@ -34,6 +34,7 @@ from ..io.delimited import (
     check_values,
     duplicate_error,
     id_column,
+    values_frame,
 )
 from ..io.sources import inner_name, open_input
 
@@ -103,17 +104,7 @@ class PointChunk:
     @functools.cached_property
     def points(self) -> pd.DataFrame:
         """``id``, ``lat``, ``lon`` and the extra columns; text as Python strings."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                k: v
-                if isinstance(v, np.ndarray)
-                else np.asarray(v.to_numpy(zero_copy_only=False), dtype=object)
-                for k, v in self.columns.items()
-            },
-            copy=False,
-        )
+        return values_frame(self.columns)
 
 
 def _columns(extra: Sequence[str]) -> list[Column]:

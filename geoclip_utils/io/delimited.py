@@ -52,6 +52,7 @@ __all__ = [
     "as_text",
     "check_values",
     "hash_strings",
+    "values_frame",
     "resolve_header",
     "id_column",
     "LAT",
@@ -334,6 +335,21 @@ def _plain_numbers(raw) -> np.ndarray | None:
     return num if np.isfinite(num).all() else None
 
 
+def values_frame(values: dict[str, Any]):
+    """Checked values (key -> pyarrow text or numpy numbers, as :func:`check_values` returns them) as a
+    pandas DataFrame, text as Python strings (``None`` where missing)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return pd.DataFrame(
+        {
+            k: np.asarray(v.to_numpy(zero_copy_only=False), dtype=object) if isinstance(v, pa.Array) else v
+            for k, v in values.items()
+        },
+        copy=False,
+    )
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the columns are: ``positions`` maps each :class:`Column`'s key to its field; ``width`` is the
@@ -359,24 +375,6 @@ class Chunk:
     lines: np.ndarray | None
     done: int
     total: int | None
-
-    def frame(self, text_as_object: bool = True):
-        """The values as a pandas DataFrame (text columns as Python strings unless ``text_as_object`` is
-        false: then pyarrow-backed)."""
-        import pandas as pd
-        import pyarrow as pa
-
-        data = {}
-        for k, v in self.values.items():
-            if isinstance(v, pa.Array):
-                data[k] = (
-                    np.asarray(v.to_numpy(zero_copy_only=False), dtype=object)
-                    if text_as_object
-                    else pd.Series(pd.arrays.ArrowExtensionArray(v))
-                )
-            else:
-                data[k] = v
-        return pd.DataFrame(data, copy=False)
 
 
 class _Fallback(Exception):
@@ -783,7 +781,7 @@ class _Duplicates:
                 continue
             starts = np.cumsum([0, *map(len, parts)])
             suspects = np.concatenate(
-                [np.flatnonzero(np.isin(h, twice)) + s for h, s in zip(parts, starts, strict=False)]
+                [np.flatnonzero(np.isin(h, twice)) + s for h, s in zip(parts, starts[:-1], strict=True)]
             )
             raise_duplicates(reader, layout, col, set(suspects.tolist()))
 

@@ -298,15 +298,15 @@ class CsvChunks:
             return _csv_text(values)
         d = values.dictionary
         key = (tuple(0 if b is None else b.address for b in d.buffers()), d.offset, len(d), str(d.type))
-        hit = self._dictionaries.get(key)
-        if hit is None or hit[1] is None:
-            if len(self._dictionaries) >= 64:
-                self._dictionaries.clear()
-            if hit is None and len(d) > len(values):  # larger than the chunk: worth it from its 2nd chunk
-                self._dictionaries[key] = (d, None)  # ``d`` held: its buffers, hence the key, stay its own
-                return _csv_text(values)
-            hit = self._dictionaries[key] = (d, _csv_text(d))
-        text = hit[1].take(values.indices)
+        if key not in self._dictionaries and len(self._dictionaries) >= 64:
+            self._dictionaries.clear()
+        seen = self._dictionaries.get(key)
+        if seen is None and len(d) > len(values):  # larger than the chunk: quoted from its second chunk on
+            self._dictionaries[key] = (d, None)  # ``d`` held: its buffers, hence the key, stay its own
+            return _csv_text(values)
+        if seen is None or seen[1] is None:
+            seen = self._dictionaries[key] = (d, _csv_text(d))
+        text = seen[1].take(values.indices)
         return text.fill_null("") if text.null_count else text
 
     def write(self, columns) -> int:
