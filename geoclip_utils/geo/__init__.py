@@ -107,38 +107,7 @@ _NAMES = {
     ),
 }
 
-__all__ = [
-    "BORDER_KM",
-    "COAST_KM",
-    "DEDUPE_COSINE",
-    "DEDUPE_KM",
-    "DE_FACTO",
-    "EARTH_RADIUS_KM",
-    "INTEGRAL_TERRITORIES",
-    "M49_REGION",
-    "PLACE_KM",
-    "TOLERANCE_KM",
-    "CountryIndex",
-    "NominatimGeocoder",
-    "RegionMapComparison",
-    "capitals",
-    "climate",
-    "compare_region_maps",
-    "country_index",
-    "dedupe_by_cosine",
-    "dedupe_by_distance",
-    "geocode",
-    "geoscore",
-    "haversine_km",
-    "koppen_table",
-    "nearest_places",
-    "population_centres",
-    "read_points",
-    "reverse_geocode",
-    "reverse_geocoder_search",
-    "un_regions",
-    "unit_vectors",
-]
+__all__ = sorted(_NAMES)
 
 
 def __getattr__(name: str):
